@@ -1,0 +1,95 @@
+# The GaP harness. `make reproduce TABLE=imagenet` and `make test` do all the
+# set-up they need on a fresh Debian 12 machine with Go 1.26 (as root).
+SHELL := /bin/bash
+GO ?= go
+TABLE ?= imagenet
+PROFILE ?= default
+SEEDS ?= 1
+JOBS ?=
+DATA ?=
+RESULTS ?= results/runs
+OLD ?=
+NEW ?=
+FUZZTIME ?= 10s
+
+APT_PACKAGES := libopenblas-dev dataset-fashion-mnist sword-text-kjv sword-text-sparv libsword-utils libcgal-demo assimp-testmodels
+
+# OpenBLAS is used when its header and library are present (cgo); otherwise the
+# pure-Go gonum BLAS. `make BLAS=gonum ...` forces the fallback.
+BLAS ?= $(shell { test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/include/aarch64-linux-gnu/cblas.h || test -e /usr/include/cblas.h; } && /sbin/ldconfig -p 2>/dev/null | grep -q libopenblas && echo openblas || echo gonum)
+TAGS = $(if $(filter openblas,$(BLAS)),openblas,)
+CGO = $(if $(filter openblas,$(BLAS)),1,0)
+GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
+
+.PHONY: all setup build test test-long vet reproduce report bench bench-torch compare fuzz clean
+
+all: build
+
+# setup is idempotent: installs missing Debian packages when root and online,
+# otherwise says what is missing and carries on with the fallbacks.
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "setup: installing$$missing"; \
+	    (apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends $$missing >/dev/null)) || \
+	     echo "setup: could not install$$missing; continuing with fallbacks (pure-Go BLAS, MNIST from the Go module)"; \
+	  else \
+	    echo "setup: missing Debian packages:$$missing (run as root: apt-get install$$missing); continuing with fallbacks"; \
+	  fi; \
+	fi
+	@$(GO) mod download
+	@echo "setup: BLAS=$(BLAS)"
+
+build: setup
+	CGO_ENABLED=$(CGO) $(GO) build $(GOFLAGS_TAGS) -o bin/gap ./cmd/gap
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files -co --exclude-standard '*.go'); exit 1; }
+	CGO_ENABLED=$(CGO) $(GO) vet $(GOFLAGS_TAGS) ./...
+
+# The test suite: both BLAS builds of the engine, everything else once.
+test: setup vet
+	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -timeout 20m ./...
+	CGO_ENABLED=0 $(GO) test -timeout 10m ./engine/...
+
+# Slow, realistic runs (LeNet-5 on MNIST to 98%, dense sanity runs, kill-and-resume).
+test-long: setup
+	CGO_ENABLED=$(CGO) $(GO) test -tags "long $(TAGS)" -timeout 120m ./...
+
+reproduce: build
+	bin/gap reproduce -table $(TABLE) -profile $(PROFILE) -seeds $(SEEDS) -results $(RESULTS) \
+	  $(if $(JOBS),-jobs $(JOBS),) $(if $(DATA),-data $(DATA),)
+
+report: build
+	bin/gap report -table $(TABLE) -results $(RESULTS)
+
+# Engine benchmarks in Go's benchmark format, for benchstat (make compare).
+bench: setup
+	@mkdir -p out
+	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchtime 5x -count 5 ./engine/... | tee out/bench-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit).txt
+
+# Times the PyTorch reference (Debian's python3-torch) beside `gap bench step`.
+bench-torch: build
+	@dpkg -s python3-torch >/dev/null 2>&1 || apt-get install -y -qq python3-torch >/dev/null
+	@for m in mlp lenet5 conv2 resnet20; do \
+	  b=128; [ $$m = conv2 ] && b=64; \
+	  /usr/bin/python3 ../shared/bench/torch_reference.py $$m --batch $$b --threads 2 --steps 10; \
+	  bin/gap bench step -model $$m -batch $$b -threads 2 -steps 10; \
+	done
+
+# Compares two benchmark files (make bench output, or `gap bench export`) with benchstat.
+compare: build
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make compare OLD=old.txt NEW=new.txt"; exit 2; }
+	bin/gap bench compare $(OLD) $(NEW)
+
+fuzz: setup
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/models"
+)
+
+func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	what := "all"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		what, args = args[0], args[1:]
+	}
+	fs := newFlags("list", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	valid := []string{"all", "tables", "methods", "models", "data", "profiles"}
+	switch what {
+	case "all", "tables", "methods", "models", "data", "profiles":
+	default:
+		return usagef("unknown list %q (valid: %s)", what, strings.Join(valid, ", "))
+	}
+	if what == "all" || what == "tables" || what == "profiles" {
+		fmt.Fprintln(stdout, "tables:")
+		tables := experiments.Tables()
+		for _, n := range experiments.TableNames() {
+			t := tables[n]
+			fmt.Fprintf(stdout, "  %-12s %s (%d rows)\n", n, t.Title, len(t.Rows))
+			if what != "tables" {
+				for _, pn := range t.ProfileNames() {
+					p := t.Profiles[pn]
+					desc := p.Proxy
+					if desc == "" {
+						desc = fmt.Sprintf("%s on %s", p.Model.Name, p.Data.Name)
+					}
+					fmt.Fprintf(stdout, "    profile %-8s %s; %d base epochs, batch %d\n", pn, desc, p.Epochs, p.Batch)
+				}
+			}
+		}
+	}
+	if what == "all" || what == "methods" {
+		fmt.Fprintln(stdout, "methods:")
+		for _, m := range methods.Default().List() {
+			fmt.Fprintf(stdout, "  %-18s %s\n", m.Name, m.Description)
+		}
+	}
+	if what == "all" || what == "models" {
+		fmt.Fprintln(stdout, "models:")
+		names := models.Names()
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stdout, "  %s\n", n)
+		}
+	}
+	if what == "all" || what == "data" {
+		fmt.Fprintln(stdout, "data sets:")
+		for _, n := range []string{"mnist", "fashion-mnist", "imagenet"} {
+			status := "available"
+			if err := experiments.Available(n, ""); err != nil {
+				status = "not available: " + err.Error()
+			}
+			fmt.Fprintf(stdout, "  %-14s %s\n", n, status)
+		}
+	}
+	return nil
+}

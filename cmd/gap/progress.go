@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/methods"
+)
+
+// progress prints one live line on a terminal (the latest epoch of any run,
+// the table's share done and an ETA), and plain log lines otherwise.
+type progress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	log      *slog.Logger
+	tty      bool
+	start    time.Time
+	total    int
+	done     map[string]int // run ID -> epochs finished
+	first    map[string]int // run ID -> epochs finished when first seen (resumed work)
+	lastLine int
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newProgress(w io.Writer, specs []experiments.RunSpec, reg *methods.Registry, log *slog.Logger) (*progress, error) {
+	p := &progress{w: w, log: log, tty: isTerminal(w), start: time.Now(), done: map[string]int{}, first: map[string]int{}}
+	for _, s := range specs {
+		m, err := reg.New(s.Row.Method, s.MethodParams())
+		if err != nil {
+			return nil, fmt.Errorf("row %s: %w", s.Row.Key(), err)
+		}
+		p.total += m.Epochs(s.Profile.Epochs)
+	}
+	return p, nil
+}
+
+func (p *progress) update(e experiments.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.first[e.ID]; !ok {
+		p.first[e.ID] = e.Epoch - 1
+	}
+	if e.Epoch > p.done[e.ID] {
+		p.done[e.ID] = e.Epoch
+	}
+	var done, fresh int
+	for id, d := range p.done {
+		done += d
+		fresh += d - p.first[id]
+	}
+	elapsed := time.Since(p.start)
+	eta := "?"
+	if fresh > 0 && done < p.total {
+		eta = (time.Duration(float64(elapsed) / float64(fresh) * float64(p.total-done))).Round(time.Second).String()
+	}
+	metric := fmt.Sprintf("%.2f", e.Metric)
+	if e.Metric < 0 {
+		metric = "-"
+	}
+	if p.tty {
+		line := fmt.Sprintf("\r[%3.0f%% eta %s] %s seed %d %s epoch %d/%d loss %.4f top1 %s",
+			100*float64(done)/float64(max(1, p.total)), eta, e.Row, e.Seed, e.Stage, e.Epoch, e.Epochs, e.Loss, metric)
+		pad := p.lastLine - len(line)
+		p.lastLine = len(line)
+		if pad > 0 {
+			line += fmt.Sprintf("%*s", pad, "")
+		}
+		fmt.Fprint(p.w, line)
+		return
+	}
+	p.log.Info("epoch", "row", e.Row, "seed", e.Seed, "stage", e.Stage, "epoch", e.Epoch, "of", e.Epochs,
+		"loss", fmt.Sprintf("%.4f", e.Loss), "top1", metric, "table_done", fmt.Sprintf("%.0f%%", 100*float64(done)/float64(max(1, p.total))), "eta", eta)
+}
+
+func (p *progress) finish() {
+	if p.tty && p.lastLine > 0 {
+		fmt.Fprintln(p.w)
+	}
+}

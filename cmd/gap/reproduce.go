@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/reports"
+	"github.com/gap-harness/gap/results"
+)
+
+func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("reproduce", stderr)
+	table := fs.String("table", "imagenet", "table to reproduce ("+strings.Join(experiments.TableNames(), ", ")+")")
+	profile := fs.String("profile", "default", "profile: smoke, default or full")
+	seeds := fs.Int("seeds", 1, "seeds per row (0..N-1)")
+	jobs := fs.Int("jobs", 0, "runs at once (0 = number of cores); the cores are shared out")
+	data := fs.String("data", "", "root of the real data set (profile full)")
+	resultsDir := fs.String("results", "results/runs", "results folder")
+	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *seeds < 1 {
+		return usagef("-seeds %d: expected a count >= 1", *seeds)
+	}
+	t, err := experiments.LookupTable(*table)
+	if err != nil {
+		return usageError{err}
+	}
+	p, err := t.Profile(*profile)
+	if err != nil {
+		return usageError{err}
+	}
+	log := logger(stderr)
+	p, err = resolveData(p, *data, log)
+	if err != nil {
+		return err
+	}
+	plan := experiments.Plan{Table: t, Profile: p, Seeds: *seeds, DataPath: *data}
+	if *rows != "" {
+		plan.Rows = strings.Split(*rows, ",")
+		valid := map[string]bool{}
+		for _, k := range t.RowKeys() {
+			valid[k] = true
+		}
+		for _, k := range plan.Rows {
+			if !valid[k] {
+				return usagef("-rows: table %s has no row %q (valid: %s)", t.Name, k, strings.Join(t.RowKeys(), ", "))
+			}
+		}
+	}
+	specs, pending := plan.Specs()
+	reg := methods.Default()
+	prog, err := newProgress(stderr, specs, reg, log)
+	if err != nil {
+		return err
+	}
+	if p.Proxy != "" {
+		log.Info("profile is a proxy", "profile", p.Name, "proxy", p.Proxy)
+	}
+	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
+	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update, Registry: reg})
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	spec := tableSpec(t, p)
+	fmt.Fprint(stdout, reports.Table(runs, spec))
+	for _, r := range pending {
+		fmt.Fprintf(stdout, "\npending: %s (%s)\n", r.Key(), r.Pending)
+	}
+	fmt.Fprintf(stdout, "\nResults: %d runs in %s (Arrow IPC, one file per run). Report: gap report -table %s -results %s\n",
+		len(runs), filepath.Join(*resultsDir, t.Name), t.Name, *resultsDir)
+	return nil
+}
+
+// resolveData falls back from Fashion-MNIST to MNIST (from the Go module) when
+// Debian's dataset-fashion-mnist is not installed, and says so.
+func resolveData(p experiments.Profile, dataPath string, log *slog.Logger) (experiments.Profile, error) {
+	err := experiments.Available(p.Data.Name, dataPath)
+	if err == nil {
+		return p, nil
+	}
+	if p.Data.Name == "fashion-mnist" && experiments.Available("mnist", "") == nil {
+		log.Warn("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); falling back to MNIST", "reason", err)
+		p.Data.Name = "mnist"
+		p.Proxy = strings.Replace(p.Proxy, "Fashion-MNIST", "MNIST", -1)
+		return p, nil
+	}
+	return p, err
+}
+
+// methodLabels are the report's names for the methods.
+var methodLabels = map[string]string{
+	"dense": "Dense", "gmp": "GMP", "rigl": "RigL", "set": "SET", "snip": "SNIP", "static": "Static",
+	"pfp": "Prune from pretrained", "ipfp": "Iterative prune from pretrained",
+	"cgap": "C-GaP", "pgap": "P-GaP", "magnitude_oneshot": "One-shot magnitude",
+}
+
+// tableSpec describes a table for the report: its rows in table order with the
+// paper's numbers where the paper (or the baseline's paper) has them.
+func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
+	var paper reports.TableSpec
+	if t.Name == "imagenet" {
+		paper = reports.ImageNetSpec()
+	}
+	byKey := map[string]reports.RowSpec{}
+	for _, r := range paper.Rows {
+		byKey[r.Key] = r
+	}
+	spec := paper
+	spec.Table, spec.Metric, spec.MetricLabel = t.Name, t.Metric, t.MetricLabel
+	if spec.Title == "" {
+		spec.Title = t.Title
+	}
+	if spec.Proxies == nil {
+		spec.Proxies = map[string]string{}
+	}
+	if p.Proxy != "" {
+		spec.Proxies[p.Name] = p.Name + " profile: " + p.Proxy
+	}
+	spec.Rows = nil
+	for _, r := range t.Rows {
+		rs, ok := byKey[r.Key()]
+		if !ok {
+			rs = reports.RowSpec{Key: r.Key(), Sparsity: r.Sparsity}
+		}
+		if l, ok := methodLabels[r.Method]; ok {
+			rs.Method = l
+		}
+		switch r.Distribution {
+		case "global":
+			rs.Distribution = "non-uniform (global)"
+		case "erk":
+			rs.Distribution = "non-uniform (ERK)"
+		case "dense":
+			rs.Distribution = "—"
+		}
+		spec.Rows = append(spec.Rows, rs)
+	}
+	return spec
+}
+
+// loadRuns reads a table's runs from a results folder.
+func loadRuns(resultsDir, table string) ([]*results.Run, error) {
+	dir := filepath.Join(resultsDir, table)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("no results for table %s: %w (run: gap reproduce -table %s)", table, err, table)
+	}
+	return results.ReadDir(dir, table)
+}

@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gap-harness/gap/models"
+)
+
+// Result is one timed run of the training step.
+type Result struct {
+	// Model, Batch, Threads and Steps are the settings timed.
+	Model                 string
+	Batch, Threads, Steps int
+	// SecPerStep is the mean wall time of one step; ImgPerSec = Batch/SecPerStep.
+	SecPerStep, ImgPerSec float64
+	// PeakRSSMB is the process's peak resident set (VmHWM) in MiB, for the
+	// whole process so far (not only this run).
+	PeakRSSMB float64
+	// Loss is the loss of the last timed step (a sanity check).
+	Loss float32
+}
+
+// String is torch_reference.py's RESULT line:
+//
+//	RESULT model=resnet20 batch=128 threads=2 s_per_step=0.3612 img_per_s=354.4 peak_rss_mb=612
+func (r Result) String() string {
+	return fmt.Sprintf("RESULT model=%s batch=%d threads=%d s_per_step=%.4f img_per_s=%.1f peak_rss_mb=%.0f",
+		r.Model, r.Batch, r.Threads, r.SecPerStep, r.ImgPerSec, r.PeakRSSMB)
+}
+
+// Step times the reference training step of model (mlp, lenet5, conv2,
+// resnet20, or any other models.Names() entry at its default config) at the
+// given batch and thread count: warmup untimed steps, then the mean of steps
+// timed ones. Model and data come from seed 0.
+func Step(model string, batch, steps, warmup, threads int) (Result, error) {
+	if steps < 1 || warmup < 0 {
+		return Result{}, fmt.Errorf("bench: steps %d must be >= 1 and warmup %d >= 0", steps, warmup)
+	}
+	s, err := NewStepper(model, models.Config{}, batch, threads, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	for i := 0; i < warmup; i++ {
+		if _, err := s.Step(); err != nil {
+			return Result{}, fmt.Errorf("bench: warm-up: %w", err)
+		}
+	}
+	var loss float32
+	t0 := time.Now()
+	for i := 0; i < steps; i++ {
+		if loss, err = s.Step(); err != nil {
+			return Result{}, err
+		}
+	}
+	sec := time.Since(t0).Seconds() / float64(steps)
+	return Result{Model: model, Batch: batch, Threads: threads, Steps: steps, SecPerStep: sec,
+		ImgPerSec: float64(batch) / sec, PeakRSSMB: PeakRSSMB(), Loss: loss}, nil
+}
+
+// PeakRSSMB returns the process's peak resident set size in MiB: VmHWM from
+// /proc/self/status, or getrusage's ru_maxrss where /proc is unavailable.
+func PeakRSSMB() float64 {
+	if f, err := os.Open("/proc/self/status"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+				fs := strings.Fields(rest)
+				if len(fs) > 0 {
+					if kb, err := strconv.ParseFloat(fs[0], 64); err == nil {
+						return kb / 1024
+					}
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	return 0
+}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/gap-harness/gap/engine/blas"
+)
+
+// ConvOpts are a convolution's stride, padding, dilation and groups. Zero values
+// mean stride 1, padding 0, dilation 1 and 1 group.
+type ConvOpts struct {
+	StrideH, StrideW     int
+	PadH, PadW           int
+	DilationH, DilationW int
+	Groups               int
+}
+
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// Conv2D returns the 2-D cross-correlation of x [N,C,H,W] with w [O, C/Groups,
+// KH, KW] plus b [O] (or nil), as PyTorch's conv2d: [N,O,OH,OW].
+//
+// Kernel: per image and group, im2col and one gemm (W [O,C*KH*KW] x col); 1x1
+// stride-1 unpadded kernels skip im2col. Images are split over the tape's threads
+// with a single-threaded gemm per goroutine; with fewer images than threads the
+// gemm itself is split.
+func (tp *Tape[T]) Conv2D(x, w, b *Var[T], o ConvOpts) *Var[T] {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("engine: Conv2D: x %v and w %v must be 4-D", xs, ws))
+	}
+	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
+		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
+		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
+	return tp.conv(x, w, b, g)
+}
+
+// Conv1D returns the kernel-size-1 convolution of x [N,C,L] with w [O,C,1] plus
+// b [O] (or nil): [N,O,L], one gemm per sequence.
+func (tp *Tape[T]) Conv1D(x, w, b *Var[T]) *Var[T] {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 3 || len(ws) != 3 || ws[2] != 1 {
+		panic(fmt.Sprintf("engine: Conv1D: x %v must be [N,C,L] and w %v [O,C,1]", xs, ws))
+	}
+	g := convGeom{N: xs[0], C: xs[1], H: 1, W: xs[2], O: ws[0], KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, G: 1}
+	return tp.conv(x, w, b, g)
+}
+
+func (tp *Tape[T]) conv(x, w, b *Var[T], g convGeom) *Var[T] {
+	if g.C%g.G != 0 || g.O%g.G != 0 || w.Shape()[1] != g.C/g.G {
+		panic(fmt.Sprintf("engine: conv: x %v, w %v and %d groups do not agree", x.Shape(), w.Shape(), g.G))
+	}
+	if b != nil && b.Value.Len() != g.O {
+		panic(fmt.Sprintf("engine: conv: bias %v for %d outputs", b.Shape(), g.O))
+	}
+	g.OH = (g.H+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
+	g.OW = (g.W+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
+	if g.OH <= 0 || g.OW <= 0 {
+		panic(fmt.Sprintf("engine: conv: empty output for input %v and kernel %v", x.Shape(), w.Shape()))
+	}
+	outShape := []int{g.N, g.O, g.OH, g.OW}
+	if x.Value.Rank() == 3 {
+		outShape = []int{g.N, g.O, g.OW}
+	}
+	out := tp.AllocUninit(outShape...)
+	var bd []T
+	if b != nil {
+		bd = b.Value.data
+	}
+	convForward(tp, &g, x.Value.data, w.Value.data, bd, out.data)
+	inputs := []*Var[T]{x, w}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	return tp.Op(out, func(o *Var[T]) {
+		var gx, gw, gb []T
+		if t := tp.GradOf(x); t != nil {
+			gx = t.data
+		}
+		if t := tp.GradOf(w); t != nil {
+			gw = t.data
+		}
+		if b != nil {
+			if t := tp.GradOf(b); t != nil {
+				gb = t.data
+			}
+		}
+		convBackward(tp, &g, x.Value.data, w.Value.data, o.Grad.data, gx, gw, gb)
+	}, inputs...)
+}
+
+// convChunks splits the batch over the tape's threads and returns the number of
+// chunks and the threads each chunk's gemms may use.
+func convChunks[T Float](tp *Tape[T], g *convGeom) (chunks, inner int) {
+	chunks = Chunks(tp.threads, g.N, 1)
+	return chunks, max(1, tp.threads/chunks)
+}
+
+func convForward[T Float](tp *Tape[T], g *convGeom, x, w, b, out []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og, kg := g.cg(), g.og(), g.kg()
+	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
+	var cols []T
+	if !g.direct() {
+		cols = tp.AllocUninit(chunks, kg*ohw).data
+	}
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		var col []T
+		if cols != nil {
+			col = cols[c*kg*ohw : (c+1)*kg*ohw]
+		}
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				xg := x[n*chw+gi*cg*g.H*g.W:]
+				src := xg
+				if col != nil {
+					im2col(g, xg, cg, col)
+					src = col
+				}
+				dst := out[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				beta := T(0)
+				if b != nil {
+					for oc := 0; oc < og; oc++ {
+						row := dst[oc*ohw : (oc+1)*ohw]
+						v := b[gi*og+oc]
+						for i := range row {
+							row[i] = v
+						}
+					}
+					beta = 1
+				}
+				blas.GemmParallel(inner, false, false, og, ohw, kg, 1, w[gi*og*kg:], kg, src, ohw, beta, dst, ohw)
+			}
+		}
+	})
+}
+
+// convBackward accumulates the gradients of the convolution into gx, gw and gb
+// (each nil when not wanted). The weight and bias gradients are sums over the
+// batch: chunk 0 accumulates into gw/gb directly and the other chunks into
+// partials that are added afterwards in chunk order, so a given thread count
+// always gives the same bits.
+func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og, kg := g.cg(), g.og(), g.kg()
+	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	wl := g.O * kg
+	var pw, pb, cols, dcols []T
+	if chunks > 1 {
+		if gw != nil {
+			pw = tp.Alloc(chunks-1, wl).data
+		}
+		if gb != nil {
+			pb = tp.Alloc(chunks-1, g.O).data
+		}
+	}
+	if !g.direct() {
+		if gw != nil {
+			cols = tp.AllocUninit(chunks, kg*ohw).data
+		}
+		if gx != nil {
+			dcols = tp.AllocUninit(chunks, kg*ohw).data
+		}
+	}
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		myW, myB := gw, gb
+		if c > 0 {
+			if gw != nil {
+				myW = pw[(c-1)*wl : c*wl]
+			}
+			if gb != nil {
+				myB = pb[(c-1)*g.O : c*g.O]
+			}
+		}
+		var col, dcol []T
+		if cols != nil {
+			col = cols[c*kg*ohw : (c+1)*kg*ohw]
+		}
+		if dcols != nil {
+			dcol = dcols[c*kg*ohw : (c+1)*kg*ohw]
+		}
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				dyg := dy[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				wg := w[gi*og*kg:]
+				xoff := n*chw + gi*cg*hw
+				if myB != nil {
+					for oc := 0; oc < og; oc++ {
+						var s T
+						for _, v := range dyg[oc*ohw : (oc+1)*ohw] {
+							s += v
+						}
+						myB[gi*og+oc] += s
+					}
+				}
+				if myW != nil {
+					src := x[xoff:]
+					if col != nil {
+						im2col(g, src, cg, col)
+						src = col
+					}
+					// dW [og,kg] += dY [og,ohw] x col^T
+					blas.GemmParallel(inner, false, true, og, kg, ohw, 1, dyg, ohw, src, ohw, 1, myW[gi*og*kg:], kg)
+				}
+				if gx != nil {
+					if dcol == nil {
+						// dX [cg,hw] += W^T [cg,og] x dY [og,ohw]
+						blas.GemmParallel(inner, true, false, cg, ohw, og, 1, wg, kg, dyg, ohw, 1, gx[xoff:], hw)
+					} else {
+						blas.GemmParallel(inner, true, false, kg, ohw, og, 1, wg, kg, dyg, ohw, 0, dcol, ohw)
+						col2im(g, dcol, cg, gx[xoff:])
+					}
+				}
+			}
+		}
+	})
+	for c := 1; c < chunks; c++ {
+		if gw != nil {
+			for i, v := range pw[(c-1)*wl : c*wl] {
+				gw[i] += v
+			}
+		}
+		if gb != nil {
+			for i, v := range pb[(c-1)*g.O : c*g.O] {
+				gb[i] += v
+			}
+		}
+	}
+}

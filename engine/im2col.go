@@ -1,0 +1,114 @@
+package engine
+
+// convGeom is the geometry of a 2-D convolution over NCHW images.
+type convGeom struct {
+	N, C, H, W     int // input
+	O, KH, KW      int // filters
+	SH, SW, PH, PW int // stride, padding
+	DH, DW, G      int // dilation, groups
+	OH, OW         int // output spatial size
+}
+
+// cg, og, kg are the input channels, output channels and gemm depth of a group.
+func (g *convGeom) cg() int { return g.C / g.G }
+func (g *convGeom) og() int { return g.O / g.G }
+func (g *convGeom) kg() int { return g.cg() * g.KH * g.KW }
+
+// direct reports whether the input image itself is the im2col matrix: a 1x1
+// kernel with stride 1 and no padding.
+func (g *convGeom) direct() bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0
+}
+
+// colRange returns the output columns [lo, hi) whose input column
+// ow*SW + off lies inside [0, W).
+func colRange(off, sw, w, ow int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + sw - 1) / sw
+	}
+	if w-1-off >= 0 {
+		hi = min(ow, (w-1-off)/sw+1)
+	}
+	lo = min(lo, ow)
+	return lo, max(hi, lo)
+}
+
+// im2col unfolds cch channels of one image x [cch,H,W] into col [cch*KH*KW, OH*OW]:
+// row (c,kh,kw), column (oh,ow) holds x[c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW] or 0
+// in the padding. Runs inside the image are copied whole; padding is handled by
+// ranges, not per element.
+func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	r := 0
+	for c := 0; c < cch; c++ {
+		xc := x[c*hw : (c+1)*hw]
+		for kh := 0; kh < g.KH; kh++ {
+			for kw := 0; kw < g.KW; kw++ {
+				row := col[r*ohw : (r+1)*ohw]
+				r++
+				off := kw*g.DW - g.PW
+				lo, hi := colRange(off, g.SW, g.W, g.OW)
+				ih := kh*g.DH - g.PH
+				for oh := 0; oh < g.OH; oh, ih = oh+1, ih+g.SH {
+					dst := row[oh*g.OW : (oh+1)*g.OW]
+					if ih < 0 || ih >= g.H {
+						clear(dst)
+						continue
+					}
+					clear(dst[:lo])
+					src := xc[ih*g.W : (ih+1)*g.W]
+					if g.SW == 1 {
+						copy(dst[lo:hi], src[lo+off:hi+off])
+					} else {
+						d := dst[lo:hi]
+						s := src[lo*g.SW+off:]
+						for i := range d {
+							d[i] = s[i*g.SW]
+						}
+					}
+					clear(dst[hi:])
+				}
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds each entry of col [cch*KH*KW, OH*OW]
+// into the input position it was read from in x [cch,H,W] (padding is dropped).
+func col2im[T Float](g *convGeom, col []T, cch int, x []T) {
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	r := 0
+	for c := 0; c < cch; c++ {
+		xc := x[c*hw : (c+1)*hw]
+		for kh := 0; kh < g.KH; kh++ {
+			for kw := 0; kw < g.KW; kw++ {
+				row := col[r*ohw : (r+1)*ohw]
+				r++
+				off := kw*g.DW - g.PW
+				lo, hi := colRange(off, g.SW, g.W, g.OW)
+				if lo >= hi {
+					continue
+				}
+				ih := kh*g.DH - g.PH
+				for oh := 0; oh < g.OH; oh, ih = oh+1, ih+g.SH {
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					s := row[oh*g.OW+lo : oh*g.OW+hi]
+					dst := xc[ih*g.W : (ih+1)*g.W]
+					if g.SW == 1 {
+						d := dst[lo+off : hi+off]
+						for i, v := range s {
+							d[i] += v
+						}
+					} else {
+						d := dst[lo*g.SW+off:]
+						for i, v := range s {
+							d[i*g.SW] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

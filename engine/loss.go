@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+)
+
+// CEOpts are the options of CrossEntropy, with PyTorch's semantics.
+type CEOpts struct {
+	// LabelSmoothing is eps in [0, 1]: the target is (1-eps) on the label plus
+	// eps/C on every class.
+	LabelSmoothing float64
+	// IgnoreIndex is a label value whose positions contribute neither to the loss
+	// nor to the count it is averaged over (when UseIgnore is set).
+	IgnoreIndex int32
+	// UseIgnore switches IgnoreIndex on.
+	UseIgnore bool
+}
+
+// CrossEntropy returns the mean cross-entropy between logits and integer labels,
+// as torch.nn.functional.cross_entropy with reduction "mean" and no class
+// weights: logits are [N,C] or [N,C,d1,...], labels hold N*d1*... class indices
+// in row-major [N,d1,...] order. Per non-ignored position the loss is
+// (1-eps)*(-logp[label]) + eps*mean_c(-logp[c]); the result is the mean over
+// non-ignored positions (NaN, with a zero gradient, when every position is
+// ignored, as PyTorch's value). A label outside [0,C) that is not ignored panics.
+func (tp *Tape[T]) CrossEntropy(logits *Var[T], labels []int32, o CEOpts) *Var[T] {
+	shape := logits.Value.shape
+	if len(shape) < 2 {
+		panic(fmt.Sprintf("engine: CrossEntropy: logits of shape %v, want [N,C,...]", shape))
+	}
+	_, n, c, inner := axisSplit(shape, 1)
+	if len(labels) != n*inner {
+		panic(fmt.Sprintf("engine: CrossEntropy: %d labels for logits %v", len(labels), shape))
+	}
+	eps := o.LabelSmoothing
+	if eps < 0 || eps > 1 {
+		panic(fmt.Sprintf("engine: CrossEntropy: label smoothing %g outside [0,1]", eps))
+	}
+	ignored := func(l int32) bool { return o.UseIgnore && l == o.IgnoreIndex }
+	logp := tp.AllocUninit(shape...)
+	lp := logp.data
+	softmaxKernel(tp, logits.Value.data, lp, n, c, inner, true)
+	var nll, smooth float64
+	count := 0
+	for p, l := range labels {
+		if ignored(l) {
+			continue
+		}
+		if l < 0 || int(l) >= c {
+			panic(fmt.Sprintf("engine: CrossEntropy: label %d outside [0,%d)", l, c))
+		}
+		count++
+		base := (p/inner)*c*inner + p%inner
+		nll -= float64(lp[base+int(l)*inner])
+		if eps > 0 {
+			var s float64
+			for k := range c {
+				s -= float64(lp[base+k*inner])
+			}
+			smooth += s
+		}
+	}
+	out := tp.AllocUninit()
+	out.data[0] = T(((1-eps)*nll + eps/float64(c)*smooth) / float64(count))
+	return tp.Op(out, func(ov *Var[T]) {
+		gx := tp.GradOf(logits)
+		if gx == nil || count == 0 {
+			return
+		}
+		gd := gx.data
+		scale := float64(ov.Grad.data[0]) / float64(count)
+		onLabel, every := T(scale*(1-eps)), T(scale*eps/float64(c))
+		tp.ParallelFor(len(labels), max(1, transGrain/c), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				l := labels[p]
+				if ignored(l) {
+					continue
+				}
+				base := (p/inner)*c*inner + p%inner
+				for k := range c {
+					i := base + k*inner
+					gd[i] += T(scale*math.Exp(float64(lp[i]))) - every
+				}
+				gd[base+int(l)*inner] -= onLabel
+			}
+		})
+	}, logits)
+}
+
+// SmoothL1 returns the mean smooth-L1 (Huber-like) loss between x and y of the
+// same shape, as torch.nn.functional.smooth_l1_loss(x, y, beta=beta): per element
+// 0.5*d^2/beta where |d| < beta, else |d| - 0.5*beta, with d = x - y; beta = 0 is
+// the L1 loss. The gradient at d = 0 is 0.
+func (tp *Tape[T]) SmoothL1(x, y *Var[T], beta float64) *Var[T] {
+	if !SameShape(x.Value.shape, y.Value.shape) {
+		panic(fmt.Sprintf("engine: SmoothL1: shapes %v and %v differ", x.Value.shape, y.Value.shape))
+	}
+	if beta < 0 {
+		panic(fmt.Sprintf("engine: SmoothL1: negative beta %g", beta))
+	}
+	xd, yd := x.Value.data, y.Value.data
+	b, hb := T(beta), T(0.5*beta)
+	terms := tp.AllocUninit(len(xd)).data
+	tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d := xd[i] - yd[i]
+			ad := d
+			if ad < 0 {
+				ad = -ad
+			}
+			if ad < b {
+				terms[i] = 0.5 * d * d / b
+			} else {
+				terms[i] = ad - hb
+			}
+		}
+	})
+	out := tp.AllocUninit()
+	out.data[0] = tp.sumChunked(terms) / T(len(xd))
+	return tp.Op(out, func(o *Var[T]) {
+		gx, gy := tp.GradOf(x), tp.GradOf(y)
+		g := o.Grad.data[0] / T(len(xd))
+		tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d := xd[i] - yd[i]
+				var s T
+				switch {
+				case d < b && d > -b:
+					s = g * d / b
+				case d > 0:
+					s = g
+				case d < 0:
+					s = -g
+				}
+				if gx != nil {
+					gx.data[i] += s
+				}
+				if gy != nil {
+					gy.data[i] -= s
+				}
+			}
+		})
+	}, x, y)
+}

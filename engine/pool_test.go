@@ -1,0 +1,147 @@
+package engine_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/internal/gradcheck"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func maxPoolOp[T engine.Float](o engine.PoolOpts) opFn[T] {
+	return func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.MaxPool2D(in[0], o) }
+}
+
+func avgPoolOp[T engine.Float](o engine.PoolOpts) opFn[T] {
+	return func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.AvgPool2D(in[0], o) }
+}
+
+func gapOp[T engine.Float]() opFn[T] {
+	return func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.GlobalAvgPool2D(in[0]) }
+}
+
+var poolCases = []engine.PoolOpts{
+	{KH: 2, KW: 2},
+	{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	{KH: 3, KW: 2, StrideH: 1, StrideW: 2},
+	{KH: 2, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 1},
+}
+
+// TestMaxPool2D checks max pooling against finite differences (random inputs
+// have no ties), gorgonia's MaxPool2D (values and gradients) and float32.
+func TestMaxPool2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, o := range poolCases {
+		name := fmt.Sprintf("maxpool %+v", o)
+		x := gradcheck.Random(rng, 2, 3, 7, 6)
+		f := as64(maxPoolOp[float64](o))
+		gradcheck.Check(t, name, f, tensors(x), nil, 1)
+		sh, sw := o.StrideH, o.StrideW
+		if sh == 0 {
+			sh, sw = o.KH, o.KW
+		}
+		ref := func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return G.MaxPool2D(in[0], tensor.Shape{o.KH, o.KW}, []int{o.PadH, o.PadW}, []int{sh, sw})
+		}
+		gradcheck.CheckReference(t, name, f, ref, tensors(x), nil, 2)
+		checkF32(t, name, maxPoolOp[float32](o), maxPoolOp[float64](o), tensors(x), nil)
+	}
+}
+
+// naiveAvgPool returns the count_include_pad average pooling of x [N,C,H,W] and
+// the gradient of sum(out*w) with respect to x, by direct loops.
+func naiveAvgPool(x *engine.Tensor[float64], o engine.PoolOpts, w []float64) (out, gx []float64) {
+	s := x.Shape()
+	sh, sw := o.StrideH, o.StrideW
+	if sh == 0 {
+		sh, sw = o.KH, o.KW
+	}
+	oh := (s[2]+2*o.PadH-o.KH)/sh + 1
+	ow := (s[3]+2*o.PadW-o.KW)/sw + 1
+	gx = make([]float64, x.Len())
+	for n := 0; n < s[0]; n++ {
+		for c := 0; c < s[1]; c++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					var sum float64
+					oi := ((n*s[1]+c)*oh+i)*ow + j
+					for a := 0; a < o.KH; a++ {
+						for b := 0; b < o.KW; b++ {
+							h, v := i*sh-o.PadH+a, j*sw-o.PadW+b
+							if h < 0 || h >= s[2] || v < 0 || v >= s[3] {
+								continue
+							}
+							xi := ((n*s[1]+c)*s[2]+h)*s[3] + v
+							sum += x.Data()[xi]
+							gx[xi] += w[oi] / float64(o.KH*o.KW)
+						}
+					}
+					out = append(out, sum/float64(o.KH*o.KW))
+				}
+			}
+		}
+	}
+	return out, gx
+}
+
+// TestAvgPool2D checks average pooling (count_include_pad) against finite
+// differences, direct loops for the value and the gradient, and float32.
+// gorgonia's AveragePool2D backward is wrong, so it is not used.
+func TestAvgPool2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, o := range poolCases {
+		name := fmt.Sprintf("avgpool %+v", o)
+		x := gradcheck.Random(rng, 2, 3, 7, 6)
+		f := as64(avgPoolOp[float64](o))
+		gradcheck.Check(t, name, f, tensors(x), nil, 1)
+		tp := engine.NewTape[float64](1)
+		n := f(tp, []*engine.Var[float64]{tp.Const(x)}).Value.Len()
+		w := gradcheck.Weights(rng, n)
+		out, grads, err := gradcheck.Analytic(f, tensors(x), w, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOut, wantG := naiveAvgPool(x, o, w)
+		expectClose(t, name+" forward vs direct loop", out.Data(), wantOut)
+		expectClose(t, name+" gradient vs direct loop", grads[0].Data(), wantG)
+		checkF32(t, name, avgPoolOp[float32](o), avgPoolOp[float64](o), tensors(x), nil)
+	}
+}
+
+// TestGlobalAvgPool2D checks the channel mean against finite differences, the
+// closed forms (mean; gradient w/(H*W)), gorgonia's forward and float32.
+func TestGlobalAvgPool2D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	x := gradcheck.Random(rng, 3, 4, 5, 6)
+	f := as64(gapOp[float64]())
+	gradcheck.Check(t, "gap", f, tensors(x), nil, 1)
+	w := gradcheck.Weights(rng, 12)
+	out, grads, err := gradcheck.Analytic(f, tensors(x), w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := out.Shape(); len(s) != 2 || s[0] != 3 || s[1] != 4 {
+		t.Fatalf("gap shape %v", s)
+	}
+	wantOut := make([]float64, 12)
+	wantG := make([]float64, x.Len())
+	for p := 0; p < 12; p++ {
+		for i := 0; i < 30; i++ {
+			wantOut[p] += x.Data()[p*30+i] / 30
+			wantG[p*30+i] = w[p] / 30
+		}
+	}
+	expectClose(t, "gap forward", out.Data(), wantOut)
+	expectClose(t, "gap gradient", grads[0].Data(), wantG)
+	rout, _, err := gradcheck.Reference(func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return G.GlobalAveragePool2D(in[0])
+	}, tensors(x), make([]float64, 12), map[int]bool{0: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClose(t, "gap forward vs gorgonia", out.Data(), rout)
+	checkF32(t, "gap", gapOp[float32](), gapOp[float64](), tensors(x), nil)
+}

@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Var is a node of the autodiff graph: a value and, after Backward, its gradient.
+type Var[T Float] struct {
+	// Value is the node's value.
+	Value *Tensor[T]
+	// Grad is the gradient of the loss with respect to Value; nil until Backward
+	// reaches this node (for parameters: until the first Backward).
+	Grad *Tensor[T]
+
+	name         string
+	requiresGrad bool
+	param        bool // a parameter: value and gradient are owned, never pooled
+	backward     func()
+}
+
+// NewParam wraps a tensor as a trainable leaf. Its gradient is allocated once and
+// accumulated into by every Backward until ZeroGrad.
+func NewParam[T Float](name string, value *Tensor[T]) *Var[T] {
+	return &Var[T]{Value: value, name: name, requiresGrad: true, param: true}
+}
+
+// Name returns the name given to a parameter ("" for other nodes).
+func (v *Var[T]) Name() string { return v.name }
+
+// RequiresGrad reports whether gradients flow to this node.
+func (v *Var[T]) RequiresGrad() bool { return v.requiresGrad }
+
+// IsParam reports whether v is a parameter created by NewParam.
+func (v *Var[T]) IsParam() bool { return v.param }
+
+// Shape is shorthand for v.Value.Shape().
+func (v *Var[T]) Shape() []int { return v.Value.shape }
+
+// ZeroGrad zeroes the gradient of a parameter (a no-op when it has none yet).
+func (v *Var[T]) ZeroGrad() {
+	if v.Grad != nil {
+		v.Grad.Zero()
+	}
+}
+
+// Tape records operations for reverse-mode differentiation and owns a pool of
+// buffers for intermediate values, gradients and scratch space.
+type Tape[T Float] struct {
+	threads int
+	noGrad  bool
+	nodes   []*Var[T]
+	owned   []*Tensor[T]
+	free    map[int][]*Tensor[T]
+}
+
+// NewTape returns an empty tape whose kernels use up to threads goroutines (>= 1).
+func NewTape[T Float](threads int) *Tape[T] {
+	if threads < 1 {
+		threads = 1
+	}
+	return &Tape[T]{threads: threads, free: map[int][]*Tensor[T]{}}
+}
+
+// Threads returns the number of goroutines kernels may use.
+func (tp *Tape[T]) Threads() int { return tp.threads }
+
+// SetNoGrad switches recording off (evaluation) or on. With recording off, ops
+// compute values only and Backward is not possible.
+func (tp *Tape[T]) SetNoGrad(off bool) { tp.noGrad = off }
+
+// NoGrad reports whether recording is off.
+func (tp *Tape[T]) NoGrad() bool { return tp.noGrad }
+
+// Reset forgets the recorded graph and returns every pooled buffer to the pool.
+// Values of non-parameter Vars from before Reset must not be used afterwards.
+func (tp *Tape[T]) Reset() {
+	for i := range tp.nodes {
+		tp.nodes[i] = nil
+	}
+	tp.nodes = tp.nodes[:0]
+	for _, t := range tp.owned {
+		n := cap(t.data)
+		tp.free[n] = append(tp.free[n], t)
+	}
+	clear(tp.owned)
+	tp.owned = tp.owned[:0]
+}
+
+// Alloc returns a zero-filled pooled tensor, valid until Reset.
+func (tp *Tape[T]) Alloc(shape ...int) *Tensor[T] {
+	t := tp.AllocUninit(shape...)
+	clear(t.data)
+	return t
+}
+
+// AllocUninit returns a pooled tensor with unspecified contents, valid until Reset.
+// Use it for outputs every element of which the kernel writes.
+func (tp *Tape[T]) AllocUninit(shape ...int) *Tensor[T] {
+	n := checkShape(shape)
+	var t *Tensor[T]
+	if l := tp.free[n]; len(l) > 0 {
+		t = l[len(l)-1]
+		l[len(l)-1] = nil
+		tp.free[n] = l[:len(l)-1]
+		t.shape = append(t.shape[:0], shape...)
+		t.data = t.data[:n]
+	} else {
+		t = &Tensor[T]{shape: append([]int(nil), shape...), data: make([]T, n)}
+	}
+	tp.owned = append(tp.owned, t)
+	return t
+}
+
+// Const wraps a tensor as a leaf that needs no gradient.
+func (tp *Tape[T]) Const(t *Tensor[T]) *Var[T] { return &Var[T]{Value: t} }
+
+// Input wraps a tensor as a leaf whose gradient is wanted (e.g. for tests).
+// Its gradient is pooled and valid until Reset.
+func (tp *Tape[T]) Input(t *Tensor[T]) *Var[T] { return &Var[T]{Value: t, requiresGrad: true} }
+
+// NeedsGrad reports whether an op over these inputs must record a backward step.
+func (tp *Tape[T]) NeedsGrad(inputs ...*Var[T]) bool {
+	if tp.noGrad {
+		return false
+	}
+	for _, v := range inputs {
+		if v != nil && v.requiresGrad {
+			return true
+		}
+	}
+	return false
+}
+
+// Op creates the output node of an operation. When any input needs a gradient
+// (and recording is on) the node is recorded with its backward function, which
+// must read out.Grad and accumulate into the inputs' gradients through GradOf.
+// backward may be nil when no input needs a gradient.
+func (tp *Tape[T]) Op(value *Tensor[T], backward func(out *Var[T]), inputs ...*Var[T]) *Var[T] {
+	out := &Var[T]{Value: value}
+	if backward != nil && tp.NeedsGrad(inputs...) {
+		out.requiresGrad = true
+		out.backward = func() { backward(out) }
+		tp.nodes = append(tp.nodes, out)
+	}
+	return out
+}
+
+// GradOf returns v's gradient buffer, allocating a zeroed one on first use, or nil
+// when v needs no gradient. Backward functions accumulate (+=) into it.
+func (tp *Tape[T]) GradOf(v *Var[T]) *Tensor[T] {
+	if !v.requiresGrad {
+		return nil
+	}
+	if v.Grad == nil {
+		if v.param {
+			v.Grad = NewTensor[T](v.Value.shape...)
+		} else {
+			v.Grad = tp.Alloc(v.Value.shape...)
+		}
+	}
+	return v.Grad
+}
+
+// ErrNoGraph is returned by Backward when the loss does not depend on anything
+// that needs a gradient.
+var ErrNoGraph = errors.New("engine: loss does not depend on any parameter or input that needs a gradient")
+
+// Backward computes the gradients of loss (a one-element tensor) with respect to
+// every recorded node, accumulating into parameters' gradients.
+func (tp *Tape[T]) Backward(loss *Var[T]) error {
+	if loss.Value.Len() != 1 {
+		return fmt.Errorf("engine: Backward needs a scalar loss, got shape %v", loss.Value.shape)
+	}
+	if !loss.requiresGrad {
+		return ErrNoGraph
+	}
+	g := tp.GradOf(loss)
+	g.data[0] += 1
+	for i := len(tp.nodes) - 1; i >= 0; i-- {
+		n := tp.nodes[i]
+		if n.Grad != nil && n.backward != nil {
+			n.backward()
+		}
+	}
+	// Intermediate gradients are pooled; drop the references so that a Var kept
+	// by the caller does not alias a recycled buffer after Reset.
+	for _, n := range tp.nodes {
+		if !n.param && n != loss {
+			n.Grad = nil
+		}
+	}
+	return nil
+}

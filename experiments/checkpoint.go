@@ -1,0 +1,100 @@
+package experiments
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gap-harness/gap/results"
+)
+
+// checkpointVersion is bumped whenever the checkpoint layout changes.
+const checkpointVersion = 1
+
+// Checkpoint is the whole state of a run (or of a P-GaP stage) at an epoch
+// boundary: loading it and training on gives the same result, bit for bit, as
+// never having stopped.
+type Checkpoint struct {
+	Version int
+	RunID   string
+	Stage   string // "main", or the P-GaP stage ("pgap/merged/2", "pgap/branch/1/3")
+	// Epoch is the number of epochs finished (the next epoch to run).
+	Epoch int
+	Step  int64
+	// State holds every parameter and buffer by name; Masks the prunable masks.
+	State map[string][]float32
+	Masks map[string][]float32
+	// Opt holds the optimiser state by "<param>/<key>" and its step counter.
+	Opt      map[string][]float32
+	OptSteps int64
+	// RNG is the method generator's state; InitRNG its state before Method.Init,
+	// used to replay Init on resume so that methods recover their internal state.
+	RNG, InitRNG []byte
+	// Targets are the per-tensor target sparsities (global ratios stay fixed).
+	Targets map[string]float64
+	// Progress so far.
+	Curves      []results.Point
+	MaskChanges []results.MaskChange
+	// LastMasks are the partitions' masks at their last prune-back (mask-change tracking).
+	LastMasks   map[int][]float32
+	TrainFLOPs  float64
+	DenseFLOPs  float64
+	WallSeconds float64
+}
+
+// SaveCheckpoint writes c to path atomically: a temporary file in the same
+// folder, synced, then renamed over path.
+func SaveCheckpoint(path string, c *Checkpoint) (err error) {
+	c.Version = checkpointVersion
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, ".ckpt-*.tmp")
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = gob.NewEncoder(f).Encode(c); err != nil {
+		return fmt.Errorf("checkpoint %s: encode: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("checkpoint %s: sync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("checkpoint %s: close: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("checkpoint %s: rename: %w", path, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint reads a checkpoint; it returns (nil, nil) when path does not exist.
+func LoadCheckpoint(path string) (*Checkpoint, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	defer f.Close()
+	var c Checkpoint
+	if err := gob.NewDecoder(f).Decode(&c); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: corrupt (delete it to restart the run): %w", path, err)
+	}
+	if c.Version != checkpointVersion {
+		return nil, fmt.Errorf("checkpoint %s: version %d, this build reads version %d (delete it to restart the run)", path, c.Version, checkpointVersion)
+	}
+	return &c, nil
+}

@@ -1,0 +1,119 @@
+package experiments
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	imagedata "github.com/gap-harness/gap/datasets/image"
+	"github.com/gap-harness/gap/datasets/idx"
+)
+
+// dataPair is a training and a test split.
+type dataPair struct {
+	train, test imagedata.Classification
+}
+
+// DataCache loads each data set once and shares it between runs (the splits
+// are read-only once loaded). Its zero value is ready to use.
+type DataCache struct {
+	mu   sync.Mutex
+	sets map[string]*dataPair
+}
+
+// DataNames lists the data set names a profile may use.
+var dataNames = []string{"mnist", "fashion-mnist", "imagenet"}
+
+// Available reports whether the named data set can be loaded here, with the
+// reason when it cannot.
+func Available(name, dataPath string) error {
+	switch name {
+	case "mnist":
+		_, err := idx.FindMNIST("")
+		return err
+	case "fashion-mnist":
+		_, err := idx.FindFashionMNIST("")
+		return err
+	case "imagenet":
+		if dataPath == "" {
+			return fmt.Errorf("data set imagenet needs DATA=/path/to/imagenet (train/ and val/ in the ILSVRC layout)")
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown data set %q (valid: %v)", name, dataNames)
+}
+
+// Load returns the splits a profile asks for, loading them on first use.
+func (c *DataCache) Load(d DataSpec, m ModelSpec, dataPath string) (*dataPair, error) {
+	key := fmt.Sprintf("%s|%d|%d|%d|%d|%s", d.Name, d.TrainN, d.TestN, d.Size, m.InputSize, dataPath)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.sets[key]; ok {
+		return p, nil
+	}
+	p, err := loadData(d, m, dataPath)
+	if err != nil {
+		return nil, err
+	}
+	if c.sets == nil {
+		c.sets = map[string]*dataPair{}
+	}
+	c.sets[key] = p
+	return p, nil
+}
+
+func loadData(d DataSpec, m ModelSpec, dataPath string) (*dataPair, error) {
+	switch d.Name {
+	case "mnist", "fashion-mnist":
+		var dir string
+		var err error
+		load := imagedata.LoadMNIST
+		if d.Name == "mnist" {
+			dir, err = idx.FindMNIST(dataPath)
+		} else {
+			dir, err = idx.FindFashionMNIST(dataPath)
+			load = imagedata.LoadFashionMNIST
+		}
+		if err != nil {
+			return nil, err
+		}
+		train, err := load(dir, true)
+		if err != nil {
+			return nil, err
+		}
+		test, err := load(dir, false)
+		if err != nil {
+			return nil, err
+		}
+		if d.TrainN > 0 && d.TrainN < train.Len() {
+			train = train.SubsetRandom(d.TrainN, 1)
+		}
+		if d.TestN > 0 && d.TestN < test.Len() {
+			test = test.SubsetRandom(d.TestN, 2)
+		}
+		if d.Size > 0 {
+			if train, err = train.Resize(d.Size, d.Size, imagedata.Bilinear); err != nil {
+				return nil, err
+			}
+			if test, err = test.Resize(d.Size, d.Size, imagedata.Bilinear); err != nil {
+				return nil, err
+			}
+		}
+		return &dataPair{train: train, test: test}, nil
+	case "imagenet":
+		if dataPath == "" {
+			return nil, fmt.Errorf("data set imagenet needs DATA=/path/to/imagenet")
+		}
+		opts := imagedata.ImageNetOptions{Size: m.InputSize}
+		train, err := imagedata.OpenImageNet(filepath.Clean(dataPath), "train", opts)
+		if err != nil {
+			return nil, err
+		}
+		test, err := imagedata.OpenImageNet(filepath.Clean(dataPath), "val", opts)
+		if err != nil {
+			return nil, err
+		}
+		return &dataPair{train: train, test: test}, nil
+	}
+	return nil, fmt.Errorf("unknown data set %q (valid: %v)", d.Name, dataNames)
+}

@@ -1,0 +1,213 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
+)
+
+// Env is what a run needs besides its spec: where results and checkpoints go,
+// how many threads it may use, and where to report progress.
+type Env struct {
+	// Dir is the results folder of the table: <results>/<table>. Finished runs
+	// are <Dir>/<id>.arrow; checkpoints live under <Dir>/ckpt/<id>/.
+	Dir     string
+	Threads int
+	// Repo is the folder whose git commit is recorded ("" = working directory).
+	Repo     string
+	Log      *slog.Logger
+	Registry *methods.Registry
+	Data     *DataCache
+	// Progress, when set, is called after every epoch.
+	Progress func(p Progress)
+}
+
+// Progress is one epoch's report.
+type Progress struct {
+	ID, Row      string
+	Seed         int64
+	Stage        string
+	Epoch        int // epochs finished
+	Epochs       int
+	Loss, Metric float64
+	Elapsed      time.Duration
+}
+
+func (e Env) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+// ResultPath is where a finished run's Arrow file lives.
+func (e Env) ResultPath(id string) string { return filepath.Join(e.Dir, id+results.Ext) }
+
+func (e Env) ckptDir(id string) string { return filepath.Join(e.Dir, "ckpt", id) }
+
+// Execute runs one table row for one seed, resuming from its checkpoint when
+// one exists, and returns the finished run; a run already finished is read
+// back, not run again.
+func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
+	id := spec.ID()
+	if r, err := results.Read(env.ResultPath(id)); err == nil {
+		return r, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(env.ResultPath(id)); statErr == nil {
+			return nil, err
+		}
+	}
+	if spec.Row.Pending != "" {
+		return nil, fmt.Errorf("row %s is pending: %s", spec.Row.Key(), spec.Row.Pending)
+	}
+	reg := env.Registry
+	if reg == nil {
+		reg = methods.Default()
+	}
+	method, err := reg.New(spec.Row.Method, spec.MethodParams())
+	if err != nil {
+		return nil, fmt.Errorf("row %s: %w", spec.Row.Key(), err)
+	}
+	data, err := env.Data.Load(spec.Profile.Data, spec.Profile.Model, spec.DataPath)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	var run *results.Run
+	if pm, ok := method.(methods.Parallel); ok {
+		run, err = executeParallel(ctx, spec, env, data, pm)
+	} else {
+		run, err = executeSerial(ctx, spec, env, data, method)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run %s (%s, seed %d): %w", id, spec.Row.Key(), spec.Seed, err)
+	}
+	run.Started, run.Finished = started, time.Now()
+	run.Stamp(env.Repo)
+	if _, err := results.Write(env.Dir, run); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// executeSerial trains a one-process method epoch by epoch with a checkpoint
+// after each epoch.
+func executeSerial(ctx context.Context, spec RunSpec, env Env, data *dataPair, method methods.Method) (*results.Run, error) {
+	id := spec.ID()
+	t, err := newTrainer(spec, data, env.Threads, method)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(env.ckptDir(id), "main.ckpt")
+	ck, err := LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	initRNG, err := t.rngSrc.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	start := 0
+	if ck != nil {
+		initRNG = ck.InitRNG
+	}
+	if err := t.initMethod(initRNG); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		if err := t.restore(ck, true); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", path, err)
+		}
+		start = ck.Epoch
+		env.log().Info("resuming", "run", id, "row", spec.Row.Key(), "seed", spec.Seed, "epoch", start)
+	}
+	for epoch := start; epoch < t.totalEpochs; epoch++ {
+		if err := t.trainAndEval(ctx, env, "main", 0, epoch, epoch); err != nil {
+			return nil, err
+		}
+		c, err := t.checkpoint(id, "main", epoch+1, initRNG)
+		if err != nil {
+			return nil, err
+		}
+		if err := SaveCheckpoint(path, c); err != nil {
+			return nil, err
+		}
+	}
+	return t.result(spec, method), nil
+}
+
+// trainAndEval runs one epoch, evaluates, records the curves and reports.
+// globalEpoch is the epoch's position on the run's curve.
+func (t *trainer) trainAndEval(ctx context.Context, env Env, stage string, stageID uint64, epoch, globalEpoch int) error {
+	loss, err := t.runEpoch(ctx, epoch, stageID)
+	if err != nil {
+		return err
+	}
+	t.afterEpoch(epoch)
+	tl, top1, top5, err := t.evaluate()
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	ge := globalEpoch + 1
+	t.curves = append(t.curves,
+		results.Point{Epoch: ge, Step: t.step, Metric: "train_loss", Value: loss},
+		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
+		results.Point{Epoch: ge, Step: t.step, Metric: "top1", Value: top1},
+		results.Point{Epoch: ge, Step: t.step, Metric: "top5", Value: top5},
+		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
+	)
+	if env.Progress != nil {
+		env.Progress(Progress{ID: t.spec.ID(), Row: t.spec.Row.Key(), Seed: t.spec.Seed, Stage: stage,
+			Epoch: ge, Epochs: t.totalEpochs, Loss: loss, Metric: top1, Elapsed: t.wall})
+	}
+	return nil
+}
+
+// result assembles the finished run's record.
+func (t *trainer) result(spec RunSpec, method methods.Method) *results.Run {
+	tl, top1, top5, err := t.evaluate()
+	final := map[string]float64{"top1": top1, "top5": top5, "test_loss": tl}
+	if err != nil {
+		final = map[string]float64{}
+	}
+	final["sparsity"] = methods.OverallSparsity(t.mctx.Tensors)
+	var layers []results.Layer
+	for _, ts := range t.mctx.Tensors {
+		layers = append(layers, results.Layer{Name: ts.Name, Partition: ts.Partition,
+			Params: int64(len(ts.M)), Nonzero: int64(methods.CountOnes(ts.M))})
+	}
+	var phases []results.Phase
+	for e := 0; e < t.totalEpochs; e++ {
+		ph := method.Phase(e)
+		if n := len(phases); n > 0 && phases[n-1].Name == ph.Name && phases[n-1].Partition == ph.Partition && phases[n-1].EndEpoch == e {
+			phases[n-1].EndEpoch = e + 1
+			continue
+		}
+		phases = append(phases, results.Phase{Name: ph.Name, Partition: ph.Partition, StartEpoch: e, EndEpoch: e + 1})
+	}
+	var denseFwd float64
+	for _, ts := range t.mctx.Tensors {
+		denseFwd += ts.FwdFLOPs
+	}
+	p := spec.Profile
+	return &results.Run{
+		ID: spec.ID(), Table: spec.Table, Row: spec.Row.Key(), Suite: spec.Suite, Profile: p.Name,
+		Method: spec.Row.Method, Model: p.Model.Name, Dataset: p.Data.Name, Distribution: spec.Row.Distribution,
+		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: t.totalEpochs, Settings: spec.Settings(),
+		Curves: t.curves, Final: final, Metric: spec.Metric, Layers: layers, Phases: phases,
+		MaskChanges: t.maskChanges, TrainFLOPs: t.trainFLOPs, DenseTrainFLOPs: t.denseFLOPs,
+		InferFLOPs:      methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd),
+		DenseInferFLOPs: denseFwd + t.otherFwd,
+		WallSeconds:     t.wall.Seconds(),
+	}
+}
+
+func secondsToDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,123 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
+)
+
+// Plan is a table to run at a profile with a number of seeds.
+type Plan struct {
+	Table    *Table
+	Profile  Profile
+	Seeds    int
+	DataPath string
+	// Rows, when non-empty, restricts the plan to these row keys.
+	Rows []string
+}
+
+// Specs expands the plan into one RunSpec per row and seed, skipping pending rows.
+func (p Plan) Specs() (specs []RunSpec, pending []Row) {
+	want := map[string]bool{}
+	for _, k := range p.Rows {
+		want[k] = true
+	}
+	for _, r := range p.Table.Rows {
+		if len(want) > 0 && !want[r.Key()] {
+			continue
+		}
+		if r.Pending != "" {
+			pending = append(pending, r)
+			continue
+		}
+		for s := 0; s < max(1, p.Seeds); s++ {
+			specs = append(specs, RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
+				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseFirstLast: p.Table.DenseFirstLast})
+		}
+	}
+	return specs, pending
+}
+
+// Options control how a plan is executed.
+type Options struct {
+	ResultsDir string // the results root; a table's runs go to <ResultsDir>/<table>
+	Jobs       int    // runs at once (default: the number of cores)
+	Repo       string
+	Log        *slog.Logger
+	Progress   func(Progress)
+	Registry   *methods.Registry
+}
+
+// RunPlan executes every run of the plan, up to Jobs at once, with the cores
+// shared out between them, skipping finished runs and resuming interrupted
+// ones. It returns the finished runs in plan order; the first error stops the
+// dispatch of new runs and is returned once the running ones end.
+func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error) {
+	specs, _ := plan.Specs()
+	cores := runtime.GOMAXPROCS(0)
+	jobs := opt.Jobs
+	if jobs <= 0 {
+		jobs = cores
+	}
+	jobs = min(jobs, max(1, len(specs)))
+	threads := max(1, cores/jobs)
+	// OpenBLAS keeps one process-wide thread count: give it each run's share.
+	blas.SetThreads(threads)
+	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo,
+		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress}
+	if env.Registry == nil {
+		env.Registry = methods.Default()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]*results.Run, len(specs))
+	errs := make([]error, len(specs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r, err := Execute(ctx, specs[i], env)
+				if err != nil {
+					errs[i] = err
+					cancel()
+					continue
+				}
+				out[i] = r
+			}
+		}()
+	}
+dispatch:
+	for i := range specs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break dispatch
+		}
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && err != context.Canceled {
+			return out, err
+		}
+	}
+	if err := ctx.Err(); err != nil && opt.Progress == nil {
+		return out, fmt.Errorf("interrupted: %w", err)
+	}
+	for i, r := range out {
+		if r == nil {
+			return out, fmt.Errorf("run %s did not finish", specs[i].ID())
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,106 @@
+package experiments
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// RunSpec is everything that determines one run: the table row, the profile, the
+// seed and where the data comes from.
+type RunSpec struct {
+	Table   string
+	Suite   string
+	Metric  string
+	Row     Row
+	Profile Profile
+	Seed    int64
+	// DataPath is the root of the real data set for profiles that need one.
+	DataPath string
+	// DenseFirstLast keeps the first and last prunable layers dense.
+	DenseFirstLast bool
+}
+
+// MethodParams merges the profile's method parameters under the row's.
+func (s RunSpec) MethodParams() map[string]string {
+	out := map[string]string{}
+	for k, v := range s.Profile.MethodParams[s.Row.Method] {
+		out[k] = v
+	}
+	for k, v := range s.Row.Params {
+		out[k] = v
+	}
+	return out
+}
+
+// Settings returns every resolved setting of the run, stringified; the run's
+// identity is a hash of them.
+func (s RunSpec) Settings() map[string]string {
+	p := s.Profile
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	m := map[string]string{
+		"table":              s.Table,
+		"suite":              s.Suite,
+		"profile":            p.Name,
+		"row":                s.Row.Key(),
+		"method":             s.Row.Method,
+		"sparsity":           f(s.Row.Sparsity),
+		"distribution":       s.Row.Distribution,
+		"dense_first_last":   strconv.FormatBool(s.DenseFirstLast),
+		"seed":               strconv.FormatInt(s.Seed, 10),
+		"model":              p.Model.Name,
+		"model.width":        f(p.Model.Width),
+		"model.classes":      strconv.Itoa(p.Model.Classes),
+		"model.input_size":   strconv.Itoa(p.Model.InputSize),
+		"model.input_c":      strconv.Itoa(p.Model.InputC),
+		"model.small_stem":   strconv.FormatBool(p.Model.SmallStem),
+		"data":               p.Data.Name,
+		"data.train_n":       strconv.Itoa(p.Data.TrainN),
+		"data.test_n":        strconv.Itoa(p.Data.TestN),
+		"data.size":          strconv.Itoa(p.Data.Size),
+		"epochs.base":        strconv.Itoa(p.Epochs),
+		"batch":              strconv.Itoa(p.Batch),
+		"eval_batch":         strconv.Itoa(p.EvalBatch),
+		"optim":              p.Optim.Name,
+		"optim.lr":           f(p.Optim.LR),
+		"optim.momentum":     f(p.Optim.Momentum),
+		"optim.nesterov":     strconv.FormatBool(p.Optim.Nesterov),
+		"optim.weight_decay": f(p.Optim.WeightDecay),
+		"optim.schedule":     p.Optim.Schedule,
+		"optim.warmup":       strconv.Itoa(p.Optim.WarmupEpochs),
+		"optim.label_smooth": f(p.Optim.LabelSmoothing),
+		"optim.clip_norm":    f(p.Optim.ClipNorm),
+	}
+	if s.DataPath != "" {
+		m["data.path"] = s.DataPath
+	}
+	for k, v := range s.MethodParams() {
+		m["method."+k] = v
+	}
+	return m
+}
+
+// ID is the run identity: the first 16 hex digits of the SHA-256 of the sorted
+// settings. Identical settings give the same ID, so finished runs are skipped and
+// interrupted ones resume.
+func (s RunSpec) ID() string {
+	return HashSettings(s.Settings())
+}
+
+// HashSettings hashes a settings map in a canonical order.
+func HashSettings(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q\n", k, m[k])
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:8])
+}

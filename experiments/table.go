@@ -1,0 +1,122 @@
+// Package experiments holds the paper's tables as typed Go values and the runner
+// that trains their rows: the train loop on the engine, evaluation every epoch,
+// the method's hooks, checkpoints with automatic resume, run identities, and a
+// scheduler that runs several runs at once with the cores shared out.
+package experiments
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gap-harness/gap/results"
+)
+
+// Table is one of the paper's tables: what is trained, on what, and which rows
+// (method x sparsity x distribution) it compares.
+type Table struct {
+	Name   string // e.g. "imagenet"
+	Title  string
+	Suite  string // image, detection, pointcloud, translation
+	Metric string // headline metric, a key of the runs' final metrics ("top1")
+	// MetricLabel is how reports label the metric ("top-1 %").
+	MetricLabel string
+	Rows        []Row
+	Profiles    map[string]Profile
+	// DenseFirstLast keeps the first and last layer dense in every sparse row,
+	// as RigL and the GaP ResNet-50 runs do.
+	DenseFirstLast bool
+}
+
+// Row is one line of a table.
+type Row struct {
+	Method       string            // registry name in package methods
+	Params       map[string]string // method hyper-parameters beyond the defaults
+	Sparsity     float64           // target overall sparsity of the prunable layers
+	Distribution string            // uniform, global (non-uniform, GaP's) or erk
+	// Pending, when set, says why the row is not run yet; it is listed, never faked.
+	Pending string
+}
+
+// Key identifies a row within its table: results.RowKey(method, sparsity,
+// distribution), e.g. "cgap/0.9/uniform".
+func (r Row) Key() string {
+	return results.RowKey(r.Method, r.Sparsity, r.Distribution)
+}
+
+// Profile is the scale a table runs at: smoke (seconds), default (minutes on two
+// cores, a labelled proxy) or full (the paper's model and data; needs the data set).
+type Profile struct {
+	Name  string
+	Proxy string // when non-empty: what this profile stands in for, printed in every output
+	Model ModelSpec
+	Data  DataSpec
+	// Epochs is the base training budget of a row; a method may derive its own
+	// (GaP's schedule) from its hyper-parameters.
+	Epochs int
+	Batch  int
+	Optim  OptimSpec
+	// MethodParams overrides methods' defaults at this profile's scale, by method name.
+	MethodParams map[string]map[string]string
+	// EvalBatch is the batch size used for evaluation.
+	EvalBatch int
+}
+
+// ModelSpec names a model builder and its size.
+type ModelSpec struct {
+	Name      string  // mlp, lenet5, conv2, resnet20, resnet32, resnet18, resnet50
+	Width     float64 // channel multiplier (1 = the paper's)
+	Classes   int
+	InputSize int  // side of the square input
+	InputC    int  // input channels
+	SmallStem bool // 3x3 stride-1 stem without max-pool (CIFAR-style) for small inputs
+}
+
+// DataSpec names a data set and how much of it a profile uses.
+type DataSpec struct {
+	Name   string // mnist, fashion-mnist, cifar10, imagenet, ...
+	TrainN int    // examples per epoch drawn from the training split (0 = all)
+	TestN  int    // evaluation examples (0 = all)
+	Size   int    // resize to Size x Size (0 = native)
+}
+
+// OptimSpec is the optimiser and learning-rate schedule of a profile.
+type OptimSpec struct {
+	Name           string // sgd, adam, adamw
+	LR             float64
+	Momentum       float64
+	Nesterov       bool
+	WeightDecay    float64
+	Schedule       string // constant, cosine, step
+	WarmupEpochs   int
+	LabelSmoothing float64
+	ClipNorm       float64 // 0 = no clipping
+}
+
+// RowKeys returns the keys of a table's rows in table order.
+func (t *Table) RowKeys() []string {
+	keys := make([]string, len(t.Rows))
+	for i, r := range t.Rows {
+		keys[i] = r.Key()
+	}
+	return keys
+}
+
+// Profile returns the named profile, or an error listing the valid ones.
+func (t *Table) Profile(name string) (Profile, error) {
+	p, ok := t.Profiles[name]
+	if !ok {
+		return Profile{}, fmt.Errorf("table %s has no profile %q (valid: %s)", t.Name, name, strings.Join(t.ProfileNames(), ", "))
+	}
+	return p, nil
+}
+
+// ProfileNames returns the table's profile names, sorted.
+func (t *Table) ProfileNames() []string {
+	names := make([]string, 0, len(t.Profiles))
+	for n := range t.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

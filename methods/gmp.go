@@ -1,0 +1,134 @@
+package methods
+
+import (
+	"fmt"
+	"math"
+)
+
+// GMP is gradual magnitude pruning (Zhu & Gupta 2017) from a dense model:
+// at steps t = t0, t0+dt, ..., t1 (and at t1) every non-Dense layer l is
+// magnitude-pruned among its active weights to
+//
+//	s_l(t) = s_l * (1 - (1 - (t - t0)/(t1 - t0))^3)
+//
+// (the cubic schedule with initial sparsity 0), where s_l is the layer's
+// target from the distribution; after t1 the mask is fixed. For "global" the
+// ratios are taken from the weights at the first pruning step (trained, not
+// random) and then fixed. Defaults follow Gale et al. 2019's ResNet-50
+// setting in proportion (pruning from ~30% to ~60% of training), with
+// frequency 100 steps.
+type GMP struct {
+	base
+	startFrac, endFrac float64 // fractions of the epoch budget (-1 = unset)
+	startEp, endEp     int     // resolved by Epochs
+	startP, endP       int     // parameters (-1 = from the fractions)
+	freq               int
+	epochs             int
+	finalZeros         []int // per tensor, resolved at the first pruning step
+}
+
+func newGMP(p map[string]string) (Method, error) {
+	ps := newParams("gmp", p)
+	g := &GMP{base: base{"gmp"}}
+	g.startP = ps.Int("start_epoch", -1)
+	g.endP = ps.Int("end_epoch", -1)
+	g.startFrac = ps.Float("start_frac", 0.3)
+	g.endFrac = ps.Float("end_frac", 0.6)
+	g.freq = ps.Int("freq", 100)
+	ps.Check(g.freq > 0, "freq", "an integer > 0 (steps)")
+	ps.Check(g.startFrac >= 0 && g.startFrac < g.endFrac && g.endFrac <= 1, "end_frac", "0 <= start_frac < end_frac <= 1")
+	ps.Check(g.endP < 0 || g.endP > g.startP, "end_epoch", "an epoch after start_epoch")
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Epochs is the base budget; it also fixes the pruning window in epochs.
+func (g *GMP) Epochs(base int) int {
+	g.epochs = base
+	g.startEp = g.startP
+	if g.startEp < 0 {
+		g.startEp = int(math.Round(g.startFrac * float64(base)))
+	}
+	g.endEp = g.endP
+	if g.endEp < 0 {
+		g.endEp = max(g.startEp+1, int(math.Round(g.endFrac*float64(base))))
+	}
+	return base
+}
+
+// Init starts dense.
+func (g *GMP) Init(ctx *Context) error {
+	if g.endEp == 0 {
+		return g.errorf("init: Epochs(base) must be called first")
+	}
+	if ctx.StepsPerEpoch <= 0 {
+		return g.errorf("init: ctx.StepsPerEpoch is %d", ctx.StepsPerEpoch)
+	}
+	denseMasks(ctx)
+	return nil
+}
+
+func (g *GMP) window(ctx *Context) (t0, t1 int64) {
+	spe := int64(ctx.StepsPerEpoch)
+	return int64(g.startEp) * spe, int64(g.endEp) * spe
+}
+
+// SparsityAt is the schedule's fraction of each layer's final sparsity at
+// step t (0 before t0, 1 from t1 on).
+func (g *GMP) SparsityAt(ctx *Context, t int64) float64 {
+	t0, t1 := g.window(ctx)
+	switch {
+	case t < t0:
+		return 0
+	case t >= t1:
+		return 1
+	}
+	x := 1 - float64(t-t0)/float64(t1-t0)
+	return 1 - x*x*x
+}
+
+// IsPruneStep reports whether GMP prunes at step t.
+func (g *GMP) IsPruneStep(ctx *Context, t int64) bool {
+	t0, t1 := g.window(ctx)
+	return t >= t0 && t <= t1 && ((t-t0)%int64(g.freq) == 0 || t == t1)
+}
+
+// Update prunes at the schedule's steps.
+func (g *GMP) Update(ctx *Context) error {
+	if !g.IsPruneStep(ctx, ctx.Step) {
+		return nil
+	}
+	if g.finalZeros == nil {
+		keeps, err := targetKeeps(ctx)
+		if err != nil {
+			return fmt.Errorf("gmp step %d: %w", ctx.Step, err)
+		}
+		g.finalZeros = make([]int, len(keeps))
+		for i, k := range keeps {
+			g.finalZeros[i] = ctx.Tensors[i].Size() - k
+		}
+	}
+	frac := g.SparsityAt(ctx, ctx.Step)
+	for i, t := range ctx.Tensors {
+		if t.Dense {
+			continue
+		}
+		zeros := int(math.Round(frac * float64(g.finalZeros[i])))
+		pruneMagnitudeActive(t, t.Size()-zeros)
+	}
+	ApplyMasks(ctx)
+	return nil
+}
+
+// Phase is "dense" before the window, "prune" inside it, "sparse" after.
+func (g *GMP) Phase(epoch int) Phase {
+	switch {
+	case epoch < g.startEp:
+		return Phase{Name: "dense", Partition: -1}
+	case epoch < g.endEp:
+		return Phase{Name: "prune", Partition: -1, Step: 1}
+	}
+	return Phase{Name: "sparse", Partition: -1, Step: 2}
+}

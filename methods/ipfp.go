@@ -1,0 +1,99 @@
+package methods
+
+import (
+	"math"
+)
+
+// IPFP is iterative prune-from-pretrained: dense for dense_epochs (D), then
+// cycles k = 1..K, each a magnitude prune (among active weights) to an
+// intermediate sparsity followed by cycle_epochs (C) of fine-tuning; the
+// last cycle reaches the target. Per layer with final sparsity s:
+//
+//	geometric (default, as iterative magnitude pruning: the same fraction
+//	of the remaining weights each cycle): density_k = (1-s)^(k/K)
+//	cubic (Zhu & Gupta's curve sampled at the cycles): s_k = s*(1-(1-k/K)^3)
+//
+// For "global" the ratios come from the dense weights at the first prune.
+// Defaults: D = base, K = 3, C = max(1, base/K).
+type IPFP struct {
+	base
+	denseEp, cycles, cycleEp int // resolved by Epochs
+	denseP, cycleP           int // parameters (0 = derive from base)
+	schedule                 string
+}
+
+func newIPFP(p map[string]string) (Method, error) {
+	ps := newParams("ipfp", p)
+	m := &IPFP{base: base{"ipfp"}}
+	m.denseP = ps.Int("dense_epochs", 0)
+	m.cycles = ps.Int("cycles", 3)
+	m.cycleP = ps.Int("cycle_epochs", 0)
+	m.schedule = ps.Enum("schedule", "geometric", "cubic")
+	ps.Check(m.denseP >= 0, "dense_epochs", "an integer >= 0 (0 = base)")
+	ps.Check(m.cycles >= 1, "cycles", "an integer >= 1")
+	ps.Check(m.cycleP >= 0, "cycle_epochs", "an integer >= 0 (0 = base/cycles)")
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Epochs is D + K*C.
+func (m *IPFP) Epochs(base int) int {
+	m.denseEp = derive(m.denseP, max(1, base))
+	m.cycleEp = derive(m.cycleP, max(1, base/m.cycles))
+	return m.denseEp + m.cycles*m.cycleEp
+}
+
+// Init starts dense.
+func (m *IPFP) Init(ctx *Context) error {
+	if m.cycleEp == 0 {
+		return m.errorf("init: Epochs(base) must be called first")
+	}
+	denseMasks(ctx)
+	return nil
+}
+
+// CycleSparsity is the sparsity of a layer with final sparsity s after
+// cycle k of K.
+func (m *IPFP) CycleSparsity(s float64, k int) float64 {
+	x := float64(k) / float64(m.cycles)
+	if m.schedule == "cubic" {
+		return s * (1 - math.Pow(1-x, 3))
+	}
+	return 1 - math.Pow(1-s, x)
+}
+
+// EpochEnd prunes at the start of each cycle.
+func (m *IPFP) EpochEnd(ctx *Context) error {
+	e := ctx.Epoch + 1 - m.denseEp
+	if e < 0 || e%m.cycleEp != 0 || e/m.cycleEp >= m.cycles {
+		return nil
+	}
+	k := e/m.cycleEp + 1
+	s, err := ResolveTargets(ctx)
+	if err != nil {
+		return m.errorf("cycle %d: %w", k, err)
+	}
+	for i, t := range ctx.Tensors {
+		if t.Dense {
+			continue
+		}
+		keep := KeepCount(t.Size(), m.CycleSparsity(s[i], k))
+		if k == m.cycles {
+			keep = KeepCount(t.Size(), s[i]) // exact at the end
+		}
+		pruneMagnitudeActive(t, keep)
+	}
+	ApplyMasks(ctx)
+	return nil
+}
+
+// Phase is dense, then finetune#k for cycle k.
+func (m *IPFP) Phase(epoch int) Phase {
+	if epoch < m.denseEp {
+		return Phase{Name: "dense", Partition: -1}
+	}
+	k := min((epoch-m.denseEp)/max(m.cycleEp, 1)+1, m.cycles)
+	return Phase{Name: "finetune", Partition: -1, Step: k}
+}

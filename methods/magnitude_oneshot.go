@@ -1,0 +1,44 @@
+package methods
+
+import "fmt"
+
+// MagnitudeOneshot prunes the initial weights once by magnitude, each layer
+// to its target from the distribution, and keeps that mask fixed. It is the
+// README's worked example of a complete method: a type, a factory that
+// parses its parameters, and one line in roster().
+type MagnitudeOneshot struct {
+	base
+	epochsFactor float64
+}
+
+func newMagnitudeOneshot(p map[string]string) (Method, error) {
+	ps := newParams("magnitude-oneshot", p)
+	f := ps.Float("epochs_factor", 1) // train epochs_factor x base epochs
+	ps.Check(f > 0, "epochs_factor", "a float > 0")
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return &MagnitudeOneshot{base{"magnitude-oneshot"}, f}, nil
+}
+
+// Epochs is epochs_factor x base (at least 1).
+func (m *MagnitudeOneshot) Epochs(base int) int {
+	return max(1, int(float64(base)*m.epochsFactor+0.5))
+}
+
+// Init keeps the largest |w| of each layer, to its target.
+func (m *MagnitudeOneshot) Init(ctx *Context) error {
+	keeps, err := targetKeeps(ctx)
+	if err != nil {
+		return fmt.Errorf("%s init: %w", m.name, err)
+	}
+	for i, t := range ctx.Tensors {
+		if t.Dense {
+			setOnes(t.M)
+			continue
+		}
+		TopKMask(absCopy(t.W), keeps[i], t.M)
+	}
+	ApplyMasks(ctx)
+	return nil
+}

@@ -1,0 +1,176 @@
+// Package methods holds the sparsification methods of the harness behind one
+// Method interface, the registry that names them, and the mask helpers they
+// share (top-k by magnitude, global threshold, random masks, uniform / ERK /
+// global-magnitude layer distributions) plus RigL-style FLOPs accounting.
+//
+// A method never sees the engine, a model or a data set: it sees the
+// prunable tensors as named float32 slices (weights, dense gradients, masks)
+// and the training schedule. See README.md for the runner's contract.
+package methods
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Tensor is one prunable weight tensor as a method sees it. W, G and M are
+// live views owned by the runner: writes to W and M take effect in the model.
+type Tensor struct {
+	// Name identifies the tensor (the model's parameter name).
+	Name string
+	// Shape is [out, in] for a linear layer and [out, in/groups, kh, kw] for
+	// a convolution.
+	Shape []int
+	// Partition is the GaP partition index (0..kappa-1), or -1 when the
+	// tensor is in no partition.
+	Partition int
+	// Dense says the table keeps this layer dense (e.g. first conv, last
+	// linear). Methods never prune a Dense tensor and leave its mask at 1.
+	Dense bool
+	// W is the weight, G the dense gradient of the last backward pass (not
+	// masked), M the mask (1 keep, 0 pruned). All have Size() elements.
+	W, G, M []float32
+	// FwdFLOPs is the dense forward FLOPs of one example through this
+	// tensor's op (multiply-adds x 2).
+	FwdFLOPs float64
+}
+
+// Size is the number of elements of the tensor.
+func (t *Tensor) Size() int { return len(t.W) }
+
+// OptState lets a method zero the optimiser state (momentum, Adam moments)
+// of chosen elements of a named tensor. The runner implements it over its
+// optimiser; a nil OptState in Context means "no state to zero".
+type OptState interface {
+	// ZeroPruned zeroes the state of every element i with mask[i] == 0.
+	ZeroPruned(name string, mask []float32)
+	// ZeroIndices zeroes the state of the listed elements (e.g. regrown ones).
+	ZeroIndices(name string, idx []int)
+}
+
+// Context is everything a method may see and touch. The runner fills it
+// before each hook call (Step, Epoch) and keeps it alive for the whole run.
+type Context struct {
+	// Tensors are the prunable tensors, in a fixed model order.
+	Tensors []*Tensor
+	// Opt zeroes optimiser state; may be nil.
+	Opt OptState
+	// RNG is the run's seeded generator (math/rand/v2).
+	RNG *rand.Rand
+	// Step is the global step, 0-based, counted before the optimiser step.
+	Step int64
+	// Epoch is the current epoch, 0-based. In EpochEnd it is the epoch that
+	// just finished.
+	Epoch int
+	// StepsPerEpoch is the number of optimiser steps in one epoch.
+	StepsPerEpoch int
+	// TotalEpochs is Method.Epochs(base) for this run.
+	TotalEpochs int
+	// Sparsity is the run's target overall sparsity in [0, 1).
+	Sparsity float64
+	// Distribution is "uniform", "erk" or "global" (see LayerSparsities).
+	Distribution string
+	// Targets holds the per-tensor target sparsities (by name) once they are
+	// resolved (see ResolveTargets). Methods fill it when it is nil. The
+	// runner should save it with checkpoints and restore it on resume or in
+	// a P-GaP branch process, since "global" ratios depend on the weights at
+	// the moment they were computed and are fixed afterwards.
+	Targets map[string]float64
+	// Grad runs one forward/backward pass on one training batch with the
+	// current masks and weights and fills every Tensor.G (dense). SNIP needs
+	// it at Init; other methods leave it alone. May be nil.
+	Grad func() error
+}
+
+// TotalSteps is TotalEpochs * StepsPerEpoch.
+func (c *Context) TotalSteps() int64 { return int64(c.TotalEpochs) * int64(c.StepsPerEpoch) }
+
+// Tensor returns the tensor with the given name, or nil.
+func (c *Context) Tensor(name string) *Tensor {
+	for _, t := range c.Tensors {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Phase names the part of the schedule an epoch is in, for reports and the
+// FLOPs count.
+type Phase struct {
+	// Name is one of "dense", "sparse", "prune", "grow", "branch", "finetune".
+	Name string
+	// Partition is the grown partition in a "grow" phase, else -1.
+	Partition int
+	// Step is the phase's ordinal within the run (GaP step index; the
+	// reference code restarts the optimiser and LR schedule whenever it
+	// changes, and a runner may do the same).
+	Step int
+}
+
+// String formats the phase as name, name[p] or name[p]#step.
+func (p Phase) String() string {
+	if p.Partition >= 0 {
+		return fmt.Sprintf("%s[%d]#%d", p.Name, p.Partition, p.Step)
+	}
+	return fmt.Sprintf("%s#%d", p.Name, p.Step)
+}
+
+// Method is one sparsification method. The runner calls, in this order:
+//
+//	n := m.Epochs(base)                 // once, before anything else
+//	ctx.TotalEpochs = n; m.Init(ctx)    // masks set; ApplyMasks already done
+//	for epoch := 0; epoch < n; epoch++ {
+//	    for each batch {
+//	        forward, backward (fill every Tensor.G, dense, unmasked)
+//	        m.Update(ctx)               // ctx.Step = global step
+//	        optimiser step
+//	        ApplyMasks(ctx)             // W *= M, zero opt state where M == 0
+//	        ctx.Step++
+//	    }
+//	    m.EpochEnd(ctx)                 // ctx.Epoch = the epoch just finished
+//	}
+//
+// Methods call ApplyMasks themselves after every mask change.
+type Method interface {
+	// Name is the registry name.
+	Name() string
+	// Epochs is the total number of epochs this method trains for, given the
+	// table row's base budget. It also fixes schedule defaults that are
+	// relative to base, so it must be called before Init and Phase.
+	Epochs(base int) int
+	// Init sets the initial masks (before the first step).
+	Init(ctx *Context) error
+	// Update runs every step after backward and before the optimiser step.
+	Update(ctx *Context) error
+	// EpochEnd runs after each epoch.
+	EpochEnd(ctx *Context) error
+	// Phase is the phase the given epoch is in.
+	Phase(epoch int) Phase
+}
+
+// DenseGradStepper is implemented by methods that need the dense gradient
+// of every weight (not only the active ones) at some steps: RigL's update
+// steps. The FLOPs count charges those steps with the dense gradient cost.
+type DenseGradStepper interface {
+	// NeedsDenseGrad reports whether the given global step uses dense
+	// gradients.
+	NeedsDenseGrad(step int64) bool
+}
+
+// base is embedded by the simple methods: no-op hooks.
+type base struct{ name string }
+
+// Name is the registry name.
+func (b base) Name() string { return b.name }
+
+// Update does nothing by default.
+func (b base) Update(ctx *Context) error { return nil }
+
+// EpochEnd does nothing by default.
+func (b base) EpochEnd(ctx *Context) error { return nil }
+
+// Phase is "sparse" by default.
+func (b base) Phase(epoch int) Phase { return Phase{Name: "sparse", Partition: -1} }
+
+func (b base) errorf(f string, a ...any) error { return fmt.Errorf(b.name+": "+f, a...) }

@@ -1,0 +1,81 @@
+package methods
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Factory builds a method from its string parameters (nil or empty means
+// all defaults). It must reject unknown parameters.
+type Factory func(params map[string]string) (Method, error)
+
+// Info is a registered method's name and one-line description.
+type Info struct {
+	Name        string
+	Description string
+}
+
+type entry struct {
+	desc    string
+	factory Factory
+}
+
+// Registry maps method names to factories. It holds no global state: build
+// one with NewRegistry (empty) or Default (the whole roster).
+type Registry struct {
+	entries map[string]entry
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{entries: map[string]entry{}} }
+
+// Register adds a method. Names must be unique and non-empty.
+func (r *Registry) Register(name, desc string, f Factory) error {
+	if name == "" || f == nil {
+		return fmt.Errorf("register %q: empty name or nil factory", name)
+	}
+	if _, dup := r.entries[name]; dup {
+		return fmt.Errorf("register %q: name already registered", name)
+	}
+	r.entries[name] = entry{desc: desc, factory: f}
+	return nil
+}
+
+// New builds the named method from its parameters.
+func (r *Registry) New(name string, params map[string]string) (Method, error) {
+	e, ok := r.entries[name]
+	if !ok {
+		names := make([]string, 0, len(r.entries))
+		for n := range r.entries {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown method %q (known: %v)", name, names)
+	}
+	m, err := e.factory(params)
+	if err != nil {
+		return nil, fmt.Errorf("new %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// List returns the registered methods sorted by name.
+func (r *Registry) List() []Info {
+	out := make([]Info, 0, len(r.entries))
+	for n, e := range r.entries {
+		out = append(out, Info{Name: n, Description: e.desc})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Default returns a fresh registry holding the whole roster (see roster.go).
+func Default() *Registry {
+	r := NewRegistry()
+	for _, e := range roster() {
+		if err := r.Register(e.name, e.desc, e.factory); err != nil {
+			panic(err) // a duplicate in roster() is a programming error
+		}
+	}
+	return r
+}

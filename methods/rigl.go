@@ -1,0 +1,18 @@
+package methods
+
+// RigL (Evci et al. 2020): dynamic sparse training that regrows the inactive
+// weights with the largest dense-gradient magnitude. Defaults are RigL's:
+// drop_fraction 0.3 with cosine decay to 0 at T_end (end_frac 0.75 of the
+// total steps), delta_t 100 steps. See dst for the update rule.
+type RigL struct{ *dst }
+
+func newRigL(p map[string]string) (Method, error) {
+	d, err := parseDST("rigl", p, "cosine")
+	if err != nil {
+		return nil, err
+	}
+	return RigL{d}, nil
+}
+
+// NeedsDenseGrad is true at RigL's update steps (for the FLOPs count).
+func (r RigL) NeedsDenseGrad(step int64) bool { return r.IsUpdateStep(step) }

@@ -1,0 +1,121 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gap-harness/gap/results"
+)
+
+// ErrNoRuns is returned (wrapped) by Generate when the table has no runs.
+var ErrNoRuns = errors.New("no runs")
+
+// Figures draws the report's figures for runs (see the package comment)
+// and returns them by file name (<stem>.png and <stem>.svg) with their
+// captions in order; figures without data are left out and named in
+// missing.
+func Figures(runs []*results.Run, spec TableSpec) (files map[string][]byte, captions [][2]string, missing []string, err error) {
+	groups := byRow(runs)
+	rows := summarize(spec, groups)
+	type maker struct {
+		stem string
+		make func() (*figure, error)
+	}
+	makers := []maker{
+		{"metric_vs_sparsity", func() (*figure, error) { return figMetricVsSparsity(spec, rows) }},
+		{"curves", func() (*figure, error) { return figCurves(spec, groups) }},
+		{"metric_vs_flops", func() (*figure, error) { return figMetricVsFLOPs(spec, rows) }},
+		{"mask_changes", func() (*figure, error) { return figMaskChanges(spec, groups) }},
+		{"layer_sparsity", func() (*figure, error) { return figLayers(spec, groups) }},
+	}
+	files = map[string][]byte{}
+	for _, m := range makers {
+		f, err := m.make()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("reports: figure %s: %w", m.stem, err)
+		}
+		if f == nil {
+			missing = append(missing, m.stem)
+			continue
+		}
+		png, svg, err := encodeFigure(f)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("reports: %w", err)
+		}
+		files[f.stem+".png"], files[f.stem+".svg"] = png, svg
+		captions = append(captions, [2]string{f.stem, f.caption})
+	}
+	return files, captions, missing, nil
+}
+
+// Generate reads the runs of table from resultsDir and writes
+// outDir/README.md (Table plus the figures) and the figures as PNG and
+// SVG. A missing results folder or a table without runs is an error, and
+// then nothing is written.
+func Generate(resultsDir, table, outDir string, spec TableSpec) error {
+	if fi, err := os.Stat(resultsDir); err != nil {
+		return fmt.Errorf("reports: results folder %s: %w", resultsDir, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("reports: results folder %s is not a folder", resultsDir)
+	}
+	runs, err := results.ReadDir(resultsDir, table)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("reports: table %q: %w in %s", table, ErrNoRuns, resultsDir)
+	}
+	if spec.Table == "" {
+		spec.Table = table
+	}
+	files, captions, missing, err := Figures(runs, spec)
+	if err != nil {
+		return err
+	}
+	var md strings.Builder
+	md.WriteString(Table(runs, spec))
+	md.WriteString("\n## Figures\n\n")
+	for _, c := range captions {
+		fmt.Fprintf(&md, "![%s](%s.png)\n\n%s ([SVG](%s.svg)).\n\n", c[0], c[0], c[1], c[0])
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(&md, "Not drawn (no data in these runs): %s.\n", strings.Join(missing, ", "))
+	}
+	files["README.md"] = []byte(md.String())
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("reports: output folder: %w", err)
+	}
+	for _, name := range sortedKeys(files) {
+		if err := writeAtomic(filepath.Join(outDir, name), files[name]); err != nil {
+			return fmt.Errorf("reports: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

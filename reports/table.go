@@ -1,0 +1,200 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gap-harness/gap/results"
+)
+
+// Table renders runs as a paper-style markdown table following spec: one
+// line per row key with the mean ± sample std over seeds, the number of
+// runs, epochs, measured sparsity, training and inference FLOPs as
+// multiples of dense, and the paper's number; rows without runs read
+// "pending", and runs whose row is not in spec are listed after them. Then
+// the profile(s), data, commits and machines behind the numbers. The same
+// runs give the same bytes.
+func Table(runs []*results.Run, spec TableSpec) string {
+	var b strings.Builder
+	groups := byRow(runs)
+	title := spec.Title
+	if title == "" {
+		title = spec.Table
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+
+	header := fmt.Sprintf("| Method | Distribution | Sparsity | %s, ours | n | Epochs | Measured sparsity | Train FLOPs (× dense) | Inference FLOPs (× dense) | Paper |\n",
+		escape(spec.metricLabel()))
+	b.WriteString(header)
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	known := map[string]bool{}
+	for _, row := range spec.Rows {
+		known[row.Key] = true
+		writeRow(&b, spec, row, groups[row.Key])
+	}
+	var extra []string
+	for k := range groups {
+		if !known[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		_, s, _ := splitKey(k)
+		sp, _ := strconv.ParseFloat(s, 64)
+		writeRow(&b, spec, RowSpec{Key: k, Sparsity: sp}, groups[k])
+	}
+	b.WriteString("\n")
+	if len(extra) > 0 {
+		fmt.Fprintf(&b, "Rows not in the paper's table: %s.\n\n", strings.Join(codes(extra), ", "))
+	}
+	fmt.Fprintf(&b, "Ours: mean ± sample standard deviation (n-1) of final %s over seeds; \"—\" where n = 1. FLOPs: training FLOPs of the whole schedule and inference FLOPs per example, as multiples of dense.\n\n",
+		code(spec.Metric))
+	writeSources(&b, spec)
+	writeProvenance(&b, spec, runs)
+	return b.String()
+}
+
+func writeRow(b *strings.Builder, spec TableSpec, row RowSpec, g []*results.Run) {
+	paper := "—"
+	if p := row.Paper; p != nil {
+		paper = paperNum(p.Value)
+		if p.Source != "" {
+			paper += " [" + p.Source + "]"
+		}
+		if p.Epochs > 0 {
+			paper += fmt.Sprintf(" (%d ep.)", p.Epochs)
+		}
+	}
+	sp := pct(row.Sparsity)
+	if len(g) == 0 {
+		fmt.Fprintf(b, "| %s | %s | %s | pending | 0 | — | — | — | — | %s |\n",
+			escape(row.methodLabel()), escape(row.distLabel()), sp, paper)
+		return
+	}
+	m, s := meanStd(values(g, metricOf(spec.Metric)))
+	ours := fixed(m, spec.digits()) + " ± " + fixed(s, spec.digits())
+	ms, _ := meanStd(values(g, measured))
+	tc, _ := meanStd(values(g, trainCost))
+	ic, _ := meanStd(values(g, inferCost))
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+		escape(row.methodLabel()), escape(row.distLabel()), sp, ours, len(g), epochs(g),
+		pctOrDash(ms), fixed(tc, 2), fixed(ic, 2), paper)
+}
+
+func writeSources(b *strings.Builder, spec TableSpec) {
+	tags := make([]string, 0, len(spec.Sources))
+	for t := range spec.Sources {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	if len(tags) > 0 {
+		b.WriteString("Paper numbers:\n\n")
+		for _, t := range tags {
+			fmt.Fprintf(b, "- [%s] %s\n", t, spec.Sources[t])
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range spec.Notes {
+		fmt.Fprintf(b, "%s\n\n", n)
+	}
+}
+
+func writeProvenance(b *strings.Builder, spec TableSpec, runs []*results.Run) {
+	b.WriteString("## Where the numbers come from\n\n")
+	fmt.Fprintf(b, "- Runs: %d\n", len(runs))
+	profiles := uniq(runs, func(r *results.Run) string { return r.Profile })
+	var pl []string
+	for _, p := range profiles {
+		s := code(p)
+		if note, ok := spec.Proxies[p]; ok {
+			s += " (" + note + ")"
+		}
+		pl = append(pl, s)
+	}
+	item(b, "Profile", pl)
+	item(b, "Data", codes(uniq(runs, func(r *results.Run) string { return r.Dataset })))
+	item(b, "Models", codes(uniq(runs, func(r *results.Run) string { return r.Model })))
+	item(b, "Seeds", uniq(runs, func(r *results.Run) string { return strconv.FormatInt(r.Seed, 10) }))
+	item(b, "Commits", codes(uniq(runs, func(r *results.Run) string { return r.Commit })))
+	item(b, "Machines", uniq(runs, func(r *results.Run) string { return r.Machine }))
+	item(b, "Go", uniq(runs, func(r *results.Run) string { return r.GoVersion }))
+	var wall float64
+	for _, r := range runs {
+		wall += r.WallSeconds
+	}
+	fmt.Fprintf(b, "- Total wall time: %s s\n", fixed(wall, 0))
+}
+
+func item(b *strings.Builder, label string, vals []string) {
+	if len(vals) == 0 {
+		vals = []string{"unknown"}
+	}
+	fmt.Fprintf(b, "- %s: %s\n", label, escape(strings.Join(vals, ", ")))
+}
+
+// epochs gives the runs' epochs, "a–b" when they differ.
+func epochs(g []*results.Run) string {
+	lo, hi := g[0].Epochs, g[0].Epochs
+	for _, r := range g {
+		lo, hi = min(lo, r.Epochs), max(hi, r.Epochs)
+	}
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return fmt.Sprintf("%d–%d", lo, hi)
+}
+
+// paperNum formats a paper's number as printed there, with at least one
+// decimal (72.0, 77.856).
+func paperNum(x float64) string {
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".eEN") {
+		s += ".0"
+	}
+	return s
+}
+
+// fixed formats x with d decimals, "—" for NaN.
+func fixed(x float64, d int) string {
+	if math.IsNaN(x) {
+		return "—"
+	}
+	s := strconv.FormatFloat(x, 'f', d, 64)
+	if strings.Trim(s, "-0.") == "" {
+		s = strings.TrimPrefix(s, "-") // no "-0.00"
+	}
+	return s
+}
+
+// pct formats a share as a percentage with at most two decimals.
+func pct(s float64) string {
+	v := strconv.FormatFloat(100*s, 'f', 2, 64)
+	v = strings.TrimRight(strings.TrimRight(v, "0"), ".")
+	return v + "%"
+}
+
+func pctOrDash(s float64) string {
+	if math.IsNaN(s) {
+		return "—"
+	}
+	return fixed(100*s, 1) + "%"
+}
+
+func code(s string) string { return "`" + s + "`" }
+
+func codes(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = code(x)
+	}
+	return out
+}
+
+// escape keeps a cell from breaking the markdown table.
+func escape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
