@@ -141,9 +141,11 @@ func convForward[T Float](tp *Tape[T], g *convGeom, x, w, b, out []T) {
 }
 
 // convBackward accumulates the gradients of the convolution into gx, gw and gb
-// (each nil when not wanted). The weight and bias gradients are sums over the
-// batch: chunk 0 accumulates into gw/gb directly and the other chunks into
-// partials that are added afterwards in chunk order, so a given thread count
+// (each nil when not wanted). The weight gradient is computed transposed,
+// dW^T [kg,og] += col [kg,ohw] x dY^T, which runs about twice as fast in OpenBLAS
+// as dW += dY col^T for ResNet's few-channel layers. The weight and bias
+// gradients are sums over the batch: each chunk of images accumulates its own
+// partial, and the partials are added in chunk order, so a given thread count
 // always gives the same bits.
 func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
 	chunks, inner := convChunks(tp, g)
@@ -151,38 +153,45 @@ func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
 	wl := g.O * kg
 	var pw, pb, cols, dcols []T
-	if chunks > 1 {
-		if gw != nil {
-			pw = tp.Alloc(chunks-1, wl).data
-		}
-		if gb != nil {
-			pb = tp.Alloc(chunks-1, g.O).data
-		}
+	if gw != nil {
+		pw = tp.Alloc(chunks, wl).data
+	}
+	if gb != nil {
+		pb = tp.Alloc(chunks, g.O).data
+	}
+	// For stride 1 the input gradient is itself a convolution, of dY with the
+	// flipped, transposed filters (tg, wt): im2col of dY (a copy) and a gemm that
+	// accumulates straight into dX, instead of a gemm and col2im (scattered adds).
+	var tg convGeom
+	var wt []T
+	if gx != nil {
+		tg, wt = transposedConv(tp, g, w)
 	}
 	if !g.direct() {
 		if gw != nil {
 			cols = tp.AllocUninit(chunks, kg*ohw).data
 		}
-		if gx != nil {
+		if gx != nil && wt == nil {
 			dcols = tp.AllocUninit(chunks, kg*ohw).data
+		}
+		if gx != nil && wt != nil {
+			dcols = tp.AllocUninit(chunks, tg.kg()*hw).data
 		}
 	}
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
-		myW, myB := gw, gb
-		if c > 0 {
-			if gw != nil {
-				myW = pw[(c-1)*wl : c*wl]
-			}
-			if gb != nil {
-				myB = pb[(c-1)*g.O : c*g.O]
-			}
+		var myW, myB, col, dcol []T
+		if gw != nil {
+			myW = pw[c*wl : (c+1)*wl]
 		}
-		var col, dcol []T
+		if gb != nil {
+			myB = pb[c*g.O : (c+1)*g.O]
+		}
 		if cols != nil {
 			col = cols[c*kg*ohw : (c+1)*kg*ohw]
 		}
 		if dcols != nil {
-			dcol = dcols[c*kg*ohw : (c+1)*kg*ohw]
+			l := len(dcols) / chunks
+			dcol = dcols[c*l : (c+1)*l]
 		}
 		for n := lo; n < hi; n++ {
 			for gi := 0; gi < g.G; gi++ {
@@ -204,14 +213,20 @@ func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
 						im2col(g, src, cg, col)
 						src = col
 					}
-					// dW [og,kg] += dY [og,ohw] x col^T
-					blas.GemmParallel(inner, false, true, og, kg, ohw, 1, dyg, ohw, src, ohw, 1, myW[gi*og*kg:], kg)
+					// dW^T [kg,og] += col [kg,ohw] x dY^T
+					blas.GemmParallel(inner, false, true, kg, og, ohw, 1, src, ohw, dyg, ohw, 1, myW[gi*og*kg:], og)
 				}
 				if gx != nil {
-					if dcol == nil {
+					switch {
+					case dcol == nil:
 						// dX [cg,hw] += W^T [cg,og] x dY [og,ohw]
 						blas.GemmParallel(inner, true, false, cg, ohw, og, 1, wg, kg, dyg, ohw, 1, gx[xoff:], hw)
-					} else {
+					case wt != nil:
+						// dX [cg,hw] += W' [cg,og*KH*KW] x im2col(dY)
+						tk := tg.kg()
+						im2col(&tg, dyg, og, dcol)
+						blas.GemmParallel(inner, false, false, cg, hw, tk, 1, wt[gi*cg*tk:], tk, dcol, hw, 1, gx[xoff:], hw)
+					default:
 						blas.GemmParallel(inner, true, false, kg, ohw, og, 1, wg, kg, dyg, ohw, 0, dcol, ohw)
 						col2im(g, dcol, cg, gx[xoff:])
 					}
@@ -219,16 +234,50 @@ func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
 			}
 		}
 	})
-	for c := 1; c < chunks; c++ {
+	for c := 0; c < chunks; c++ {
 		if gw != nil {
-			for i, v := range pw[(c-1)*wl : c*wl] {
-				gw[i] += v
+			// Partial c holds, per group, dW^T [kg,og].
+			p := pw[c*wl : (c+1)*wl]
+			for gi := 0; gi < g.G; gi++ {
+				pg, wgr := p[gi*og*kg:(gi+1)*og*kg], gw[gi*og*kg:(gi+1)*og*kg]
+				for oc := 0; oc < og; oc++ {
+					row := wgr[oc*kg : (oc+1)*kg]
+					for k := range row {
+						row[k] += pg[k*og+oc]
+					}
+				}
 			}
 		}
 		if gb != nil {
-			for i, v := range pb[(c-1)*g.O : c*g.O] {
+			for i, v := range pb[c*g.O : (c+1)*g.O] {
 				gb[i] += v
 			}
 		}
 	}
+}
+
+// transposedConv returns, for a stride-1 convolution that is not a plain 1x1
+// product, the geometry of the convolution of one image's dY [og,OH,OW] that
+// yields dX [cg,H,W], and the filters W'[g][c][o][kh][kw] =
+// W[g*og+o][c][KH-1-kh][KW-1-kw] it uses; nil filters otherwise.
+func transposedConv[T Float](tp *Tape[T], g *convGeom, w []T) (convGeom, []T) {
+	tg := convGeom{N: 1, C: g.og(), H: g.OH, W: g.OW, O: g.cg(), KH: g.KH, KW: g.KW, SH: 1, SW: 1,
+		PH: g.DH*(g.KH-1) - g.PH, PW: g.DW*(g.KW-1) - g.PW, DH: g.DH, DW: g.DW, G: 1, OH: g.H, OW: g.W}
+	if g.SH != 1 || g.SW != 1 || g.direct() || tg.PH < 0 || tg.PW < 0 {
+		return tg, nil
+	}
+	cg, og, kk := g.cg(), g.og(), g.KH*g.KW
+	wt := tp.AllocUninit(g.G * cg * og * kk).data
+	for gi := 0; gi < g.G; gi++ {
+		for o := 0; o < og; o++ {
+			for c := 0; c < cg; c++ {
+				src := w[((gi*og+o)*cg+c)*kk:][:kk]
+				dst := wt[((gi*cg+c)*og+o)*kk:][:kk]
+				for k := range kk {
+					dst[kk-1-k] = src[k]
+				}
+			}
+		}
+	}
+	return tg, wt
 }

@@ -42,6 +42,10 @@ var convCases = []convCase{
 	{2, 3, 5, 5, 4, 1, 1, engine.ConvOpts{StrideH: 2, StrideW: 2}},
 	{2, 2, 6, 7, 3, 2, 3, engine.ConvOpts{StrideH: 2, StrideW: 1, PadH: 1, PadW: 0}},
 	{3, 2, 4, 5, 2, 3, 2, engine.ConvOpts{StrideH: 1, StrideW: 3, PadH: 0, PadW: 1, DilationW: 2}},
+	{2, 2, 6, 5, 3, 3, 3, engine.ConvOpts{PadW: 1}},
+	{2, 2, 5, 6, 3, 3, 3, engine.ConvOpts{}},
+	{1, 2, 4, 4, 2, 3, 3, engine.ConvOpts{PadH: 3, PadW: 3}},
+	{2, 3, 5, 6, 2, 2, 2, engine.ConvOpts{PadH: 1, PadW: 1}},
 }
 
 // TestConv2D checks groups=1 convolutions against finite differences (x, w, b)

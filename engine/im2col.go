@@ -38,6 +38,10 @@ func colRange(off, sw, w, ow int) (lo, hi int) {
 // in the padding. Runs inside the image are copied whole; padding is handled by
 // ranges, not per element.
 func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
+	if g.SH == 1 && g.SW == 1 && g.OW == g.W {
+		im2colRows(g, x, cch, col)
+		return
+	}
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	r := 0
 	for c := 0; c < cch; c++ {
@@ -67,6 +71,51 @@ func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
 						}
 					}
 					clear(dst[hi:])
+				}
+			}
+		}
+	}
+}
+
+// im2colRows is im2col for stride 1 when output and input rows have the same
+// width (e.g. 3x3 kernels with padding 1): then each col row is, over its valid
+// output rows, one shifted copy of a block of the image, and only the columns
+// that fall into the left or right padding need zeroing afterwards.
+func im2colRows[T Float](g *convGeom, x []T, cch int, col []T) {
+	hw, ohw, w := g.H*g.W, g.OH*g.OW, g.W
+	r := 0
+	for c := 0; c < cch; c++ {
+		xc := x[c*hw : (c+1)*hw]
+		for kh := 0; kh < g.KH; kh++ {
+			c0 := kh*g.DH - g.PH // ih = oh + c0
+			ohLo, ohHi := max(0, -c0), min(g.OH, g.H-c0)
+			ohHi = max(ohHi, ohLo)
+			for kw := 0; kw < g.KW; kw++ {
+				row := col[r*ohw : (r+1)*ohw]
+				r++
+				off := kw*g.DW - g.PW
+				lo, hi := colRange(off, 1, w, g.OW)
+				clear(row[:ohLo*w])
+				clear(row[ohHi*w:])
+				if ohLo == ohHi {
+					continue
+				}
+				start, end := ohLo*w, ohHi*w
+				if off < 0 {
+					start -= off
+				} else {
+					end -= off
+				}
+				shift := c0*w + off
+				if start < end {
+					copy(row[start:end], xc[start+shift:end+shift])
+				}
+				if lo > 0 || hi < w {
+					for oh := ohLo; oh < ohHi; oh++ {
+						d := row[oh*w : (oh+1)*w]
+						clear(d[:lo])
+						clear(d[hi:])
+					}
 				}
 			}
 		}

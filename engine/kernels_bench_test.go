@@ -3,7 +3,9 @@ package engine_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gap-harness/gap/engine"
 )
@@ -22,6 +24,26 @@ var resnet20Convs = []struct {
 }
 
 const benchBatch = 128
+
+// cpuTimer reports, as the metric cpu-ms/op, the process CPU time per
+// iteration: on a shared machine it is less disturbed than wall time (with 2
+// threads an undisturbed op shows about twice its wall time).
+type cpuTimer struct{ start time.Duration }
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(b *testing.B) cpuTimer {
+	b.ResetTimer()
+	return cpuTimer{processCPU()}
+}
+
+func (c cpuTimer) report(b *testing.B) {
+	b.ReportMetric(float64(processCPU()-c.start)/1e6/float64(b.N), "cpu-ms/op")
+}
 
 func randTensor(rng *rand.Rand, shape ...int) *engine.Tensor[float32] {
 	t := engine.NewTensor[float32](shape...)
@@ -55,7 +77,7 @@ func BenchmarkConvResNet20(b *testing.B) {
 			w := engine.NewParam("w", randTensor(rng, l.o, l.c, 3, 3))
 			tp := engine.NewTape[float32](2)
 			o := engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: 1, PadW: 1}
-			b.ResetTimer()
+			ct := startCPU(b)
 			for range b.N {
 				var xv *engine.Var[float32]
 				if l.c == 3 {
@@ -66,6 +88,7 @@ func BenchmarkConvResNet20(b *testing.B) {
 				seedGrad(b, tp, tp.Conv2D(xv, w, nil, o))
 				tp.Reset()
 			}
+			ct.report(b)
 		})
 	}
 }
@@ -81,11 +104,12 @@ func BenchmarkBatchNormResNet20(b *testing.B) {
 			be := engine.NewParam("b", randTensor(rng, l.c))
 			st := engine.NewBNState[float32](l.c)
 			tp := engine.NewTape[float32](2)
-			b.ResetTimer()
+			ct := startCPU(b)
 			for range b.N {
 				seedGrad(b, tp, tp.BatchNorm(tp.Input(x), g, be, st, true))
 				tp.Reset()
 			}
+			ct.report(b)
 		})
 	}
 }
@@ -117,7 +141,7 @@ func BenchmarkResNet20ConvBN(b *testing.B) {
 	}
 	x := randTensor(rng, benchBatch, 3, 32, 32)
 	tp := engine.NewTape[float32](2)
-	b.ResetTimer()
+	ct := startCPU(b)
 	for range b.N {
 		h := tp.Const(x)
 		for _, l := range layers {
@@ -127,4 +151,5 @@ func BenchmarkResNet20ConvBN(b *testing.B) {
 		seedGrad(b, tp, h)
 		tp.Reset()
 	}
+	ct.report(b)
 }

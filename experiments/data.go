@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 
-	imagedata "github.com/gap-harness/gap/datasets/image"
 	"github.com/gap-harness/gap/datasets/idx"
+	imagedata "github.com/gap-harness/gap/datasets/image"
 )
 
 // dataPair is a training and a test split.

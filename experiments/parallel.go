@@ -24,8 +24,10 @@ import (
 // nothing but the checkpoint files passes between them, so they could as well
 // run on separate machines.
 
-func roundPath(dir string, r int) string     { return filepath.Join(dir, fmt.Sprintf("round-%d.ckpt", r)) }
-func branchPath(dir string, r, b int) string { return filepath.Join(dir, fmt.Sprintf("branch-%d-%d.ckpt", r, b)) }
+func roundPath(dir string, r int) string { return filepath.Join(dir, fmt.Sprintf("round-%d.ckpt", r)) }
+func branchPath(dir string, r, b int) string {
+	return filepath.Join(dir, fmt.Sprintf("branch-%d-%d.ckpt", r, b))
+}
 
 func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair, pm methods.Parallel) (*results.Run, error) {
 	id := spec.ID()
@@ -153,7 +155,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 			return nil, err
 		}
 	}
-	return t.result(spec, ft), nil
+	return t.result(spec, ft)
 }
 
 // runBranch trains branch b of round r from the merged checkpoint cur.
@@ -255,7 +257,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 		}
 	}
 	methods.ApplyMasks(t.mctx)
-	for p := range t.lastMasks {
+	for _, p := range sortedKeys(t.lastMasks) {
 		t.recordMaskChange(p)
 	}
 	t.trainFLOPs = cur.TrainFLOPs + flops
@@ -269,8 +271,8 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 	ge := (r + 1) * T
 	t.curves = append(t.curves,
 		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
-		results.Point{Epoch: ge, Step: t.step, Metric: "top1", Value: top1},
-		results.Point{Epoch: ge, Step: t.step, Metric: "top5", Value: top5},
+		results.Point{Epoch: ge, Step: t.step, Metric: "test_top1", Value: top1},
+		results.Point{Epoch: ge, Step: t.step, Metric: "test_top5", Value: top5},
 		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
 	)
 	if env.Progress != nil {

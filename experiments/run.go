@@ -141,7 +141,7 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, data *dataPair, m
 			return nil, err
 		}
 	}
-	return t.result(spec, method), nil
+	return t.result(spec, method)
 }
 
 // trainAndEval runs one epoch, evaluates, records the curves and reports.
@@ -156,12 +156,13 @@ func (t *trainer) trainAndEval(ctx context.Context, env Env, stage string, stage
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
+	t.last = &evalResult{tl, top1, top5}
 	ge := globalEpoch + 1
 	t.curves = append(t.curves,
 		results.Point{Epoch: ge, Step: t.step, Metric: "train_loss", Value: loss},
 		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
-		results.Point{Epoch: ge, Step: t.step, Metric: "top1", Value: top1},
-		results.Point{Epoch: ge, Step: t.step, Metric: "top5", Value: top5},
+		results.Point{Epoch: ge, Step: t.step, Metric: "test_top1", Value: top1},
+		results.Point{Epoch: ge, Step: t.step, Metric: "test_top5", Value: top5},
 		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
 	)
 	if env.Progress != nil {
@@ -172,12 +173,15 @@ func (t *trainer) trainAndEval(ctx context.Context, env Env, stage string, stage
 }
 
 // result assembles the finished run's record.
-func (t *trainer) result(spec RunSpec, method methods.Method) *results.Run {
-	tl, top1, top5, err := t.evaluate()
-	final := map[string]float64{"top1": top1, "top5": top5, "test_loss": tl}
-	if err != nil {
-		final = map[string]float64{}
+func (t *trainer) result(spec RunSpec, method methods.Method) (*results.Run, error) {
+	if t.last == nil {
+		tl, top1, top5, err := t.evaluate()
+		if err != nil {
+			return nil, fmt.Errorf("final evaluation: %w", err)
+		}
+		t.last = &evalResult{tl, top1, top5}
 	}
+	final := map[string]float64{"top1": t.last.top1, "top5": t.last.top5, "test_loss": t.last.loss}
 	final["sparsity"] = methods.OverallSparsity(t.mctx.Tensors)
 	var layers []results.Layer
 	for _, ts := range t.mctx.Tensors {
@@ -207,7 +211,7 @@ func (t *trainer) result(spec RunSpec, method methods.Method) *results.Run {
 		InferFLOPs:      methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd),
 		DenseInferFLOPs: denseFwd + t.otherFwd,
 		WallSeconds:     t.wall.Seconds(),
-	}
+	}, nil
 }
 
 func secondsToDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -42,9 +42,19 @@ func (t *trainer) partitionMask(p int) []float32 {
 	return m
 }
 
+// sortedKeys returns a map's integer keys in increasing order.
+func sortedKeys[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
+
 // snapshotAll records every partition's mask as the reference for the next change.
 func (t *trainer) snapshotAll() {
-	for p := range t.lastMasks {
+	for _, p := range sortedKeys(t.lastMasks) {
 		t.lastMasks[p] = t.partitionMask(p)
 	}
 }

@@ -47,7 +47,8 @@ type trainer struct {
 	roundOf     map[int]int
 	wall        time.Duration
 
-	report func(epoch int, loss, metric float64)
+	// last is the most recent evaluation, reused for the final record.
+	last *evalResult
 }
 
 // newTrainer builds the model (seeded initialisation), the data, the optimiser
@@ -265,6 +266,9 @@ func (t *trainer) denseStepFLOPs() float64 {
 	}
 	return 3 * float64(t.batch) * (fwd + t.otherFwd)
 }
+
+// evalResult is one evaluation of the test split.
+type evalResult struct{ loss, top1, top5 float64 }
 
 // evaluate returns the test loss, top-1 and top-5 accuracy (percent).
 func (t *trainer) evaluate() (loss, top1, top5 float64, err error) {

@@ -72,7 +72,14 @@ func (g *GMP) Init(ctx *Context) error {
 
 func (g *GMP) window(ctx *Context) (t0, t1 int64) {
 	spe := int64(ctx.StepsPerEpoch)
-	return int64(g.startEp) * spe, int64(g.endEp) * spe
+	t0, t1 = int64(g.startEp)*spe, int64(g.endEp)*spe
+	// The last prune must happen: a window that ends with training ends at
+	// its last step, so the final model is at the target.
+	if last := ctx.TotalSteps() - 1; ctx.TotalEpochs > 0 && t1 > last {
+		t1 = last
+		t0 = min(t0, t1)
+	}
+	return t0, t1
 }
 
 // SparsityAt is the schedule's fraction of each layer's final sparsity at

@@ -189,3 +189,14 @@ func TestCOCOSummaryFormat(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An external reference: faster_coco_eval's torchmetrics test (which
+// matches pycocotools) scores prediction [258,41,606,285] (xyxy) against
+// gt [214,41,562,285]: IoU 304/392 = .776, a match at the six thresholds
+// .50...75; area 348*244 is large. AP .6, AP50 1, AP75 1, APs/APm -1,
+// APl .6, every AR .6 (-1 for small and medium).
+func TestCOCOExternalReference(t *testing.T) {
+	gt := ds(1, 1, ann(1, 1, 1, 214, 41, 562-214, 285-41))
+	st := eval(t, gt, []Detection{det(1, 1, 258, 41, 606-258, 285-41, .536)})
+	checkStats(t, st, [12]float64{.6, 1, 1, -1, -1, .6, .6, .6, .6, -1, -1, .6})
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gap-harness/gap/datasets/idx"
+	imagedata "github.com/gap-harness/gap/datasets/image"
 )
 
 // MNISTDetectConfig configures the "mnist-detect" data set: MNIST digits
@@ -184,4 +185,35 @@ func tight(p []uint8, side int) (r0, c0, r1, c1 int, ok bool) {
 		}
 	}
 	return r0, c0, r1, c1, r1 >= 0
+}
+
+// Batch fills x (len(idx)*Size*Size float32, N x 1 x Size x Size) with
+// canvases idx normalised with imagedata.MNISTNorm and returns their
+// ground-truth objects, image by image.
+func (m *MNISTDetect) Batch(idx []int, x []float32) ([][]Annotation, error) {
+	per := m.Size * m.Size
+	if len(x) != len(idx)*per {
+		return nil, fmt.Errorf("detection: batch of %d needs x of %d, got %d", len(idx), len(idx)*per, len(x))
+	}
+	byImg := m.byImage()
+	mean, std := imagedata.MNISTNorm.Mean[0], imagedata.MNISTNorm.Std[0]
+	out := make([][]Annotation, len(idx))
+	for b, i := range idx {
+		if i < 0 || i >= len(m.GT.Images) {
+			return nil, fmt.Errorf("detection: image index %d out of range [0,%d)", i, len(m.GT.Images))
+		}
+		for j, p := range m.Image(i) {
+			x[b*per+j] = (float32(p)/255 - mean) / std
+		}
+		out[b] = byImg[i]
+	}
+	return out, nil
+}
+
+func (m *MNISTDetect) byImage() [][]Annotation {
+	res := make([][]Annotation, len(m.GT.Images))
+	for _, a := range m.GT.Annotations {
+		res[a.ImageID-1] = append(res[a.ImageID-1], a)
+	}
+	return res
 }

@@ -76,3 +76,25 @@ func TestMNISTDetectReal(t *testing.T) {
 		t.Errorf("%d images, %d annotations", len(d.GT.Images), len(d.GT.Annotations))
 	}
 }
+
+func TestMNISTDetectBatch(t *testing.T) {
+	a, _ := NewMNISTDetect(fakeDigits(), MNISTDetectConfig{Images: 5, Canvas: 32, MaxSize: 28, Seed: 1})
+	x := make([]float32, 2*32*32)
+	objs, err := a.Batch([]int{4, 0}, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, i := range []int{4, 0} {
+		for _, o := range objs[b] {
+			if o.ImageID != int64(i+1) {
+				t.Errorf("batch %d holds object of image %d", b, o.ImageID)
+			}
+		}
+	}
+	if x[0] > -0.4 || x[0] < -0.43 { // background: -0.1307/0.3081
+		t.Errorf("background %v", x[0])
+	}
+	if _, err := a.Batch([]int{5}, x[:1024]); err == nil {
+		t.Error("index out of range accepted")
+	}
+}

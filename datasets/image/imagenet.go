@@ -249,3 +249,16 @@ func (d *ImageNet) Files() []string { return d.files }
 
 // Labels returns the labels, in example order.
 func (d *ImageNet) Labels() []int32 { return d.labels }
+
+// Subset returns a view of d holding the examples idx, in that order
+// (indices must be in range); combine with FirstPerClass or
+// RandomSubset for a deterministic reduced split.
+func (d *ImageNet) Subset(idx []int) *ImageNet {
+	c := *d
+	c.files = make([]string, len(idx))
+	c.labels = make([]int32, len(idx))
+	for j, i := range idx {
+		c.files[j], c.labels[j] = d.files[i], d.labels[i]
+	}
+	return &c
+}

@@ -5,9 +5,11 @@ import (
 	"image"
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
+	_ "image/png"  // a few ILSVRC ".JPEG" files are PNG
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -15,7 +17,8 @@ import (
 // evaluation transform (resize the shorter side to EvalResize, centre
 // crop Size x Size); with an rng it gets the training transform
 // (RandomResizedCrop to Size x Size, then a horizontal flip with
-// probability 1/2). Resampling is bilinear without antialiasing.
+// probability 1/2). Resampling is PIL's antialiased bilinear filter, as
+// torchvision applies it to PIL images (see axisTaps).
 //
 // Determinism: before decoding, Batch draws two uint64 per example from
 // rng, in idx order, and each example's augmentation uses its own PCG
@@ -85,28 +88,31 @@ func (d *ImageNet) one(path string, dst []float32, rng *rand.Rand) error {
 // into dst (CHW, normalised).
 func (d *ImageNet) transform(rgb *rgbImage, dst []float32, rng *rand.Rand) {
 	o := &d.opts
-	H, W := float64(rgb.h), float64(rgb.w)
-	var g geometry
+	var ys, xs []taps
 	if rng != nil {
+		// RandomResizedCrop: crop (top, left, ch, cw), resize to Size.
 		top, left, ch, cw := randomResizedCrop(rgb.h, rgb.w, o.Scale, o.Ratio, rng)
-		g = geometry{y0: float64(top), x0: float64(left), sy: float64(ch) / float64(o.Size), sx: float64(cw) / float64(o.Size),
-			ylo: top, yhi: top + ch - 1, xlo: left, xhi: left + cw - 1, flip: rng.Float64() < 0.5}
+		ys = axisTaps(top, ch, o.Size, 0, o.Size)
+		xs = axisTaps(left, cw, o.Size, 0, o.Size)
+		if rng.Float64() < 0.5 {
+			slices.Reverse(xs)
+		}
 	} else {
 		// torchvision Resize(EvalResize): shorter side becomes EvalResize,
 		// longer side int(EvalResize*long/short); then CenterCrop(Size)
 		// with offset int(round((side-Size)/2)).
 		nh, nw := o.EvalResize, o.EvalResize
 		if rgb.h < rgb.w {
-			nw = int(float64(o.EvalResize) * W / H)
+			nw = int(float64(o.EvalResize) * float64(rgb.w) / float64(rgb.h))
 		} else {
-			nh = int(float64(o.EvalResize) * H / W)
+			nh = int(float64(o.EvalResize) * float64(rgb.h) / float64(rgb.w))
 		}
-		top := math.RoundToEven(float64(nh-o.Size) / 2)
-		left := math.RoundToEven(float64(nw-o.Size) / 2)
-		sy, sx := H/float64(nh), W/float64(nw)
-		g = geometry{y0: top * sy, x0: left * sx, sy: sy, sx: sx, ylo: 0, yhi: rgb.h - 1, xlo: 0, xhi: rgb.w - 1}
+		top := int(math.RoundToEven(float64(nh-o.Size) / 2))
+		left := int(math.RoundToEven(float64(nw-o.Size) / 2))
+		ys = axisTaps(0, rgb.h, nh, top, o.Size)
+		xs = axisTaps(0, rgb.w, nw, left, o.Size)
 	}
-	resample(rgb, g, o.Size, o.Norm, dst)
+	resample(rgb, ys, xs, o.Norm, dst)
 }
 
 // randomResizedCrop samples a crop as torchvision's
@@ -137,13 +143,47 @@ func randomResizedCrop(h, w int, scale, ratio [2]float64, rng *rand.Rand) (top, 
 	return (h - ch) / 2, (w - cw) / 2, ch, cw
 }
 
-// geometry maps output pixel (r, q) to source coordinates
-// y = y0 + (r+0.5)*sy - 0.5 (likewise x, mirrored when flip), clamped
-// to [ylo, yhi] x [xlo, xhi].
-type geometry struct {
-	y0, x0, sy, sx     float64
-	ylo, yhi, xlo, xhi int
-	flip               bool
+// taps are the source indices and weights of one output coordinate.
+type taps struct {
+	idx []int
+	w   []float64
+}
+
+// axisTaps returns, for output indices off..off+n-1 of a resize of the
+// source span [in0, in0+inLen) to outLen pixels, the source taps of
+// PIL's bilinear filter (Image.resize, which torchvision uses): a
+// triangle filter stretched by the downscale factor (antialiasing), so
+// plain bilinear interpolation with half-pixel centres when enlarging;
+// weights are renormalised at the edges of the span.
+func axisTaps(in0, inLen, outLen, off, n int) []taps {
+	scale := float64(inLen) / float64(outLen)
+	fs := math.Max(scale, 1)
+	support := fs
+	out := make([]taps, n)
+	for j := range out {
+		center := (float64(off+j) + 0.5) * scale
+		lo := max(int(center-support+0.5), 0)
+		hi := min(int(center+support+0.5), inLen)
+		var t taps
+		sum := 0.0
+		for x := lo; x < hi; x++ {
+			w := 1 - math.Abs((float64(x)-center+0.5)/fs)
+			if w <= 0 {
+				continue
+			}
+			t.idx = append(t.idx, in0+x)
+			t.w = append(t.w, w)
+			sum += w
+		}
+		if sum == 0 { // cannot happen for inLen >= 1; keep a tap anyway
+			t.idx, t.w, sum = []int{in0 + min(max(int(center), 0), inLen-1)}, []float64{1}, 1
+		}
+		for i := range t.w {
+			t.w[i] /= sum
+		}
+		out[j] = t
+	}
+	return out
 }
 
 type rgbImage struct {
@@ -184,33 +224,41 @@ func toRGB(img image.Image) *rgbImage {
 	return out
 }
 
-func coord(i int, o, s float64, lo, hi int) (int, int, float64) {
-	v := o + (float64(i)+0.5)*s - 0.5
-	if v < float64(lo) {
-		v = float64(lo)
-	}
-	if v >= float64(hi) {
-		return hi, hi, 0
-	}
-	i0 := int(v)
-	return i0, i0 + 1, v - float64(i0)
-}
-
-func resample(src *rgbImage, g geometry, size int, norm Norm, dst []float32) {
-	plane := size * size
-	for r := 0; r < size; r++ {
-		y0, y1, fy := coord(r, g.y0, g.sy, g.ylo, g.yhi)
-		for q := 0; q < size; q++ {
-			qq := q
-			if g.flip {
-				qq = size - 1 - q
+// resample writes the separable filter of src through ys (rows) and xs
+// (columns) into dst, CHW, normalised.
+func resample(src *rgbImage, ys, xs []taps, norm Norm, dst []float32) {
+	h, w := len(ys), len(xs)
+	// Horizontal pass over the rows that ys needs, then vertical.
+	rows := make([][]float64, src.h)
+	for _, t := range ys {
+		for _, y := range t.idx {
+			if rows[y] != nil {
+				continue
 			}
-			x0, x1, fx := coord(qq, g.x0, g.sx, g.xlo, g.xhi)
+			row := make([]float64, 3*w)
+			base := src.pix[3*y*src.w:]
+			for q, tx := range xs {
+				var a, b, c float64
+				for i, x := range tx.idx {
+					wt := tx.w[i]
+					a += wt * float64(base[3*x])
+					b += wt * float64(base[3*x+1])
+					c += wt * float64(base[3*x+2])
+				}
+				row[3*q], row[3*q+1], row[3*q+2] = a, b, c
+			}
+			rows[y] = row
+		}
+	}
+	plane := h * w
+	for r, ty := range ys {
+		for q := 0; q < w; q++ {
 			for k := 0; k < 3; k++ {
-				a := float64(src.pix[3*(y0*src.w+x0)+k])*(1-fx) + float64(src.pix[3*(y0*src.w+x1)+k])*fx
-				b := float64(src.pix[3*(y1*src.w+x0)+k])*(1-fx) + float64(src.pix[3*(y1*src.w+x1)+k])*fx
-				v := float32((a*(1-fy) + b*fy) / 255)
-				dst[k*plane+r*size+q] = (v - norm.Mean[k]) / norm.Std[k]
+				v := 0.0
+				for i, y := range ty.idx {
+					v += ty.w[i] * rows[y][3*q+k]
+				}
+				dst[k*plane+r*w+q] = (float32(v/255) - norm.Mean[k]) / norm.Std[k]
 			}
 		}
 	}

@@ -158,3 +158,123 @@ func TestImageNetErrors(t *testing.T) {
 		t.Errorf("corrupt JPEG: %v / %v", err, err0)
 	}
 }
+
+// The evaluation transform's geometry: a 40x30 horizontal ramp
+// (value 6x at column x) with Size 16 and EvalResize 18 is resized to
+// 24x18 (shorter side 18, longer int(18*40/30) = 24) and centre-cropped
+// at top round(2/2) = 1, left round(8/2) = 4. Output column q samples
+// source x = (4+q+0.5)*40/24 - 0.5, where the ramp is linear, so the
+// value is 6x up to JPEG error.
+func TestImageNetEvalGeometry(t *testing.T) {
+	root := t.TempDir()
+	img := image.NewGray(image.Rect(0, 0, 40, 30))
+	for y := 0; y < 30; y++ {
+		for x := 0; x < 40; x++ {
+			img.Pix[y*img.Stride+x] = uint8(6 * x)
+		}
+	}
+	p := filepath.Join(root, "val", "n01", "a.JPEG")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	f, _ := os.Create(p)
+	jpeg.Encode(f, img, &jpeg.Options{Quality: 100})
+	f.Close()
+	d, err := OpenImageNet(root, "val", ImageNetOptions{Size: 16, EvalResize: 18})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*256)
+	if err := d.Batch([]int{0}, x, make([]int32, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	for q := 0; q < 16; q++ {
+		sx := (4+float64(q)+0.5)*40/24 - 0.5
+		want := 6 * sx
+		got := (float64(x[256+8*16+q])*float64(ImageNetNorm.Std[1]) + float64(ImageNetNorm.Mean[1])) * 255
+		if math.Abs(got-want) > 3 {
+			t.Errorf("column %d: %.1f, want %.1f", q, got, want)
+		}
+	}
+	if s := d.Subset([]int{0, 0}); s.Len() != 2 || s.Labels()[1] != 0 {
+		t.Errorf("subset %d", s.Len())
+	}
+}
+
+// PIL's bilinear taps: halving gives the stretched triangle
+// (1/8, 3/8, 3/8, 1/8) around each output centre; enlarging gives plain
+// half-pixel bilinear weights.
+func TestAxisTaps(t *testing.T) {
+	tp := axisTaps(0, 8, 4, 0, 4)
+	if got := tp[1]; len(got.idx) != 4 || got.idx[0] != 1 || !near4(got.w, []float64{.125, .375, .375, .125}) {
+		t.Errorf("downscale taps %+v", got)
+	}
+	// Edge: output 0 has centre 1; its taps x = 0, 1, 2 have raw weights
+	// .75, .75, .25 (x = -1 is outside), renormalised to 3/7, 3/7, 1/7.
+	if got := tp[0]; len(got.idx) != 3 || !near4(got.w, []float64{3.0 / 7, 3.0 / 7, 1.0 / 7}) {
+		t.Errorf("edge taps %+v", got)
+	}
+	up := axisTaps(10, 2, 4, 0, 4) // span [10,12) to 4: centres .25 .75 1.25 1.75
+	if got := up[1]; len(got.idx) != 2 || got.idx[0] != 10 || !near4(got.w, []float64{.75, .25}) {
+		t.Errorf("upscale taps %+v", got)
+	}
+	if got := up[0]; len(got.idx) != 1 || got.idx[0] != 10 || got.w[0] != 1 {
+		t.Errorf("upscale edge taps %+v", got)
+	}
+}
+
+func near4(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(a[i]-b[i]) > 1e-12 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestOpenByName(t *testing.T) {
+	if _, err := Open("svhn", "", true); err == nil {
+		t.Error("unknown name accepted")
+	}
+	r1, _, _ := fixture(t)
+	d, err := Open("imagenet", r1, true)
+	if err != nil || d.Len() != 6 {
+		t.Errorf("imagenet: %v", err)
+	}
+}
+
+// BenchmarkImageNetBatch decodes and augments 500x375 JPEGs (the typical
+// ILSVRC size) to 224x224, batch 16; items/s is reported.
+func BenchmarkImageNetBatch(b *testing.B) {
+	root := b.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 500, 375))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7 % 251)
+	}
+	for i := 0; i < 16; i++ {
+		p := filepath.Join(root, "train", "n01", string(rune('a'+i))+".JPEG")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, _ := os.Create(p)
+		jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
+		f.Close()
+	}
+	d, err := OpenImageNet(root, "train", ImageNetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx := make([]int, 16)
+	for i := range idx {
+		idx[i] = i
+	}
+	x := make([]float32, 16*3*224*224)
+	y := make([]int32, 16)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		if err := d.Batch(idx, x, y, rng); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*16)/b.Elapsed().Seconds(), "items/s")
+}

@@ -108,31 +108,42 @@ func bilinearCoord(i int, scale float64, n int) (int, int, float64) {
 	return i0, i0 + 1, s - float64(i0)
 }
 
-// SubsetFirstPerClass returns the examples of m that are among the first
-// n of their class, in their original order (pixels shared).
-func (m *Memory) SubsetFirstPerClass(n int) *Memory {
-	count := make([]int, m.classes)
+// FirstPerClass returns the indices of the examples that are among the
+// first n of their class, in increasing order. Labels must be
+// non-negative.
+func FirstPerClass(labels []int32, n int) []int {
+	count := map[int32]int{}
 	var keep []int
-	for i, l := range m.labels {
+	for i, l := range labels {
 		if count[l] < n {
 			count[l]++
 			keep = append(keep, i)
 		}
 	}
-	return m.Subset(keep)
+	return keep
 }
 
-// SubsetRandom returns n examples drawn without replacement by a
-// generator seeded with seed, kept in their original order. n >= Len()
-// returns all examples.
-func (m *Memory) SubsetRandom(n int, seed uint64) *Memory {
-	if n >= m.Len() {
-		n = m.Len()
-	}
+// RandomSubset returns n of the indices 0..total-1, drawn without
+// replacement by a PCG generator seeded with seed, in increasing order.
+// n >= total returns them all.
+func RandomSubset(total, n int, seed uint64) []int {
+	n = min(n, total)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	keep := rng.Perm(m.Len())[:n]
+	keep := rng.Perm(total)[:n]
 	sort.Ints(keep)
-	return m.Subset(keep)
+	return keep
+}
+
+// SubsetFirstPerClass returns a copy of m with the examples that are
+// among the first n of their class, in their original order.
+func (m *Memory) SubsetFirstPerClass(n int) *Memory {
+	return m.Subset(FirstPerClass(m.labels, n))
+}
+
+// SubsetRandom returns a copy of m with n examples drawn by
+// RandomSubset(m.Len(), n, seed), in their original order.
+func (m *Memory) SubsetRandom(n int, seed uint64) *Memory {
+	return m.Subset(RandomSubset(m.Len(), n, seed))
 }
 
 // Subset returns a copy of m holding the examples idx, in that order.

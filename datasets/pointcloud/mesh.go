@@ -31,4 +31,4 @@ func (m *Mesh) addPolygon(poly []int32, nv int) error {
 }
 
 // capHint bounds preallocation driven by counts read from a file.
-func capHint(n int) int { return min(n, 1<<20) }
+func capHint(n int) int { return max(0, min(n, 1<<16)) }

@@ -324,7 +324,7 @@ func buildRocket(lm *labelledMesh, rng *rand.Rand, first int32) {
 	r, h := uni(rng, 0.08, 0.18), uni(rng, 0.9, 1.8)
 	lm.frustum(vec3{0, 0, 0}, 1, r, r, h, true, false, body)
 	lm.frustum(vec3{0, h, 0}, 1, r, 0, uni(rng, 1.5, 4)*r, false, false, nose)
-	fh, fw := uni(rng, 0.15, 0.35), uni(rng, 0.1, 0.25)
+	fh, fw := uni(rng, 0.2, 0.45), uni(rng, 0.15, 0.3)
 	n := 3 + rng.IntN(2)
 	for k := 0; k < n; k++ {
 		a := 2 * math.Pi * float64(k) / float64(n)

@@ -122,7 +122,8 @@ func ParsePLY(r io.Reader, name string) (*Mesh, error) {
 			}
 			return readPLYBody(src, elems, name)
 		default:
-			return nil, bad("comment, format, element, property or end_header")
+			// Some writers (Blender 2.47, see assimp's Wuson.ply) put free
+			// text in the header without "comment"; skip such lines.
 		}
 		if err == io.EOF {
 			return nil, fmt.Errorf("ply: %s:%d: header ends before end_header", name, lineNo)

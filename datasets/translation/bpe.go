@@ -107,7 +107,11 @@ type pairHeap struct {
 	vocab *[]string
 }
 
+// Len, Less, Swap, Push and Pop implement heap.Interface: most frequent
+// pair first, ties by the symbols' byte order.
 func (h *pairHeap) Len() int { return len(h.e) }
+
+// Less orders by count, then symbols.
 func (h *pairHeap) Less(i, j int) bool {
 	x, y := h.e[i], h.e[j]
 	if x.count != y.count {
@@ -119,8 +123,14 @@ func (h *pairHeap) Less(i, j int) bool {
 	}
 	return v[x.b] < v[y.b]
 }
+
+// Swap swaps two entries.
 func (h *pairHeap) Swap(i, j int) { h.e[i], h.e[j] = h.e[j], h.e[i] }
-func (h *pairHeap) Push(x any)    { h.e = append(h.e, x.(pairEntry)) }
+
+// Push adds an entry.
+func (h *pairHeap) Push(x any) { h.e = append(h.e, x.(pairEntry)) }
+
+// Pop removes the last entry.
 func (h *pairHeap) Pop() any {
 	x := h.e[len(h.e)-1]
 	h.e = h.e[:len(h.e)-1]

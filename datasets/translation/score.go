@@ -7,9 +7,13 @@ import (
 	"strings"
 )
 
+// multiFlag is a repeatable string flag.
 type multiFlag []string
 
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+// String joins the values.
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+
+// Set appends a value.
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 // ScoreBLEU implements `gap score bleu -ref FILE [-ref FILE2 ...] -hyp FILE

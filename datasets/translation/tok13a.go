@@ -96,9 +96,10 @@ func joinPyFields(s string) string {
 // pyRStrip is Python's str.rstrip() with no argument.
 func pyRStrip(s string) string { return strings.TrimRightFunc(s, isPySpace) }
 
-// pyLower approximates Python's str.lower(): Unicode simple lowercase
-// mapping, plus the two context rules Python applies: U+0130 becomes
-// "i\u0307" and a capital sigma at the end of a word becomes final sigma.
+// pyLower is Python's str.lower(): the Unicode lowercase mapping plus the
+// two rules Python applies beyond Go's strings.ToLower: U+0130 becomes
+// "i\u0307", and a capital sigma in the Final_Sigma context (after a cased
+// letter, not before one, case-ignorable characters skipped) becomes ς.
 func pyLower(s string) string {
 	if !strings.ContainsAny(s, "\u0130\u03a3") {
 		return strings.ToLower(s)
@@ -110,9 +111,7 @@ func pyLower(s string) string {
 		case 0x130:
 			b.WriteString("i\u0307")
 		case 0x3a3:
-			before := i > 0 && unicode.IsLetter(rs[i-1])
-			after := i+1 < len(rs) && unicode.IsLetter(rs[i+1])
-			if before && !after {
+			if finalSigma(rs, i) {
 				b.WriteRune(0x3c2)
 			} else {
 				b.WriteRune(0x3c3)
@@ -122,4 +121,37 @@ func pyLower(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// finalSigma reports \p{cased}\p{case-ignorable}* before rs[i] and no
+// \p{case-ignorable}*\p{cased} after it.
+func finalSigma(rs []rune, i int) bool {
+	j := i - 1
+	for j >= 0 && isCaseIgnorable(rs[j]) {
+		j--
+	}
+	if j < 0 || !isCased(rs[j]) {
+		return false
+	}
+	j = i + 1
+	for j < len(rs) && isCaseIgnorable(rs[j]) {
+		j++
+	}
+	return j == len(rs) || !isCased(rs[j])
+}
+
+func isCased(r rune) bool {
+	return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) ||
+		unicode.Is(unicode.Other_Lowercase, r) || unicode.Is(unicode.Other_Uppercase, r)
+}
+
+// isCaseIgnorable is Unicode's Case_Ignorable: Mn, Me, Cf, Lm, Sk and the
+// Word_Break classes MidLetter, MidNumLet and Single_Quote.
+func isCaseIgnorable(r rune) bool {
+	switch r {
+	case '\'', '.', ':', 0xb7, 0x387, 0x55f, 0x5f4, 0x2018, 0x2019, 0x2024, 0x2027,
+		0xfe13, 0xfe52, 0xfe55, 0xff07, 0xff0e, 0xff1a:
+		return true
+	}
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
 }

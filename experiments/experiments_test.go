@@ -1,0 +1,243 @@
+package experiments
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// testPlan is the imagenet table's smoke profile on MNIST (always available
+// from the Go module cache), restricted to rows that cover every hook: a
+// serial GaP, the parallel one, RigL's dense-gradient steps and GMP.
+func testPlan(t testing.TB, rows ...string) Plan {
+	t.Helper()
+	tab := ImageNet()
+	p, err := tab.Profile("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Data.Name = "mnist"
+	if err := Available("mnist", ""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	if len(rows) == 0 {
+		rows = []string{"cgap/0.9/uniform", "pgap/0.8/global", "rigl/0.9/erk", "gmp/0.9/uniform"}
+	}
+	return Plan{Table: tab, Profile: p, Seeds: 1, Rows: rows}
+}
+
+// comparable strips what legitimately differs between two executions of the
+// same run (times and provenance).
+var ignoreTimes = cmpopts.IgnoreFields(results.Run{}, "Started", "Finished", "WallSeconds", "Commit", "Machine", "GoVersion")
+
+// TestResumeHelperProcess is the child of TestKillAndResume: it runs the plan
+// into the folder named by GAP_RESUME_DIR until it is killed.
+func TestResumeHelperProcess(t *testing.T) {
+	dir := os.Getenv("GAP_RESUME_DIR")
+	if dir == "" {
+		t.Skip("helper process for TestKillAndResume")
+	}
+	plan := testPlan(t)
+	if _, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillAndResume kills a table run with SIGKILL in the middle, runs the same
+// command again, and checks that the finished table equals an uninterrupted run's.
+func TestKillAndResume(t *testing.T) {
+	plan := testPlan(t)
+	clean := t.TempDir()
+	want, err := RunPlan(context.Background(), plan, Options{ResultsDir: clean, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestResumeHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GAP_RESUME_DIR="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once the second run has a checkpoint: one run finished, one
+	// interrupted mid-way, the rest not started.
+	deadline := time.Now().Add(2 * time.Minute)
+	killed := false
+	for time.Now().Before(deadline) {
+		finished, _ := filepath.Glob(filepath.Join(dir, "imagenet", "*.arrow"))
+		ckpts, _ := filepath.Glob(filepath.Join(dir, "imagenet", "ckpt", "*", "*.ckpt"))
+		if len(finished) >= 1 && len(ckpts) >= 2 {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatal("the child never reached the middle of the table")
+	}
+	finished, _ := filepath.Glob(filepath.Join(dir, "imagenet", "*.arrow"))
+	if len(finished) >= len(want) {
+		t.Fatalf("the child finished all %d runs before the kill; the test proves nothing", len(finished))
+	}
+	got, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, ignoreTimes, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("resumed table differs from the uninterrupted one (-want +got):\n%s", diff)
+	}
+	// Nothing half-written is left.
+	tmps, _ := filepath.Glob(filepath.Join(dir, "imagenet", ".*"))
+	if len(tmps) > 0 {
+		t.Fatalf("temporary files left behind: %v", tmps)
+	}
+}
+
+// TestFinishedRunsAreSkipped checks that a second execution reads the runs back.
+func TestFinishedRunsAreSkipped(t *testing.T) {
+	plan := testPlan(t, "static/0.9/uniform")
+	dir := t.TempDir()
+	a, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, b, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("re-read runs differ:\n%s", diff)
+	}
+	if !b[0].Started.Equal(a[0].Started) {
+		t.Fatalf("the finished run was trained again (started %v, then %v; took %v)", a[0].Started, b[0].Started, time.Since(start))
+	}
+}
+
+// TestFinalSparsityIsTarget trains every sparse method of the table on the smoke
+// profile and checks the defining bookkeeping: each non-dense prunable layer ends
+// exactly at its target count (uniform), the kept-dense layers are fully dense,
+// and pruned weights are zero.
+func TestFinalSparsityIsTarget(t *testing.T) {
+	var rows []string
+	for _, m := range []string{"gmp", "rigl", "set", "static", "pfp", "cgap", "pgap"} {
+		rows = append(rows, m+"/0.9/uniform")
+	}
+	plan := testPlan(t, rows...)
+	runs, err := RunPlan(context.Background(), plan, Options{ResultsDir: t.TempDir(), Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := buildModel(plan.Profile.Model, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dense := map[string]bool{}
+	for _, n := range model.DenseByDefault() {
+		dense[n] = true
+	}
+	for _, r := range runs {
+		if len(r.Layers) == 0 {
+			t.Fatalf("%s: no layers recorded", r.Row)
+		}
+		for _, l := range r.Layers {
+			want := int64(methods.KeepCount(int(l.Params), r.Sparsity))
+			if dense[l.Name] {
+				want = l.Params
+			}
+			if l.Nonzero != want {
+				t.Errorf("%s: layer %s keeps %d of %d, want %d", r.Row, l.Name, l.Nonzero, l.Params, want)
+			}
+		}
+		if r.TrainFLOPs <= 0 || r.DenseTrainFLOPs <= 0 || r.InferFLOPs >= r.DenseInferFLOPs {
+			t.Errorf("%s: FLOPs not counted: train %g dense %g infer %g dense infer %g", r.Row, r.TrainFLOPs, r.DenseTrainFLOPs, r.InferFLOPs, r.DenseInferFLOPs)
+		}
+	}
+}
+
+// TestNaNLossStops checks that a diverging run stops with an error naming the
+// cause and writes no result.
+func TestNaNLossStops(t *testing.T) {
+	plan := testPlan(t, "dense/0/dense")
+	plan.Profile.Optim.LR = 1e30
+	dir := t.TempDir()
+	_, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Fatalf("want a divergence error, got %v", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "imagenet", "*.arrow")); len(files) > 0 {
+		t.Fatalf("a diverged run left results: %v", files)
+	}
+}
+
+// TestRunIdentity checks that the identity is a function of the settings alone.
+func TestRunIdentity(t *testing.T) {
+	plan := testPlan(t)
+	specs, _ := plan.Specs()
+	a, b := specs[0], specs[0]
+	if a.ID() != b.ID() {
+		t.Fatal("same settings, different IDs")
+	}
+	b.Seed++
+	if a.ID() == b.ID() {
+		t.Fatal("a different seed gives the same ID")
+	}
+	c := specs[0]
+	c.Profile.Optim.LR *= 2
+	if a.ID() == c.ID() {
+		t.Fatal("a different learning rate gives the same ID")
+	}
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if seen[s.ID()] {
+			t.Fatalf("two runs of the plan share ID %s", s.ID())
+		}
+		seen[s.ID()] = true
+	}
+}
+
+// TestCheckpointErrors checks that a corrupt checkpoint gets an error naming it.
+func TestCheckpointErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "main.ckpt")
+	if c, err := LoadCheckpoint(path); c != nil || err != nil {
+		t.Fatalf("missing checkpoint: got %v, %v", c, err)
+	}
+	if err := SaveCheckpoint(path, &Checkpoint{RunID: "x", Epoch: 3, State: map[string][]float32{"w": {1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadCheckpoint(path)
+	if err != nil || c.Epoch != 3 || c.State["w"][1] != 2 {
+		t.Fatalf("round trip: %+v, %v", c, err)
+	}
+	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("corrupt checkpoint: want an error naming %s, got %v", path, err)
+	}
+}
+
+// TestLookupErrors checks that unknown names list the valid ones.
+func TestLookupErrors(t *testing.T) {
+	if _, err := LookupTable("nope"); err == nil || !strings.Contains(err.Error(), "imagenet") {
+		t.Fatalf("unknown table: %v", err)
+	}
+	if _, err := ImageNet().Profile("huge"); err == nil || !strings.Contains(err.Error(), "smoke") {
+		t.Fatalf("unknown profile: %v", err)
+	}
+}
