@@ -122,9 +122,9 @@ func TestBinaryAddSubMulDiv(t *testing.T) {
 	}
 }
 
-// TestBinaryLargeParallel exercises chunks that start and end inside rows, with
+// TestAddSubMulDivLargeParallel exercises chunks that start and end inside rows, with
 // two threads, against the naive broadcast.
-func TestBinaryLargeParallel(t *testing.T) {
+func TestAddSubMulDivLargeParallel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	shapes := [][2][]int{
 		{{7, 5, 37, 41}, {1, 5, 1, 1}},
@@ -145,9 +145,9 @@ func TestBinaryLargeParallel(t *testing.T) {
 	}
 }
 
-// TestBinaryGradLargeDeterministic checks the broadcast gradient reduction
+// TestMulGradLargeDeterministic checks the broadcast gradient reduction
 // against a naive sum and that it does not depend on the thread count.
-func TestBinaryGradLargeDeterministic(t *testing.T) {
+func TestMulGradLargeDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	a := gradcheck.Random(rng, 9, 6, 33, 35)
 	b := gradcheck.Random(rng, 1, 6, 1, 1)
@@ -193,10 +193,16 @@ var ewUnaries = []ewUnary{
 	{"sigmoid", (*engine.Tape[float64]).Sigmoid, G.Sigmoid, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, false},
 	{"tanh", (*engine.Tape[float64]).Tanh, G.Tanh, math.Tanh, false},
 	{"gelu", (*engine.Tape[float64]).GELU, nil, func(x float64) float64 { return x * 0.5 * math.Erfc(-x/math.Sqrt2) }, false},
-	{"addscalar", func(tp *engine.Tape[float64], x *engine.Var[float64]) *engine.Var[float64] { return tp.AddScalar(x, 1.25) },
-		nil, func(x float64) float64 { return x + 1.25 }, false},
-	{"scale", func(tp *engine.Tape[float64], x *engine.Var[float64]) *engine.Var[float64] { return tp.Scale(x, -0.75) },
-		nil, func(x float64) float64 { return -0.75 * x }, false},
+	{"addscalar", ewAddScalar, nil, func(x float64) float64 { return x + 1.25 }, false},
+	{"scale", ewScale, nil, func(x float64) float64 { return -0.75 * x }, false},
+}
+
+func ewAddScalar(tp *engine.Tape[float64], x *engine.Var[float64]) *engine.Var[float64] {
+	return tp.AddScalar(x, 1.25)
+}
+
+func ewScale(tp *engine.Tape[float64], x *engine.Var[float64]) *engine.Var[float64] {
+	return tp.Scale(x, -0.75)
 }
 
 func TestUnaryExpLogSqrtSquareSigmoidTanhGELUScalar(t *testing.T) {
@@ -244,7 +250,7 @@ func TestSigmoidExtreme(t *testing.T) {
 	}
 }
 
-// TestBinaryFloat32 checks the float32 instantiation against float64.
+// TestBinaryFloat32Add checks the float32 instantiation against float64.
 func TestBinaryFloat32Add(t *testing.T) {
 	rng := rand.New(rand.NewPCG(6, 6))
 	a, b := gradcheck.Random(rng, 2, 3, 4, 5), gradcheck.Random(rng, 1, 3, 1, 1)
@@ -253,5 +259,81 @@ func TestBinaryFloat32Add(t *testing.T) {
 	want := ewBroadcastNaive(a, b, func(x, y float64) float64 { return x + y })
 	if msg := gradcheck.Close(engine.Convert[float64](got).Data(), want.Data(), 1e-6, 1e-6); msg != "" {
 		t.Fatal(msg)
+	}
+}
+
+// ewGeneric lists ops written once for both element types; TestFloat32Ops checks
+// the float32 instantiation (kernels have type-specific paths) against float64.
+func ewGeneric[T engine.Float]() map[string]func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] {
+	labels := make([]int32, 24)
+	for i := range labels {
+		labels[i] = int32(i * 7 % 5)
+	}
+	return map[string]func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T]{
+		"add":        func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Add(in[0], in[1]) },
+		"div":        func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Div(in[0], tp.Exp(in[1])) },
+		"relu":       func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.ReLU(in[0]) },
+		"gelu":       func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.GELU(in[0]) },
+		"sigmoid":    func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Sigmoid(in[0]) },
+		"sum":        func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Sum(in[0], []int{0, 2}, true) },
+		"max":        func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Max(in[0], []int{1}, false) },
+		"logsoftmax": func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.LogSoftmax(in[0], 1) },
+		"softmax":    func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Softmax(in[0], -1) },
+		"permute":    func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.Permute(in[0], 2, 0, 1) },
+		"crossentropy": func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] {
+			return tp.CrossEntropy(tp.Reshape(in[0], 6, 5, -1), labels, engine.CEOpts{LabelSmoothing: 0.1})
+		},
+		"smoothl1": func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T] { return tp.SmoothL1(in[0], in[1], 0.5) },
+	}
+}
+
+// ewRun evaluates f on float64 inputs converted to T and returns its output and
+// the gradients of sum(out * w), in float64.
+func ewRun[T engine.Float](t *testing.T, f func(tp *engine.Tape[T], in []*engine.Var[T]) *engine.Var[T], inputs ewTensors, seed uint64) ([]float64, [][]float64) {
+	tp := engine.NewTape[T](2)
+	vars := make([]*engine.Var[T], len(inputs))
+	for i, x := range inputs {
+		vars[i] = engine.NewParam("in", engine.Convert[T](x))
+	}
+	out := f(tp, vars)
+	w := gradcheck.Weights(rand.New(rand.NewPCG(seed, 1)), out.Value.Len())
+	wt := engine.Convert[T](engine.FromSlice(w, out.Shape()...))
+	if err := tp.Backward(tp.SumAll(tp.Mul(out, tp.Const(wt)))); err != nil {
+		t.Fatal(err)
+	}
+	grads := make([][]float64, len(vars))
+	for i, v := range vars {
+		if v.Grad == nil {
+			grads[i] = make([]float64, inputs[i].Len())
+			continue
+		}
+		grads[i] = engine.Convert[float64](v.Grad).Data()
+	}
+	return engine.Convert[float64](out.Value).Data(), grads
+}
+
+func TestFloat32AddDivSoftmaxCrossMatchFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(81, 1))
+	a, b := gradcheck.Random(rng, 6, 5, 4), gradcheck.Random(rng, 6, 5, 4)
+	f32, f64 := ewGeneric[float32](), ewGeneric[float64]()
+	for name, f := range f64 {
+		o64, g64 := ewRun(t, f, ewTensors{a, b}, 3)
+		o32, g32 := ewRun(t, f32[name], ewTensors{a, b}, 3)
+		// float32 rounding of O(1) values: 1e-5 relative to the largest magnitude.
+		scale := func(x []float64) float64 {
+			m := 1.0
+			for _, v := range x {
+				m = math.Max(m, math.Abs(v))
+			}
+			return m
+		}
+		if msg := gradcheck.Close(o32, o64, 1e-5*scale(o64), 0); msg != "" {
+			t.Fatalf("%s forward float32 vs float64: %s", name, msg)
+		}
+		for i := range g64 {
+			if msg := gradcheck.Close(g32[i], g64[i], 1e-5*scale(g64[i]), 0); msg != "" {
+				t.Fatalf("%s gradient %d float32 vs float64: %s", name, i, msg)
+			}
+		}
 	}
 }

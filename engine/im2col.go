@@ -111,10 +111,15 @@ func im2colRows[T Float](g *convGeom, x []T, cch int, col []T) {
 					copy(row[start:end], xc[start+shift:end+shift])
 				}
 				if lo > 0 || hi < w {
+					// A few columns per row: plain stores beat memclr calls.
 					for oh := ohLo; oh < ohHi; oh++ {
 						d := row[oh*w : (oh+1)*w]
-						clear(d[:lo])
-						clear(d[hi:])
+						for i := 0; i < lo; i++ {
+							d[i] = 0
+						}
+						for i := hi; i < w; i++ {
+							d[i] = 0
+						}
 					}
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/blas"
 )
 
 // ResNet-20 (CIFAR) layer shapes at batch 128: c -> o channels, input size hw,
@@ -152,4 +153,32 @@ func BenchmarkResNet20ConvBN(b *testing.B) {
 		tp.Reset()
 	}
 	ct.report(b)
+}
+
+// BenchmarkConvThreading compares the two ways to use 2 cores for ResNet-20's
+// first-stage convolution: images split over 2 goroutines with single-threaded
+// BLAS (the engine's design), against one goroutine whose gemms OpenBLAS
+// threads itself (only meaningful with -tags openblas).
+func BenchmarkConvThreading(b *testing.B) {
+	for _, mode := range []string{"goroutines", "blas-threads"} {
+		b.Run(mode, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x := randTensor(rng, benchBatch, 16, 32, 32)
+			w := engine.NewParam("w", randTensor(rng, 16, 16, 3, 3))
+			threads := 2
+			if mode == "blas-threads" {
+				threads = 1
+				blas.SetThreads(2)
+				defer blas.SetThreads(1)
+			}
+			tp := engine.NewTape[float32](threads)
+			o := engine.ConvOpts{PadH: 1, PadW: 1}
+			ct := startCPU(b)
+			for range b.N {
+				seedGrad(b, tp, tp.Conv2D(tp.Input(x), w, nil, o))
+				tp.Reset()
+			}
+			ct.report(b)
+		})
+	}
 }

@@ -66,20 +66,19 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 		for ch := lo; ch < hi; ch++ {
 			var mu, v float64
 			if training {
-				var sum float64
+				// One pass over the channel: sums of d = x-k and d^2 with the
+				// shift k = the channel's first element, which keeps
+				// E[d^2] - E[d]^2 free of cancellation (k is near the mean).
+				k := float64(xd[ch*s])
+				var sd, ss float64
 				for i := 0; i < n; i++ {
-					for _, e := range xd[(i*c+ch)*s : (i*c+ch+1)*s] {
-						sum += float64(e)
-					}
+					a, b := normShiftedSums(xd[(i*c+ch)*s:(i*c+ch+1)*s], k)
+					sd += a
+					ss += b
 				}
-				mu = sum / float64(m)
-				var ss float64
-				for i := 0; i < n; i++ {
-					for _, e := range xd[(i*c+ch)*s : (i*c+ch+1)*s] {
-						d := float64(e) - mu
-						ss += d * d
-					}
-				}
+				dm := sd / float64(m)
+				mu = k + dm
+				ss = max(ss-sd*dm, 0) // sum of (x-mu)^2
 				v = ss / float64(m)
 				if st != nil {
 					mom := st.Momentum
@@ -104,13 +103,9 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 			if bd != nil {
 				bb += float64(bd[ch])
 			}
-			at, bt := T(a), T(bb)
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				src, dst := xd[off:off+s], od[off:off+s]
-				for j, e := range src {
-					dst[j] = e*at + bt
-				}
+				normAffine(od[off:off+s], xd[off:off+s], T(a), T(bb))
 			}
 		}
 	})
@@ -132,16 +127,15 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 		}
 		tp.ParallelFor(c, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				mu, is := mean[ch], invstd[ch]
-				var sdy, sdyx float64
+				mu, is := float64(mean[ch]), float64(invstd[ch])
+				var sdy, sdxm float64 // sums of dy and dy*(x-mu)
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * s
-					xr, dr := xd[off:off+s], dy[off:off+s]
-					for j, e := range xr {
-						sdy += float64(dr[j])
-						sdyx += float64(dr[j]) * float64((e-mu)*is)
-					}
+					a, b := normGradSums(dy[off:off+s], xd[off:off+s], mu)
+					sdy += a
+					sdxm += b
 				}
+				sdyx := sdxm * is // sum of dy*xhat
 				if gg != nil {
 					gg[ch] += T(sdyx)
 				}
@@ -153,26 +147,19 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 				}
 				a := is
 				if gd != nil {
-					a *= gd[ch]
+					a *= float64(gd[ch])
 				}
-				if !training {
-					for i := 0; i < n; i++ {
-						off := (i*c + ch) * s
-						g, dr := gx[off:off+s], dy[off:off+s]
-						for j, d := range dr {
-							g[j] += d * a
-						}
-					}
-					continue
+				// Training: dx = a*(dy - mean(dy) - xhat*mean(dy*xhat)), as
+				// a*dy + b*x + c0; evaluation: dx = a*dy.
+				var b, c0 float64
+				if training {
+					k1, k2 := sdy/float64(m), sdyx/float64(m)
+					b = -a * is * k2
+					c0 = a * (mu*is*k2 - k1)
 				}
-				// dx = a*(dy - mean(dy) - xhat*mean(dy*xhat))
-				k1, k2 := T(sdy/float64(m)), T(sdyx/float64(m))
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * s
-					xr, dr, g := xd[off:off+s], dy[off:off+s], gx[off:off+s]
-					for j, e := range xr {
-						g[j] += a * (dr[j] - k1 - (e-mu)*is*k2)
-					}
+					normGrad(gx[off:off+s], dy[off:off+s], xd[off:off+s], T(a), T(b), T(c0))
 				}
 			}
 		})

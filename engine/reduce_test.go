@@ -150,10 +150,10 @@ func TestMaxTiesFirst(t *testing.T) {
 	}
 }
 
-// TestReduceLargeDeterministic checks large reductions with one and two threads
+// TestSumReduceLargeDeterministic checks large reductions with one and two threads
 // against the naive sum; partial reductions must be bit-identical across thread
 // counts, full ones close.
-func TestReduceLargeDeterministic(t *testing.T) {
+func TestSumReduceLargeDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 1))
 	x := gradcheck.Random(rng, 8, 16, 24, 25)
 	for _, axes := range [][]int{{0, 2, 3}, {0}, {3}, {1, 2}} {

@@ -50,7 +50,9 @@ func TestPermuteTranspose(t *testing.T) {
 		ref := func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) { return G.Transpose(in[0], perm...) }
 		gradcheck.CheckReference(t, name, f, ref, ewTensors{x}, nil, 2)
 	}
-	f := func(tp *engine.Tape[float64], in []*engine.Var[float64]) *engine.Var[float64] { return tp.Transpose(in[0]) }
+	f := func(tp *engine.Tape[float64], in []*engine.Var[float64]) *engine.Var[float64] {
+		return tp.Transpose(in[0])
+	}
 	out := gradcheck.Check(t, "transpose", f, ewTensors{x}, nil, 1)
 	if out.At(1, 3, 2) != x.At(1, 2, 3) {
 		t.Fatalf("transpose: element mismatch")

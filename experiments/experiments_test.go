@@ -241,3 +241,55 @@ func TestLookupErrors(t *testing.T) {
 		t.Fatalf("unknown profile: %v", err)
 	}
 }
+
+// keepLargestLast is a method written outside package methods, as a user
+// would: it keeps the largest weights of each layer at Init (like the README's
+// worked example) and is registered with one line.
+type keepLargestLast struct{}
+
+func (keepLargestLast) Name() string                    { return "keep-largest" }
+func (keepLargestLast) Epochs(base int) int             { return base }
+func (keepLargestLast) Update(*methods.Context) error   { return nil }
+func (keepLargestLast) EpochEnd(*methods.Context) error { return nil }
+func (keepLargestLast) Phase(int) methods.Phase         { return methods.Phase{Name: "sparse", Partition: -1} }
+func (keepLargestLast) Init(ctx *methods.Context) error {
+	for _, t := range ctx.Tensors {
+		if !t.Dense {
+			methods.MagnitudeMask(t.W, ctx.Sparsity, t.M)
+		}
+	}
+	methods.ApplyMasks(ctx)
+	return nil
+}
+
+// TestAddedMethodRunsThroughSmokeTable runs the README's worked example
+// (magnitude-oneshot, in package methods) and a method defined in this test
+// and added with one Register line through the smoke table.
+func TestAddedMethodRunsThroughSmokeTable(t *testing.T) {
+	reg := methods.Default()
+	if err := reg.Register("keep-largest", "test method: largest weights at init", func(p map[string]string) (methods.Method, error) {
+		return keepLargestLast{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	plan := testPlan(t, "dense/0/dense")
+	plan.Rows = nil
+	plan.Table.Rows = []Row{
+		{Method: "magnitude-oneshot", Sparsity: 0.9, Distribution: "uniform"},
+		{Method: "keep-largest", Sparsity: 0.8, Distribution: "uniform"},
+	}
+	runs, err := RunPlan(context.Background(), plan, Options{ResultsDir: t.TempDir(), Jobs: 2, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if _, ok := r.Final["top1"]; !ok || len(r.Curves) == 0 {
+			t.Fatalf("%s: no metrics recorded", r.Row)
+		}
+		for _, l := range r.Layers {
+			if l.Name == "layer2.0.conv1.weight" && l.Nonzero != int64(methods.KeepCount(int(l.Params), r.Sparsity)) {
+				t.Fatalf("%s: %s keeps %d of %d", r.Row, l.Name, l.Nonzero, l.Params)
+			}
+		}
+	}
+}

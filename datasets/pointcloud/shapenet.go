@@ -106,7 +106,8 @@ type ShapeNet struct {
 // "shape_data/<synset>/<id>", the points of a shape are in
 // <root>/<synset>/<id>.txt. Each example samples numPoints points (without
 // replacement when the shape has enough, with replacement otherwise, as
-// PointNet++ does); the choice depends only on seed and the index.
+// PointNet++ does); the choice depends only on seed and the index. Points
+// are returned as stored (the benchmark's shapes are already normalised).
 func NewShapeNet(root, split string, numPoints int, seed uint64) (*ShapeNet, error) {
 	if numPoints <= 0 {
 		return nil, fmt.Errorf("shapenet: %d points per shape, want > 0", numPoints)

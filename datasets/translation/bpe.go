@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Special token ids of every BPE vocabulary.
@@ -40,7 +42,15 @@ type BPE struct {
 	merges [][2]string
 	ranks  map[[2]string]int
 	nBase  int
+
+	// cache memoises the ids of encoded words (word -> []int32), up to
+	// maxCachedWords entries; it never changes a result.
+	cache  sync.Map
+	cached atomic.Int64
 }
+
+// maxCachedWords bounds the encoder's word cache.
+const maxCachedWords = 1 << 18
 
 // VocabSize is the number of token ids.
 func (b *BPE) VocabSize() int { return len(b.vocab) }
@@ -297,12 +307,27 @@ func (b *BPE) segment(w string) []string {
 func (b *BPE) Encode(text string) []int32 {
 	var ids []int32
 	for _, w := range strings.Fields(text) {
-		for _, s := range b.segment(w) {
-			id, ok := b.ids[s]
-			if !ok {
-				id = UNKID
-			}
-			ids = append(ids, id)
+		ids = append(ids, b.encodeWord(w)...)
+	}
+	return ids
+}
+
+func (b *BPE) encodeWord(w string) []int32 {
+	if v, ok := b.cache.Load(w); ok {
+		return v.([]int32)
+	}
+	seg := b.segment(w)
+	ids := make([]int32, len(seg))
+	for i, s := range seg {
+		id, ok := b.ids[s]
+		if !ok {
+			id = UNKID
+		}
+		ids[i] = id
+	}
+	if b.cached.Load() < maxCachedWords {
+		if _, loaded := b.cache.LoadOrStore(w, ids); !loaded {
+			b.cached.Add(1)
 		}
 	}
 	return ids
@@ -311,7 +336,8 @@ func (b *BPE) Encode(text string) []int32 {
 // Decode turns ids back into text: special tokens other than <unk> are
 // skipped, a symbol ending in EndOfWord ends a word. For text made of
 // characters seen in training, Decode(Encode(s)) equals s with its
-// whitespace collapsed to single spaces.
+// whitespace collapsed to single spaces. <unk> decodes as the text "<unk>"
+// and, since it carries no end-of-word mark, joins the following word.
 func (b *BPE) Decode(ids []int32) string {
 	var sb strings.Builder
 	for _, id := range ids {

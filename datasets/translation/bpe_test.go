@@ -1,8 +1,6 @@
 package translation
 
 import (
-	"context"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -47,12 +45,10 @@ func TestBPEToy(t *testing.T) {
 
 func TestBPEDeterministicSaveLoad(t *testing.T) {
 	texts := toyText
-	if _, err := exec.LookPath("mod2imp"); err == nil {
-		if c, err := LoadSWORD(context.Background(), t.TempDir(), "", ""); err == nil {
-			texts = nil
-			for _, p := range c.Train[:3000] {
-				texts = append(texts, p.Src, p.Tgt)
-			}
+	if c := swordCorpus(t); c != nil {
+		texts = nil
+		for _, p := range c.Train[:1000] {
+			texts = append(texts, p.Src, p.Tgt)
 		}
 	}
 	a, err := TrainBPE(texts, 1000)
@@ -77,7 +73,7 @@ func TestBPEDeterministicSaveLoad(t *testing.T) {
 	if !reflect.DeepEqual(a.vocab, c.vocab) || !reflect.DeepEqual(a.Merges(), c.Merges()) {
 		t.Fatal("save/load changed the tokenizer")
 	}
-	for _, s := range texts[:200] {
+	for _, s := range texts {
 		if got, want := c.Decode(a.Encode(s)), strings.Join(strings.Fields(s), " "); got != want {
 			t.Fatalf("round trip %q -> %q", s, got)
 		}
@@ -90,35 +86,29 @@ func TestBPEDeterministicSaveLoad(t *testing.T) {
 	}
 }
 
-// TestSWORDThroughput trains the default tokenizer on the SWORD training
-// split and measures encoding speed (pairs per second) over it.
-func TestSWORDThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	if _, err := exec.LookPath("mod2imp"); err != nil {
-		t.Skip("mod2imp absent: apt-get install sword-text-kjv sword-text-sparv libsword-utils")
-	}
-	c, err := LoadSWORD(context.Background(), t.TempDir(), "", "")
-	if err != nil {
-		t.Skip(err)
-	}
+// BenchmarkSWORDEncode trains the default tokenizer (8000 symbols) on the
+// SWORD training split and measures one encoding pass over it; it reports
+// pairs/s. Run: go test -run X -bench SWORDEncode -benchtime 1x.
+func BenchmarkSWORDEncode(b *testing.B) {
+	c := swordCorpus(b)
 	var texts []string
 	for _, p := range c.Train {
 		texts = append(texts, p.Src, p.Tgt)
 	}
 	t0 := time.Now()
-	b, err := TrainBPE(texts, 8000)
+	bpe, err := TrainBPE(texts, 8000)
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	train := time.Since(t0)
-	t0 = time.Now()
+	b.Logf("BPE vocab %d trained on %d sentences in %v", bpe.VocabSize(), len(texts), time.Since(t0))
+	b.ResetTimer()
 	ntok := 0
-	for _, p := range c.Train {
-		ntok += len(b.Encode(p.Src)) + len(b.Encode(p.Tgt))
+	for b.Loop() {
+		ntok = 0
+		for _, p := range c.Train {
+			ntok += len(bpe.Encode(p.Src)) + len(bpe.Encode(p.Tgt))
+		}
 	}
-	enc := time.Since(t0)
-	t.Logf("BPE vocab %d trained in %v; encoded %d pairs (%d tokens) in %v = %.0f pairs/s",
-		b.VocabSize(), train, len(c.Train), ntok, enc, float64(len(c.Train))/enc.Seconds())
+	b.ReportMetric(float64(len(c.Train)*b.N)/b.Elapsed().Seconds(), "pairs/s")
+	b.ReportMetric(float64(ntok), "tokens/pass")
 }

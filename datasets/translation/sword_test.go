@@ -2,8 +2,10 @@ package translation
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -38,15 +40,45 @@ const (
 	wantTrain, wantValid, wantTest = 29134, 998, 952
 )
 
-func TestLoadSWORD(t *testing.T) {
+// swordOnce exports the default corpus once for all tests of the package.
+var swordOnce struct {
+	sync.Once
+	dir string
+	c   *Corpus
+	err error
+}
+
+// swordCorpus returns the default SWORD corpus (cached in a temporary
+// directory shared by the package's tests), or skips the test when mod2imp
+// or the modules are missing.
+func swordCorpus(tb testing.TB) *Corpus {
+	tb.Helper()
 	if _, err := exec.LookPath("mod2imp"); err != nil {
-		t.Skip("mod2imp absent: apt-get install sword-text-kjv sword-text-sparv libsword-utils")
+		tb.Skip("mod2imp absent: apt-get install sword-text-kjv sword-text-sparv libsword-utils")
 	}
-	dir := t.TempDir()
-	c, err := LoadSWORD(context.Background(), dir, "", "")
-	if err != nil {
-		t.Skip("SWORD modules unavailable: ", err)
+	swordOnce.Do(func() {
+		swordOnce.dir, swordOnce.err = os.MkdirTemp("", "gap-sword-test")
+		if swordOnce.err == nil {
+			swordOnce.c, swordOnce.err = LoadSWORD(context.Background(), swordOnce.dir, "", "")
+		}
+	})
+	if swordOnce.err != nil {
+		tb.Skip("SWORD modules unavailable: ", swordOnce.err)
 	}
+	return swordOnce.c
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if swordOnce.dir != "" {
+		os.RemoveAll(swordOnce.dir)
+	}
+	os.Exit(code)
+}
+
+func TestLoadSWORD(t *testing.T) {
+	c := swordCorpus(t)
+	dir := swordOnce.dir
 	n := len(c.Train) + len(c.Valid) + len(c.Test)
 	t.Logf("pairs %d: train %d valid %d test %d", n, len(c.Train), len(c.Valid), len(c.Test))
 	if n <= 30000 {
@@ -65,4 +97,26 @@ func TestLoadSWORD(t *testing.T) {
 	if _, err := ExportModule(context.Background(), "noSuchModuleXYZ"); err == nil || !strings.Contains(err.Error(), "sword-text-kjv") {
 		t.Errorf("missing module error %v", err)
 	}
+}
+
+func TestExportModuleNoMod2imp(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := ExportModule(context.Background(), DefaultSrcModule)
+	if err == nil || !strings.Contains(err.Error(), "libsword-utils") {
+		t.Errorf("error %v, want one naming the Debian packages", err)
+	}
+	if _, err := LoadSWORD(context.Background(), t.TempDir(), "", ""); err == nil {
+		t.Error("LoadSWORD without mod2imp and without cache succeeded")
+	}
+}
+
+func FuzzStripOSIS(f *testing.F) {
+	f.Add(`a <w lemma="x">b</w><note>c<note>d</note>e</note> &amp; <title>t</title>`)
+	f.Add("<title canonical=\"true\">x</title>< <>")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := StripOSIS(s)
+		if strings.Contains(out, "  ") || strings.TrimSpace(out) != out {
+			t.Fatalf("whitespace not normalised: %q", out)
+		}
+	})
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestBadInput checks that unknown names and bad flags exit 2 with an error
+// that lists the valid choices.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, "unknown command"},
+		{[]string{"reproduce", "-table", "nope"}, "imagenet"},
+		{[]string{"reproduce", "-profile", "huge"}, "smoke"},
+		{[]string{"reproduce", "-rows", "cgap/0.95/uniform"}, "cgap/0.9/uniform"},
+		{[]string{"reproduce", "-seeds", "0"}, "-seeds"},
+		{[]string{"train", "-method", "nope"}, "cgap"},
+		{[]string{"train", "-method", "cgap", "-param", "kappa=x"}, "kappa"},
+		{[]string{"train", "-dist", "zipf"}, "uniform, erk or global"},
+		{[]string{"train", "-sparsity", "1.5"}, "[0, 1)"},
+		{[]string{"list", "things"}, "methods"},
+		{[]string{"score", "nope"}, "bleu, map, miou"},
+		{[]string{"data", "check", "-dataset", "nope"}, "fashion-mnist"},
+		{[]string{"bench", "step", "-batch", "0"}, "-batch"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("gap %s: exit %d, stderr %q; want exit 2 mentioning %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+}
+
+// TestListShowsRoster checks that every method of the roster is listed with a description.
+func TestListShowsRoster(t *testing.T) {
+	code, out, _ := runCLI(t, "list", "methods")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, m := range []string{"dense", "cgap", "pgap", "gmp", "rigl", "set", "snip", "static", "pfp", "ipfp"} {
+		if !strings.Contains(out, "\n  "+m+" ") {
+			t.Errorf("method %s missing from:\n%s", m, out)
+		}
+	}
+}
+
+// TestReproduceAndReport runs two rows of the smoke table through the CLI,
+// then the report and the benchstat export on its results.
+func TestReproduceAndReport(t *testing.T) {
+	dir := t.TempDir()
+	res := filepath.Join(dir, "runs")
+	code, out, stderr := runCLI(t, "reproduce", "-profile", "smoke", "-results", res, "-rows", "dense/0/dense,cgap/0.9/uniform", "-jobs", "2")
+	if code != 0 {
+		t.Fatalf("reproduce: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "| C-GaP | uniform | 90% |") || !strings.Contains(out, "Results: 2 runs") {
+		t.Fatalf("reproduce output:\n%s", out)
+	}
+	code, out, stderr = runCLI(t, "report", "-table", "imagenet", "-results", res, "-out", filepath.Join(dir, "report"))
+	if code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, stderr)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report", "README.md"))
+	if err != nil || !bytes.Contains(md, []byte("C-GaP")) {
+		t.Fatalf("report README: %v\n%s", err, md)
+	}
+	code, out, stderr = runCLI(t, "bench", "export", "-table", "imagenet", "-results", res)
+	if code != 0 || !strings.Contains(out, "BenchmarkImagenet/") {
+		t.Fatalf("bench export: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
