@@ -18,8 +18,8 @@ import (
 	"strings"
 
 	"github.com/gap-harness/gap/datasets/detection"
-	imagedata "github.com/gap-harness/gap/datasets/image"
 	"github.com/gap-harness/gap/datasets/idx"
+	imagedata "github.com/gap-harness/gap/datasets/image"
 	"github.com/gap-harness/gap/datasets/pointcloud"
 	"github.com/gap-harness/gap/datasets/translation"
 )
