@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // elemGrain is the smallest number of elements one goroutine takes in a cheap
 // elementwise kernel; below it, starting a goroutine costs more than it saves.
@@ -368,21 +365,6 @@ func (tp *Tape[T]) sumTo(dst *Tensor[T], src []T, srcShape []int, alpha T) {
 	reduceSumKernel(tp, src, srcShape, reduced, dst.data, alpha, true)
 }
 
-// unOp selects the operation of the unary kernels.
-type unOp int
-
-const (
-	uAddScalar unOp = iota // x + c
-	uScale                 // c * x
-	uExp
-	uLog
-	uSqrt
-	uSquare
-	uSigmoid
-	uTanh
-	uGELU
-)
-
 // AddScalar returns x + c elementwise.
 func (tp *Tape[T]) AddScalar(x *Var[T], c T) *Var[T] { return tp.unary(uAddScalar, c, x) }
 
@@ -400,125 +382,3 @@ func (tp *Tape[T]) Sqrt(x *Var[T]) *Var[T] { return tp.unary(uSqrt, 0, x) }
 
 // Square returns x*x elementwise.
 func (tp *Tape[T]) Square(x *Var[T]) *Var[T] { return tp.unary(uSquare, 0, x) }
-
-func (tp *Tape[T]) unary(op unOp, c T, x *Var[T]) *Var[T] {
-	grain := transGrain
-	if op == uAddScalar || op == uScale || op == uSquare {
-		grain = elemGrain
-	}
-	xd := x.Value.data
-	out := tp.AllocUninit(x.Value.shape...)
-	yd := out.data
-	tp.ParallelFor(len(xd), grain, func(lo, hi int) { unaryFwd(op, c, yd[lo:hi], xd[lo:hi]) })
-	return tp.Op(out, func(o *Var[T]) {
-		gx := tp.GradOf(x)
-		if gx == nil {
-			return
-		}
-		gd, g := gx.data, o.Grad.data
-		tp.ParallelFor(len(xd), grain, func(lo, hi int) {
-			unaryBwd(op, c, gd[lo:hi], g[lo:hi], xd[lo:hi], yd[lo:hi])
-		})
-	}, x)
-}
-
-// unaryFwd writes y = op(x).
-func unaryFwd[T Float](op unOp, c T, y, x []T) {
-	x = x[:len(y)]
-	switch op {
-	case uAddScalar:
-		for i := range y {
-			y[i] = x[i] + c
-		}
-	case uScale:
-		for i := range y {
-			y[i] = c * x[i]
-		}
-	case uExp:
-		for i := range y {
-			y[i] = T(math.Exp(float64(x[i])))
-		}
-	case uLog:
-		for i := range y {
-			y[i] = T(math.Log(float64(x[i])))
-		}
-	case uSqrt:
-		for i := range y {
-			y[i] = T(math.Sqrt(float64(x[i])))
-		}
-	case uSquare:
-		for i := range y {
-			y[i] = x[i] * x[i]
-		}
-	case uSigmoid:
-		for i := range y {
-			y[i] = T(sigmoid(float64(x[i])))
-		}
-	case uTanh:
-		for i := range y {
-			y[i] = T(math.Tanh(float64(x[i])))
-		}
-	case uGELU:
-		for i := range y {
-			v := float64(x[i])
-			y[i] = T(0.5 * v * (1 + math.Erf(v*math.Sqrt2/2)))
-		}
-	}
-}
-
-// unaryBwd accumulates gx += g * op'(x), using the forward output y where that
-// is cheaper.
-func unaryBwd[T Float](op unOp, c T, gx, g, x, y []T) {
-	n := len(gx)
-	g, x, y = g[:n], x[:n], y[:n]
-	switch op {
-	case uAddScalar:
-		for i := range gx {
-			gx[i] += g[i]
-		}
-	case uScale:
-		for i := range gx {
-			gx[i] += c * g[i]
-		}
-	case uExp:
-		for i := range gx {
-			gx[i] += g[i] * y[i]
-		}
-	case uLog:
-		for i := range gx {
-			gx[i] += g[i] / x[i]
-		}
-	case uSqrt:
-		for i := range gx {
-			gx[i] += g[i] / (2 * y[i])
-		}
-	case uSquare:
-		for i := range gx {
-			gx[i] += 2 * x[i] * g[i]
-		}
-	case uSigmoid:
-		for i := range gx {
-			gx[i] += g[i] * y[i] * (1 - y[i])
-		}
-	case uTanh:
-		for i := range gx {
-			gx[i] += g[i] * (1 - y[i]*y[i])
-		}
-	case uGELU:
-		const invSqrt2Pi = 0.3989422804014327 // 1/sqrt(2*pi)
-		for i := range gx {
-			v := float64(x[i])
-			d := 0.5*(1+math.Erf(v*math.Sqrt2/2)) + v*invSqrt2Pi*math.Exp(-0.5*v*v)
-			gx[i] += g[i] * T(d)
-		}
-	}
-}
-
-// sigmoid is 1/(1+e^-x), computed without overflow for large |x|.
-func sigmoid(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
-	}
-	e := math.Exp(x)
-	return e / (1 + e)
-}

@@ -141,18 +141,22 @@ func BenchmarkResNet20ConvBN(b *testing.B) {
 		}
 	}
 	x := randTensor(rng, benchBatch, 3, 32, 32)
-	tp := engine.NewTape[float32](2)
-	ct := startCPU(b)
-	for range b.N {
-		h := tp.Const(x)
-		for _, l := range layers {
-			h = tp.Conv2D(h, l.w, nil, engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: 1, PadW: 1})
-			h = tp.BatchNorm(h, l.g, l.be, l.st, true)
-		}
-		seedGrad(b, tp, h)
-		tp.Reset()
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads%d", threads), func(b *testing.B) {
+			tp := engine.NewTape[float32](threads)
+			ct := startCPU(b)
+			for range b.N {
+				h := tp.Const(x)
+				for _, l := range layers {
+					h = tp.Conv2D(h, l.w, nil, engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: 1, PadW: 1})
+					h = tp.BatchNorm(h, l.g, l.be, l.st, true)
+				}
+				seedGrad(b, tp, h)
+				tp.Reset()
+			}
+			ct.report(b)
+		})
 	}
-	ct.report(b)
 }
 
 // BenchmarkConvThreading compares the two ways to use 2 cores for ResNet-20's

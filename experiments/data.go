@@ -45,7 +45,7 @@ func Available(name, dataPath string) error {
 
 // Load returns the splits a profile asks for, loading them on first use.
 func (c *DataCache) Load(d DataSpec, m ModelSpec, dataPath string) (*dataPair, error) {
-	key := fmt.Sprintf("%s|%d|%d|%d|%d|%s", d.Name, d.TrainN, d.TestN, d.Size, m.InputSize, dataPath)
+	key := fmt.Sprintf("%+v|%d|%s", d, m.InputSize, dataPath)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.sets[key]; ok {
@@ -98,6 +98,9 @@ func loadData(d DataSpec, m ModelSpec, dataPath string) (*dataPair, error) {
 			if test, err = test.Resize(d.Size, d.Size, imagedata.Bilinear); err != nil {
 				return nil, err
 			}
+		}
+		if d.Pad > 0 || d.HFlip {
+			train = train.WithAugment(imagedata.Augment{Pad: d.Pad, HFlip: d.HFlip})
 		}
 		return &dataPair{train: train, test: test}, nil
 	case "imagenet":

@@ -75,6 +75,18 @@ func ImageNet() *Table {
 					"set":  {"delta_t": "20"},
 				},
 			},
+			"long": {
+				Name:   "long",
+				Proxy:  "ResNet-18/4 (4 stages) on the full Fashion-MNIST with crop and flip, a longer proxy for ResNet-50 on ImageNet (its dense row is the harness's >= 92% sanity check)",
+				Model:  ModelSpec{Name: "resnet18", Width: 1.0 / 4, Classes: 10, InputSize: 28, InputC: 1, SmallStem: true},
+				Data:   DataSpec{Name: "fashion-mnist", Pad: 2, HFlip: true},
+				Epochs: 12, Batch: 128, EvalBatch: 1000,
+				Optim: sgd,
+				MethodParams: map[string]map[string]string{
+					"cgap": {"kappa": "4", "rounds": "2", "step_epochs": "2", "finetune_epochs": "4"},
+					"pgap": {"kappa": "4", "rounds": "2", "step_epochs": "2", "finetune_epochs": "4"},
+				},
+			},
 			"full": {
 				Name:   "full",
 				Model:  ModelSpec{Name: "resnet50", Width: 1, Classes: 1000, InputSize: 224, InputC: 3},

@@ -61,6 +61,8 @@ func (s RunSpec) Settings() map[string]string {
 		"data.train_n":       strconv.Itoa(p.Data.TrainN),
 		"data.test_n":        strconv.Itoa(p.Data.TestN),
 		"data.size":          strconv.Itoa(p.Data.Size),
+		"data.pad":           strconv.Itoa(p.Data.Pad),
+		"data.hflip":         strconv.FormatBool(p.Data.HFlip),
 		"epochs.base":        strconv.Itoa(p.Epochs),
 		"batch":              strconv.Itoa(p.Batch),
 		"eval_batch":         strconv.Itoa(p.EvalBatch),

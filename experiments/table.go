@@ -78,6 +78,10 @@ type DataSpec struct {
 	TrainN int    // examples per epoch drawn from the training split (0 = all)
 	TestN  int    // evaluation examples (0 = all)
 	Size   int    // resize to Size x Size (0 = native)
+	// Pad and HFlip are the training augmentation: a random crop from the image
+	// zero-padded by Pad pixels, and a horizontal flip with probability 1/2.
+	Pad   int
+	HFlip bool
 }
 
 // OptimSpec is the optimiser and learning-rate schedule of a profile.
