@@ -68,7 +68,7 @@ report: build
 # Engine benchmarks in Go's benchmark format, for benchstat (make compare).
 bench: setup
 	@mkdir -p out
-	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchtime 5x -count 5 ./engine/... | tee out/bench-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit).txt
+	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchtime 5x -count 5 ./engine/... ./models/... | tee out/bench-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit).txt
 
 # Times the PyTorch reference (Debian's python3-torch) beside `gap bench step`.
 bench-torch: build

@@ -46,6 +46,8 @@ var convCases = []convCase{
 	{2, 2, 5, 6, 3, 3, 3, engine.ConvOpts{}},
 	{1, 2, 4, 4, 2, 3, 3, engine.ConvOpts{PadH: 3, PadW: 3}},
 	{2, 3, 5, 6, 2, 2, 2, engine.ConvOpts{PadH: 1, PadW: 1}},
+	{2, 2, 3, 1, 2, 1, 3, engine.ConvOpts{StrideW: 3, PadW: 2}},
+	{1, 2, 4, 4, 2, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},
 }
 
 // TestConv2D checks groups=1 convolutions against finite differences (x, w, b)

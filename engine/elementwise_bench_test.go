@@ -122,3 +122,15 @@ func BenchmarkElemReLUBackward(b *testing.B) {
 		tp.Reset()
 	}
 }
+
+// BenchmarkElemSoftmaxAttention is an attention-sized softmax along the last axis.
+func BenchmarkElemSoftmaxAttention(b *testing.B) {
+	x := engine.NewParam("x", ewBenchTensor(64, 128, 128))
+	tp := engine.NewTape[float32](2)
+	b.SetBytes(int64(2 * 4 * x.Value.Len()))
+	b.ResetTimer()
+	for range b.N {
+		tp.Softmax(x, -1)
+		tp.Reset()
+	}
+}

@@ -59,18 +59,22 @@ func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
 						clear(dst)
 						continue
 					}
-					clear(dst[:lo])
+					for i := 0; i < lo; i++ {
+						dst[i] = 0
+					}
 					src := xc[ih*g.W : (ih+1)*g.W]
 					if g.SW == 1 {
 						copy(dst[lo:hi], src[lo+off:hi+off])
-					} else {
+					} else if lo < hi {
 						d := dst[lo:hi]
-						s := src[lo*g.SW+off:]
+						s := src[lo*g.SW+off : (hi-1)*g.SW+off+1]
 						for i := range d {
 							d[i] = s[i*g.SW]
 						}
 					}
-					clear(dst[hi:])
+					for i := hi; i < len(dst); i++ {
+						dst[i] = 0
+					}
 				}
 			}
 		}
@@ -110,16 +114,17 @@ func im2colRows[T Float](g *convGeom, x []T, cch int, col []T) {
 				if start < end {
 					copy(row[start:end], xc[start+shift:end+shift])
 				}
-				if lo > 0 || hi < w {
-					// A few columns per row: plain stores beat memclr calls.
-					for oh := ohLo; oh < ohHi; oh++ {
-						d := row[oh*w : (oh+1)*w]
-						for i := 0; i < lo; i++ {
-							d[i] = 0
-						}
-						for i := hi; i < w; i++ {
-							d[i] = 0
-						}
+				// Zero the few columns per row that fall into the left and right
+				// padding (strided single stores: cheaper than memclr calls).
+				body := row[:ohHi*w]
+				for i := 0; i < lo; i++ {
+					for p := ohLo*w + i; p < len(body); p += w {
+						body[p] = 0
+					}
+				}
+				for i := hi; i < w; i++ {
+					for p := ohLo*w + i; p < len(body); p += w {
+						body[p] = 0
 					}
 				}
 			}

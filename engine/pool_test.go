@@ -145,3 +145,17 @@ func TestGlobalAvgPool2D(t *testing.T) {
 	expectClose(t, "gap forward vs gorgonia", out.Data(), rout)
 	checkF32(t, "gap", gapOp[float32](), gapOp[float64](), tensors(x), nil)
 }
+
+// TestPoolParallel runs the pools on inputs large enough to be split over 2
+// threads: float32 against float64, and bit-identical repeats.
+func TestPoolParallel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	x := tensors(gradcheck.Random(rng, 4, 8, 16, 16))
+	o := engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
+	checkF32(t, "maxpool parallel", maxPoolOp[float32](o), maxPoolOp[float64](o), x, nil)
+	checkDeterministic(t, "maxpool parallel", maxPoolOp[float32](o), x)
+	checkF32(t, "avgpool parallel", avgPoolOp[float32](o), avgPoolOp[float64](o), x, nil)
+	checkDeterministic(t, "avgpool parallel", avgPoolOp[float32](o), x)
+	checkF32(t, "gap parallel", gapOp[float32](), gapOp[float64](), x, nil)
+	checkDeterministic(t, "gap parallel", gapOp[float32](), x)
+}

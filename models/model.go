@@ -172,21 +172,7 @@ func checkInput(name string, x *engine.Var[float32], c, h, w int) {
 	}
 }
 
-// flatten reshapes [N, ...] to [N, rest] as a view; the backward adds the
-// gradient through unchanged.
+// flatten reshapes [N, ...] to [N, rest] (a view).
 func flatten(tp *engine.Tape[float32], x *engine.Var[float32]) *engine.Var[float32] {
-	n := x.Shape()[0]
-	out := x.Value.Reshape(n, -1)
-	return tp.Op(out, func(o *engine.Var[float32]) {
-		gx := tp.GradOf(x)
-		if gx == nil {
-			return
-		}
-		gd, g := gx.Data(), o.Grad.Data()
-		tp.ParallelFor(len(g), 1<<15, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				gd[i] += g[i]
-			}
-		})
-	}, x)
+	return tp.Reshape(x, x.Shape()[0], -1)
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/gap-harness/gap/engine/bench"
+	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/engine/blas"
 	"github.com/gap-harness/gap/reports"
 )

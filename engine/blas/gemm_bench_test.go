@@ -27,6 +27,8 @@ func BenchmarkSgemm(b *testing.B) {
 		{false, false, 16, 8192, 144}, {false, false, 64, 512, 576},
 		{true, true, 1024, 16, 144}, {false, true, 144, 16, 1024}, {true, false, 16, 144, 1024},
 		{false, true, 1024, 16, 144}, {false, false, 1024, 144, 16},
+		{false, true, 144, 16, 8192}, {false, true, 288, 32, 2048}, {false, true, 288, 32, 256},
+		{false, true, 576, 64, 64}, {false, true, 576, 64, 512}, {false, false, 64, 512, 576},
 	} {
 		b.Run(fmt.Sprintf("ta%v_tb%v_%dx%dx%d", s.ta, s.tb, s.m, s.n, s.k), func(b *testing.B) {
 			a := make([]float32, s.m*s.k)

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math/rand/v2"
 
 	"github.com/gap-harness/gap/engine"
@@ -77,34 +76,7 @@ func NewEmbedding(ps *ParamSet, name string, num, dim int, rng *rand.Rand) *Embe
 	return &Embedding{W: ps.Add(name+".weight", w, false)}
 }
 
-// Forward looks up ids: [len(ids), dim]. It panics on an id out of range.
-// (Implemented here with tp.Op rather than through an engine op so that this
-// package does not depend on the engine's index ops; the backward scatter-adds
-// rows in id order, so it is deterministic.)
+// Forward looks up ids: [len(ids), dim].
 func (e *Embedding) Forward(tp *engine.Tape[float32], ids []int32) *engine.Var[float32] {
-	w := e.W.V
-	num, dim := w.Shape()[0], w.Shape()[1]
-	wd := w.Value.Data()
-	out := tp.AllocUninit(len(ids), dim)
-	od := out.Data()
-	for i, id := range ids {
-		if id < 0 || int(id) >= num {
-			panic(fmt.Sprintf("nn: Embedding %s: id %d out of range [0,%d)", e.W.Name, id, num))
-		}
-		copy(od[i*dim:(i+1)*dim], wd[int(id)*dim:int(id+1)*dim])
-	}
-	ids = append([]int32(nil), ids...)
-	return tp.Op(out, func(o *engine.Var[float32]) {
-		gw := tp.GradOf(w)
-		if gw == nil {
-			return
-		}
-		gd, g := gw.Data(), o.Grad.Data()
-		for i, id := range ids {
-			dst := gd[int(id)*dim : int(id+1)*dim]
-			for j, v := range g[i*dim : (i+1)*dim] {
-				dst[j] += v
-			}
-		}
-	}, w)
+	return tp.Embedding(e.W.V, ids)
 }

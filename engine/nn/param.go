@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gap-harness/gap/engine"
 )
@@ -32,6 +33,18 @@ func (p *Param) Len() int { return p.V.Value.Len() }
 
 // Shape is the tensor's shape.
 func (p *Param) Shape() []int { return p.V.Value.Shape() }
+
+// EnsureMask returns the parameter's mask, first setting it to all ones
+// (dense) when it is nil.
+func (p *Param) EnsureMask() []float32 {
+	if p.Mask == nil {
+		p.Mask = make([]float32, p.Len())
+		for i := range p.Mask {
+			p.Mask[i] = 1
+		}
+	}
+	return p.Mask
+}
 
 // Buffer is a named non-trainable tensor saved with the model (e.g. a
 // batch-norm running mean).
@@ -176,7 +189,8 @@ func (s *ParamSet) StateDict() map[string][]float32 {
 
 // LoadStateDict copies values from d into every parameter and buffer; all must
 // be present with matching sizes. A mask entry sets the parameter's mask; a
-// parameter without one becomes dense (nil mask). Unknown keys are an error.
+// parameter without one becomes dense (nil mask). Unknown keys are an error;
+// on error the set may be partly loaded.
 func (s *ParamSet) LoadStateDict(d map[string][]float32) error {
 	used := 0
 	load := func(name string, dst []float32) error {
@@ -213,10 +227,8 @@ func (s *ParamSet) LoadStateDict(d map[string][]float32) error {
 	if used != len(d) {
 		var extra []string
 		for k := range d {
-			if s.byName[k] == nil && s.bufName[k] == nil {
-				if p := s.byName[trimMask(k)]; p == nil || k == trimMask(k) {
-					extra = append(extra, k)
-				}
+			if !s.known(k) {
+				extra = append(extra, k)
 			}
 		}
 		sort.Strings(extra)
@@ -225,9 +237,11 @@ func (s *ParamSet) LoadStateDict(d map[string][]float32) error {
 	return nil
 }
 
-func trimMask(k string) string {
-	if len(k) > len(MaskSuffix) && k[len(k)-len(MaskSuffix):] == MaskSuffix {
-		return k[:len(k)-len(MaskSuffix)]
+// known reports whether k names a parameter, a buffer or a parameter's mask.
+func (s *ParamSet) known(k string) bool {
+	if s.byName[k] != nil || s.bufName[k] != nil {
+		return true
 	}
-	return k
+	base, ok := strings.CutSuffix(k, MaskSuffix)
+	return ok && s.byName[base] != nil
 }

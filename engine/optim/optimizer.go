@@ -153,6 +153,13 @@ func (b *base) ZeroWhereMasked(name string, mask []float32) {
 	}
 }
 
+// ZeroPruned is ZeroWhereMasked under the name methods.OptState uses, so an
+// optimiser can be handed to a sparsification method as is.
+func (b *base) ZeroPruned(name string, mask []float32) { b.ZeroWhereMasked(name, mask) }
+
+// ZeroIndices is ZeroState under the name methods.OptState uses.
+func (b *base) ZeroIndices(name string, idx []int) { b.ZeroState(name, idx) }
+
 // StateDict flattens an optimiser's state into "param.key" entries (copies),
 // plus "__steps__" holding the step counter split into two exact float32
 // halves, for checkpoints.

@@ -8,12 +8,18 @@ import (
 
 	imagedata "github.com/gap-harness/gap/datasets/image"
 	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/optim"
 	"github.com/gap-harness/gap/models"
 )
 
 // TestLeNet5MNISTOneEpoch trains LeNet-5 (torch_reference.py's) for one epoch
-// of MNIST (Adam lr 1e-3, batch 32, shuffled with a fixed seed) and requires
-// at least 98% test accuracy. Run with `go test -tags long` (make test-long).
+// of MNIST (Adam, learning rate cosine-annealed from 2e-3 to 0 over the epoch,
+// batch 32, shuffled with a fixed seed) and requires at least 98% test
+// accuracy. Run with `go test -tags long` (make test-long).
+//
+// PyTorch 1.13 with the same protocol (torch_reference.py's LeNet5, MNIST
+// normalised with 0.1307/0.3081) reaches 98.72%, 98.77% and 98.68% for seeds
+// 0, 1, 2; with a constant 1e-3 it gives 97.9-98.4%, too close to the bar.
 func TestLeNet5MNISTOneEpoch(t *testing.T) {
 	train, err := imagedata.LoadMNIST("", true)
 	if err != nil {
@@ -32,7 +38,10 @@ func TestLeNet5MNISTOneEpoch(t *testing.T) {
 	perm := rng.Perm(train.Len())
 	x := engine.NewTensor[float32](batch, 1, 28, 28)
 	y := make([]int32, batch)
+	steps := int64(len(perm) / batch)
+	sched := optim.Cosine{Base: 2e-3, Floor: 0, Total: steps}
 	for i := 0; i+batch <= len(perm); i += batch {
+		s.Opt.SetLR(sched.LR(int64(i / batch)))
 		if err := train.Batch(perm[i:i+batch], x.Data(), y, nil); err != nil {
 			t.Fatal(err)
 		}
