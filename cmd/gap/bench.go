@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
 )
 
