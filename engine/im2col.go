@@ -42,7 +42,10 @@ func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
 		im2colRows(g, x, cch, col)
 		return
 	}
-	hw, ohw := g.H*g.W, g.OH*g.OW
+	// Geometry in locals: the compiler keeps them in registers across the
+	// stores into col, which it would not do for fields read through g.
+	h, w, oh0, ow0, sh, sw := g.H, g.W, g.OH, g.OW, g.SH, g.SW
+	hw, ohw := h*w, oh0*ow0
 	r := 0
 	for c := 0; c < cch; c++ {
 		xc := x[c*hw : (c+1)*hw]
@@ -51,25 +54,25 @@ func im2col[T Float](g *convGeom, x []T, cch int, col []T) {
 				row := col[r*ohw : (r+1)*ohw]
 				r++
 				off := kw*g.DW - g.PW
-				lo, hi := colRange(off, g.SW, g.W, g.OW)
+				lo, hi := colRange(off, sw, w, ow0)
 				ih := kh*g.DH - g.PH
-				for oh := 0; oh < g.OH; oh, ih = oh+1, ih+g.SH {
-					dst := row[oh*g.OW : (oh+1)*g.OW]
-					if ih < 0 || ih >= g.H {
+				for oh := 0; oh < oh0; oh, ih = oh+1, ih+sh {
+					dst := row[oh*ow0 : (oh+1)*ow0]
+					if ih < 0 || ih >= h {
 						clear(dst)
 						continue
 					}
 					for i := 0; i < lo; i++ {
 						dst[i] = 0
 					}
-					src := xc[ih*g.W : (ih+1)*g.W]
-					if g.SW == 1 {
+					src := xc[ih*w : (ih+1)*w]
+					if sw == 1 {
 						copy(dst[lo:hi], src[lo+off:hi+off])
 					} else if lo < hi {
 						d := dst[lo:hi]
-						s := src[lo*g.SW+off : (hi-1)*g.SW+off+1]
-						for i := range d {
-							d[i] = s[i*g.SW]
+						s := src[lo*sw+off : (hi-1)*sw+off+1]
+						for i, j := 0, 0; i < len(d); i, j = i+1, j+sw {
+							d[i] = s[j]
 						}
 					}
 					for i := hi; i < len(dst); i++ {
@@ -135,7 +138,8 @@ func im2colRows[T Float](g *convGeom, x []T, cch int, col []T) {
 // col2im is the adjoint of im2col: it adds each entry of col [cch*KH*KW, OH*OW]
 // into the input position it was read from in x [cch,H,W] (padding is dropped).
 func col2im[T Float](g *convGeom, col []T, cch int, x []T) {
-	hw, ohw := g.H*g.W, g.OH*g.OW
+	h, w, oh0, ow0, sh, sw := g.H, g.W, g.OH, g.OW, g.SH, g.SW
+	hw, ohw := h*w, oh0*ow0
 	r := 0
 	for c := 0; c < cch; c++ {
 		xc := x[c*hw : (c+1)*hw]
@@ -144,26 +148,25 @@ func col2im[T Float](g *convGeom, col []T, cch int, x []T) {
 				row := col[r*ohw : (r+1)*ohw]
 				r++
 				off := kw*g.DW - g.PW
-				lo, hi := colRange(off, g.SW, g.W, g.OW)
+				lo, hi := colRange(off, sw, w, ow0)
 				if lo >= hi {
 					continue
 				}
 				ih := kh*g.DH - g.PH
-				for oh := 0; oh < g.OH; oh, ih = oh+1, ih+g.SH {
-					if ih < 0 || ih >= g.H {
+				for oh := 0; oh < oh0; oh, ih = oh+1, ih+sh {
+					if ih < 0 || ih >= h {
 						continue
 					}
-					s := row[oh*g.OW+lo : oh*g.OW+hi]
-					dst := xc[ih*g.W : (ih+1)*g.W]
-					if g.SW == 1 {
-						d := dst[lo+off : hi+off]
+					s := row[oh*ow0+lo : oh*ow0+hi]
+					if sw == 1 {
+						d := xc[ih*w+lo+off : ih*w+hi+off]
 						for i, v := range s {
 							d[i] += v
 						}
 					} else {
-						d := dst[lo*g.SW+off:]
-						for i, v := range s {
-							d[i*g.SW] += v
+						d := xc[ih*w+lo*sw+off : ih*w+(hi-1)*sw+off+1]
+						for i, j := 0, 0; i < len(s); i, j = i+1, j+sw {
+							d[j] += s[i]
 						}
 					}
 				}

@@ -90,7 +90,8 @@ func (tp *Tape[T]) Reset() {
 // Alloc returns a zero-filled pooled tensor, valid until Reset.
 func (tp *Tape[T]) Alloc(shape ...int) *Tensor[T] {
 	t := tp.AllocUninit(shape...)
-	clear(t.data)
+	d := t.data
+	tp.ParallelFor(len(d), 1<<16, func(lo, hi int) { clear(d[lo:hi]) })
 	return t
 }
 

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/gap-harness/gap/engine/blas"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -68,8 +67,6 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	}
 	jobs = min(jobs, max(1, len(specs)))
 	threads := max(1, cores/jobs)
-	// OpenBLAS keeps one process-wide thread count: give it each run's share.
-	blas.SetThreads(threads)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress}
 	if env.Registry == nil {

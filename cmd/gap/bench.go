@@ -46,7 +46,6 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
 	}
-	blas.SetThreads(*threads)
 	r, err := bench.Step(*model, *batch, *steps, *warmup, *threads)
 	if err != nil {
 		return err

@@ -5,10 +5,15 @@ package blas
 /*
 #cgo LDFLAGS: -lopenblas
 #include <cblas.h>
+char* openblas_get_corename(void);
 */
 import "C"
 
-import "unsafe"
+import (
+	"strings"
+	"sync"
+	"unsafe"
+)
 
 // Impl names the BLAS implementation this binary was built with.
 const Impl = "openblas"
@@ -35,11 +40,43 @@ func trans(t bool) C.enum_CBLAS_TRANSPOSE {
 	return C.CblasNoTrans
 }
 
+// smallKernels reports whether OpenBLAS runs with an AVX-512 core type whose
+// sgemm has "small matrix" kernels (no packing; used for M*N*K <= 1e6), which
+// are up to 1.7x faster than the packed path on conv-shaped products.
+var smallKernels = sync.OnceValue(func() bool {
+	name := strings.ToLower(C.GoString(C.openblas_get_corename()))
+	for _, c := range []string{"skylakex", "cooperlake", "sapphirerapids"} {
+		if strings.Contains(name, c) {
+			return true
+		}
+	}
+	return false
+})
+
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if k == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	pm, pn := m, n
+	if smallKernels() {
+		pm, pn = smallPieces(transB, m, n, k)
+	}
+	for i := 0; i < m; i += pm {
+		for j := 0; j < n; j += pn {
+			aOff, bOff := i*lda, j
+			if transA {
+				aOff = i
+			}
+			if transB {
+				bOff = j * ldb
+			}
+			sgemmCall(transA, transB, min(pm, m-i), min(pn, n-j), k, alpha, a[aOff:], lda, b[bOff:], ldb, beta, c[i*ldc+j:], ldc)
+		}
+	}
+}
+
+func sgemmCall(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	C.cblas_sgemm(C.CblasRowMajor, trans(transA), trans(transB), C.blasint(m), C.blasint(n), C.blasint(k),
 		C.float(alpha), (*C.float)(unsafe.Pointer(&a[0])), C.blasint(lda),
 		(*C.float)(unsafe.Pointer(&b[0])), C.blasint(ldb),
