@@ -2,10 +2,12 @@ package experiments
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -291,5 +293,55 @@ func TestAddedMethodRunsThroughSmokeTable(t *testing.T) {
 				t.Fatalf("%s: %s keeps %d of %d", r.Row, l.Name, l.Nonzero, l.Params)
 			}
 		}
+	}
+}
+
+// TestBranchHelperProcess is a P-GaP branch process for TestBranchesAsProcesses.
+func TestBranchHelperProcess(t *testing.T) {
+	args := os.Getenv("GAP_BRANCH_ARGS")
+	if args == "" {
+		t.Skip("helper process for TestBranchesAsProcesses")
+	}
+	var dir, id string
+	var round, branch, threads int
+	if _, err := fmt.Sscan(args, &dir, &id, &round, &branch, &threads); err != nil {
+		t.Fatal(err)
+	}
+	if err := RunBranch(context.Background(), dir, id, round, branch, threads, Env{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBranchesAsProcesses runs P-GaP's branches as separate processes that
+// meet only through checkpoint files, and checks the result equals running
+// them as goroutines of one process.
+func TestBranchesAsProcesses(t *testing.T) {
+	plan := testPlan(t, "pgap/0.8/global")
+	want, err := RunPlan(context.Background(), plan, Options{ResultsDir: t.TempDir(), Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	started := 0
+	procs := func(ctx context.Context, dir, id string, round, branch, threads int) error {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBranchHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("GAP_BRANCH_ARGS=%s %s %d %d %d", dir, id, round, branch, threads))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("branch process: %v\n%s", err, out)
+		}
+		return nil
+	}
+	got, err := RunPlan(context.Background(), plan, Options{ResultsDir: t.TempDir(), Jobs: 1, Branches: procs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started != 4 {
+		t.Fatalf("%d branch processes started, want kappa = 4", started)
+	}
+	if diff := cmp.Diff(want, got, ignoreTimes, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("branches as processes differ from in-process branches (-want +got):\n%s", diff)
 	}
 }

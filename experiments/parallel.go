@@ -2,7 +2,9 @@ package experiments
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,6 +68,11 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 			return nil, err
 		}
 	}
+	if env.Branches != nil {
+		if err := writeSpec(dir, spec); err != nil {
+			return nil, err
+		}
+	}
 	T := pm.BranchEpochs()
 	for r := 0; r < pm.Rounds(); r++ {
 		if c, err := LoadCheckpoint(roundPath(dir, r+1)); err != nil {
@@ -91,6 +98,10 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
+				if env.Branches != nil {
+					errs[b] = env.Branches(ctx, env.Dir, id, r, b, threads)
+					return
+				}
 				errs[b] = runBranch(ctx, spec, env, data, newMethod, cur, r, b, T, threads)
 			}()
 		}
@@ -156,6 +167,92 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 		}
 	}
 	return t.result(spec, ft)
+}
+
+// specPath is where a P-GaP run's spec is written for branch processes.
+func specPath(dir string) string { return filepath.Join(dir, "spec.json") }
+
+// writeSpec saves the run's spec for branch processes, atomically.
+func writeSpec(dir string, spec RunSpec) error {
+	data, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("p-gap spec: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("p-gap spec: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".spec-*.tmp")
+	if err != nil {
+		return fmt.Errorf("p-gap spec: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("p-gap spec: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("p-gap spec: %w", err)
+	}
+	return os.Rename(tmp.Name(), specPath(dir))
+}
+
+// RunBranch trains branch b of round r of the P-GaP run id whose results
+// folder is dir (<results>/<table>), reading the run's spec and the round's
+// merged checkpoint from <dir>/ckpt/<id>/ and writing the branch checkpoint
+// there. It is what a branch process runs (gap pgap-branch); a finished branch
+// is left as it is.
+func RunBranch(ctx context.Context, dir, id string, round, branch, threads int, env Env) error {
+	ck := filepath.Join(dir, "ckpt", id)
+	raw, err := os.ReadFile(specPath(ck))
+	if err != nil {
+		return fmt.Errorf("p-gap branch: %w", err)
+	}
+	var spec RunSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return fmt.Errorf("p-gap branch: %s: %w", specPath(ck), err)
+	}
+	if got := spec.ID(); got != id {
+		return fmt.Errorf("p-gap branch: %s holds run %s, not %s", specPath(ck), got, id)
+	}
+	env.Dir = dir
+	if env.Registry == nil {
+		env.Registry = methods.Default()
+	}
+	if env.Data == nil {
+		env.Data = &DataCache{}
+	}
+	data, err := env.Data.Load(spec.Profile.Data, spec.Profile.Model, spec.DataPath)
+	if err != nil {
+		return err
+	}
+	newMethod := func() (methods.Parallel, error) {
+		m, err := env.Registry.New(spec.Row.Method, spec.MethodParams())
+		if err != nil {
+			return nil, err
+		}
+		pm, ok := m.(methods.Parallel)
+		if !ok {
+			return nil, fmt.Errorf("method %s has no branches", spec.Row.Method)
+		}
+		return pm, nil
+	}
+	pm, err := newMethod()
+	if err != nil {
+		return err
+	}
+	pm.Epochs(spec.Profile.Epochs)
+	if round < 0 || round >= pm.Rounds() || branch < 0 || branch >= pm.Branches() {
+		return fmt.Errorf("p-gap branch: round %d branch %d outside %d rounds of %d branches", round, branch, pm.Rounds(), pm.Branches())
+	}
+	cur, err := LoadCheckpoint(roundPath(ck, round))
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return fmt.Errorf("p-gap branch: %s is missing", roundPath(ck, round))
+	}
+	return runBranch(ctx, spec, env, data, newMethod, cur, round, branch, pm.BranchEpochs(), threads)
 }
 
 // runBranch trains branch b of round r from the merged checkpoint cur.

@@ -28,7 +28,15 @@ type Env struct {
 	Data     *DataCache
 	// Progress, when set, is called after every epoch.
 	Progress func(p Progress)
+	// Branches, when set, runs each P-GaP branch elsewhere (a separate
+	// process, say) instead of in a goroutine of this one. It must train
+	// branch b of round r of the run id whose spec is in the run's checkpoint
+	// folder, as RunBranch does, and return once the branch checkpoint is written.
+	Branches BranchRunner
 }
+
+// BranchRunner trains one P-GaP branch: see Env.Branches and RunBranch.
+type BranchRunner func(ctx context.Context, dir, id string, round, branch, threads int) error
 
 // Progress is one epoch's report.
 type Progress struct {

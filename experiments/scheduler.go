@@ -52,6 +52,8 @@ type Options struct {
 	Log        *slog.Logger
 	Progress   func(Progress)
 	Registry   *methods.Registry
+	// Branches runs P-GaP branches outside this process (see Env.Branches).
+	Branches BranchRunner
 }
 
 // RunPlan executes every run of the plan, up to Jobs at once, with the cores
@@ -68,7 +70,7 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	jobs = min(jobs, max(1, len(specs)))
 	threads := max(1, cores/jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo,
-		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress}
+		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}

@@ -33,13 +33,14 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"train":     {"train one run from flags", cmdTrain},
-		"reproduce": {"run a whole table and print it", cmdReproduce},
-		"list":      {"list tables, methods, models, data sets and profiles", cmdList},
-		"bench":     {"engine step benchmark (step), benchstat export (export) and comparison (compare)", cmdBench},
-		"report":    {"write reports/<table>/README.md and figures from results", cmdReport},
-		"score":     {"score a system's outputs: bleu, map or miou", cmdScore},
-		"data":      {"list the data sets or check one", cmdData},
+		"train":       {"train one run from flags", cmdTrain},
+		"reproduce":   {"run a whole table and print it", cmdReproduce},
+		"list":        {"list tables, methods, models, data sets and profiles", cmdList},
+		"bench":       {"engine step benchmark (step), benchstat export (export) and comparison (compare)", cmdBench},
+		"report":      {"write reports/<table>/README.md and figures from results", cmdReport},
+		"score":       {"score a system's outputs: bleu, map or miou", cmdScore},
+		"data":        {"list the data sets or check one", cmdData},
+		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
 	}
 }
 

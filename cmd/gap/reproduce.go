@@ -66,7 +66,8 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		log.Info("profile is a proxy", "profile", p.Name, "proxy", p.Proxy)
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
-	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update, Registry: reg})
+	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
+		Registry: reg, Branches: processBranches(stderr)})
 	prog.finish()
 	if err != nil {
 		return err
