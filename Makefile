@@ -20,6 +20,9 @@ BLAS ?= $(shell { test -e /usr/include/x86_64-linux-gnu/cblas.h || test -e /usr/
 TAGS = $(if $(filter openblas,$(BLAS)),openblas,)
 CGO = $(if $(filter openblas,$(BLAS)),1,0)
 GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
+# The commit results record: HEAD, with -dirty when tracked files differ.
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+LDFLAGS := -X main.commit=$(COMMIT)
 
 .PHONY: all setup build test test-long vet reproduce report bench bench-torch compare fuzz clean
 
@@ -43,7 +46,7 @@ setup:
 	@echo "setup: BLAS=$(BLAS)"
 
 build: setup
-	CGO_ENABLED=$(CGO) $(GO) build $(GOFLAGS_TAGS) -o bin/gap ./cmd/gap
+	CGO_ENABLED=$(CGO) $(GO) build $(GOFLAGS_TAGS) -ldflags "$(LDFLAGS)" -o bin/gap ./cmd/gap
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files -co --exclude-standard '*.go'); exit 1; }

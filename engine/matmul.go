@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/gap-harness/gap/engine/blas"
 )
@@ -152,26 +151,4 @@ func gbOne[T Float](threads int, g mmGeom, a, dc, gb []T) {
 		// dB [n,k] += dC^T [n,m] x op(A) [m,k]
 		blas.GemmParallel(threads, true, g.transA, g.n, g.k, g.m, 1, dc, g.n, a, g.lda, 1, gb, g.ldb)
 	}
-}
-
-// chunkedFor runs fn(c, lo, hi) for each of the chunks parts of [0, n) (as split
-// by ChunkBounds), chunk 0 on the calling goroutine, and waits for all. Kernels
-// use the chunk index c to own per-chunk scratch and partial sums.
-func chunkedFor(chunks, n int, fn func(c, lo, hi int)) {
-	if chunks <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for c := 1; c < chunks; c++ {
-		lo, hi := ChunkBounds(n, chunks, c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(c, lo, hi)
-		}()
-	}
-	lo, hi := ChunkBounds(n, chunks, 0)
-	fn(0, lo, hi)
-	wg.Wait()
 }

@@ -17,23 +17,7 @@ func Parallel(threads, n, grain int, fn func(lo, hi int)) {
 	if grain < 1 {
 		grain = 1
 	}
-	chunks := Chunks(threads, n, grain)
-	if chunks <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for c := 1; c < chunks; c++ {
-		lo, hi := ChunkBounds(n, chunks, c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	lo, hi := ChunkBounds(n, chunks, 0)
-	fn(lo, hi)
-	wg.Wait()
+	chunkedFor(Chunks(threads, n, grain), n, func(_, lo, hi int) { fn(lo, hi) })
 }
 
 // Chunks returns how many chunks Parallel splits n items into.
@@ -55,4 +39,26 @@ func Chunks(threads, n, grain int) int {
 // chunks nearly equal parts.
 func ChunkBounds(n, chunks, c int) (lo, hi int) {
 	return n * c / chunks, n * (c + 1) / chunks
+}
+
+// chunkedFor runs fn(c, lo, hi) for each of the chunks parts of [0, n) (as split
+// by ChunkBounds), chunk 0 on the calling goroutine, and waits for all. Kernels
+// use the chunk index c to own per-chunk scratch and partial sums.
+func chunkedFor(chunks, n int, fn func(c, lo, hi int)) {
+	if chunks <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for c := 1; c < chunks; c++ {
+		lo, hi := ChunkBounds(n, chunks, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(c, lo, hi)
+		}()
+	}
+	lo, hi := ChunkBounds(n, chunks, 0)
+	fn(0, lo, hi)
+	wg.Wait()
 }

@@ -21,8 +21,11 @@ type Env struct {
 	// are <Dir>/<id>.arrow; checkpoints live under <Dir>/ckpt/<id>/.
 	Dir     string
 	Threads int
-	// Repo is the folder whose git commit is recorded ("" = working directory).
-	Repo     string
+	// Repo is the folder whose git commit is recorded ("" = working directory)
+	// when Commit is empty.
+	Repo string
+	// Commit is the commit the running binary was built from, if known.
+	Commit   string
 	Log      *slog.Logger
 	Registry *methods.Registry
 	Data     *DataCache
@@ -99,7 +102,7 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 		return nil, fmt.Errorf("run %s (%s, seed %d): %w", id, spec.Row.Key(), spec.Seed, err)
 	}
 	run.Started, run.Finished = started, time.Now()
-	run.Stamp(env.Repo)
+	run.StampCommit(env.Commit, env.Repo)
 	if _, err := results.Write(env.Dir, run); err != nil {
 		return nil, err
 	}

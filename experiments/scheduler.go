@@ -49,6 +49,7 @@ type Options struct {
 	ResultsDir string // the results root; a table's runs go to <ResultsDir>/<table>
 	Jobs       int    // runs at once (default: the number of cores)
 	Repo       string
+	Commit     string // the commit the binary was built from, if known
 	Log        *slog.Logger
 	Progress   func(Progress)
 	Registry   *methods.Registry
@@ -69,7 +70,7 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	}
 	jobs = min(jobs, max(1, len(specs)))
 	threads := max(1, cores/jobs)
-	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo,
+	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches}
 	if env.Registry == nil {
 		env.Registry = methods.Default()

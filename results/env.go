@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -164,10 +165,48 @@ func dirty(top string) bool {
 	return err == nil && len(bytes.TrimSpace(out)) > 0
 }
 
-// Stamp fills the provenance fields of r: Commit (of the work tree that
-// holds repoDir), Machine and GoVersion.
-func (r *Run) Stamp(repoDir string) {
-	r.Commit = GitCommit(repoDir)
+// Stamp fills the provenance fields of r: Commit, Machine and GoVersion.
+// The commit is the one the running binary was built from when Go embedded
+// it (with "-dirty" when the tree had uncommitted changes), so a tree edited
+// while a long table runs does not change what its runs record; a binary
+// without that information (go test, go run, -buildvcs=false) records the
+// commit of the work tree that holds repoDir.
+func (r *Run) Stamp(repoDir string) { r.StampCommit("", repoDir) }
+
+// StampCommit is Stamp with the commit the caller knows its binary was built
+// from (the gap CLI gets it from the Makefile's -ldflags); "" falls back as
+// Stamp does.
+func (r *Run) StampCommit(commit, repoDir string) {
+	r.Commit = commit
+	if r.Commit == "" {
+		r.Commit = BuildCommit()
+	}
+	if r.Commit == "" {
+		r.Commit = GitCommit(repoDir)
+	}
 	r.Machine = Machine()
 	r.GoVersion = runtime.Version()
+}
+
+// BuildCommit is the VCS revision embedded in the running binary by go build
+// ("-dirty" appended when the tree was modified), or "" when there is none.
+func BuildCommit() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev string
+	var modified bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev != "" && modified {
+		rev += "-dirty"
+	}
+	return rev
 }

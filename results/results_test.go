@@ -199,3 +199,16 @@ func TestGitCommit(t *testing.T) {
 		t.Errorf("detached: %q", got)
 	}
 }
+
+// TestStampCommit checks that a commit known to the binary wins over the work tree's.
+func TestStampCommit(t *testing.T) {
+	var r Run
+	r.StampCommit("0123abcd", t.TempDir())
+	if r.Commit != "0123abcd" || r.Machine == "" || r.GoVersion == "" {
+		t.Fatalf("stamp: %+v", r)
+	}
+	r.StampCommit("", t.TempDir())
+	if r.Commit == "" {
+		t.Fatal("no fallback commit")
+	}
+}

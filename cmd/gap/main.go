@@ -25,6 +25,10 @@ import (
 	"syscall"
 )
 
+// commit is the git commit this binary was built from, set by the Makefile
+// (-ldflags "-X main.commit=..."); results record it.
+var commit string
+
 // command is one subcommand.
 type command struct {
 	summary string

@@ -67,7 +67,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
 	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
-		Registry: reg, Branches: processBranches(stderr)})
+		Registry: reg, Branches: processBranches(stderr), Commit: commit})
 	prog.finish()
 	if err != nil {
 		return err

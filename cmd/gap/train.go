@@ -84,7 +84,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	env := experiments.Env{Dir: filepath.Join(*resultsDir, t.Name), Threads: *threads, Log: log, Registry: reg,
-		Data: &experiments.DataCache{}, Progress: prog.update, Branches: processBranches(stderr)}
+		Data: &experiments.DataCache{}, Progress: prog.update, Branches: processBranches(stderr), Commit: commit}
 	r, err := experiments.Execute(ctx, specs[0], env)
 	prog.finish()
 	if err != nil {
