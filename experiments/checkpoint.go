@@ -41,8 +41,10 @@ type Checkpoint struct {
 	// LastMasks are the partitions' masks at their last prune-back (mask-change tracking).
 	LastMasks   map[int][]float32
 	TrainFLOPs  float64
-	DenseFLOPs  float64
 	WallSeconds float64
+	// Threads is the kernels' thread count: results are bit-identical only
+	// for the same count, so a run resumes only with it.
+	Threads int
 }
 
 // SaveCheckpoint writes c to path atomically: a temporary file in the same

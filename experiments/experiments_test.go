@@ -345,3 +345,29 @@ func TestBranchesAsProcesses(t *testing.T) {
 		t.Fatalf("branches as processes differ from in-process branches (-want +got):\n%s", diff)
 	}
 }
+
+// TestPGaPCountsEveryRound checks P-GaP's training FLOPs over several rounds:
+// every branch of every round counts (kappa x a branch path in aggregate), so
+// two rounds cost more than one, and the count is never negative.
+func TestPGaPCountsEveryRound(t *testing.T) {
+	plan := testPlan(t, "pgap/0.9/uniform")
+	plan.Rows = nil
+	plan.Table.Rows = []Row{
+		{Method: "pgap", Sparsity: 0.9, Distribution: "uniform", Params: map[string]string{"rounds": "1"}},
+		{Method: "pgap", Sparsity: 0.9, Distribution: "uniform", Params: map[string]string{"rounds": "2"}},
+	}
+	runs, err := RunPlan(context.Background(), plan, Options{ResultsDir: t.TempDir(), Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, two := runs[0], runs[1]
+	if one.TrainFLOPs <= 0 || two.TrainFLOPs <= one.TrainFLOPs || one.DenseTrainFLOPs != two.DenseTrainFLOPs {
+		t.Fatalf("P-GaP FLOPs: 1 round %g, 2 rounds %g (dense %g, %g)", one.TrainFLOPs, two.TrainFLOPs, one.DenseTrainFLOPs, two.DenseTrainFLOPs)
+	}
+	// A round adds kappa branch epochs at about the sparse cost: between 1x and
+	// 4x one dense epoch's cost for kappa = 4 at 90% sparsity, dense first/last.
+	epochDense := one.DenseTrainFLOPs / float64(plan.Profile.Epochs)
+	if d := two.TrainFLOPs - one.TrainFLOPs; d < 0.5*epochDense || d > 4*epochDense {
+		t.Fatalf("one more round added %g FLOPs; a dense epoch is %g", d, epochDense)
+	}
+}

@@ -146,7 +146,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 		// Progress so far (the merged rounds' curves) comes from the round checkpoint.
 		t.curves = append(t.curves[:0], ck.Curves...)
 		t.maskChanges = append(t.maskChanges[:0], ck.MaskChanges...)
-		t.trainFLOPs, t.denseFLOPs = ck.TrainFLOPs, ck.DenseFLOPs
+		t.trainFLOPs = ck.TrainFLOPs
 		t.wall = secondsToDuration(ck.WallSeconds)
 		t.step = ck.Step
 	}
@@ -278,6 +278,8 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMe
 	if err := m.BranchInit(t.mctx, b); err != nil {
 		return err
 	}
+	// Count on from the merged model's totals; mergeRound adds each branch's share.
+	t.trainFLOPs, t.wall = cur.TrainFLOPs, secondsToDuration(cur.WallSeconds)
 	t.step = int64(r*T) * int64(t.stepsPerEpoch)
 	stage := uint64(1+r)<<8 | uint64(b)
 	for e := 0; e < T; e++ {
@@ -303,7 +305,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMe
 func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMethod func() (methods.Parallel, error), cur *Checkpoint, r, k, T int) error {
 	dir := env.ckptDir(spec.ID())
 	states := make([]map[string][]float32, k)
-	var flops, dense, wall float64
+	var flops, wall float64
 	for b := 0; b < k; b++ {
 		c, err := LoadCheckpoint(branchPath(dir, r, b))
 		if err != nil {
@@ -315,7 +317,6 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 		states[b] = c.State
 		// Every branch's training counts: kappa x the compute in aggregate.
 		flops += c.TrainFLOPs - cur.TrainFLOPs
-		dense += c.DenseFLOPs - cur.DenseFLOPs
 		wall = max(wall, c.WallSeconds-cur.WallSeconds)
 	}
 	m, err := newMethod()
@@ -358,7 +359,6 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 		t.recordMaskChange(p)
 	}
 	t.trainFLOPs = cur.TrainFLOPs + flops
-	t.denseFLOPs = cur.DenseFLOPs + dense/float64(k)
 	t.wall = secondsToDuration(cur.WallSeconds + wall)
 	t.step = int64((r+1)*T) * int64(t.stepsPerEpoch)
 	tl, top1, top5, err := t.evaluate()

@@ -68,6 +68,10 @@ func (e Env) ckptDir(id string) string { return filepath.Join(e.Dir, "ckpt", id)
 // one exists, and returns the finished run; a run already finished is read
 // back, not run again.
 func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
+	if spec.Threads == 0 {
+		spec.Threads = max(1, env.Threads)
+	}
+	env.Threads = spec.Threads
 	id := spec.ID()
 	if r, err := results.Read(env.ResultPath(id)); err == nil {
 		return r, nil
@@ -218,7 +222,7 @@ func (t *trainer) result(spec RunSpec, method methods.Method) (*results.Run, err
 		Method: spec.Row.Method, Model: p.Model.Name, Dataset: p.Data.Name, Distribution: spec.Row.Distribution,
 		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: t.totalEpochs, Settings: spec.Settings(),
 		Curves: t.curves, Final: final, Metric: spec.Metric, Layers: layers, Phases: phases,
-		MaskChanges: t.maskChanges, TrainFLOPs: t.trainFLOPs, DenseTrainFLOPs: t.denseFLOPs,
+		MaskChanges: t.maskChanges, TrainFLOPs: t.trainFLOPs, DenseTrainFLOPs: t.denseTrainFLOPs(),
 		InferFLOPs:      methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd),
 		DenseInferFLOPs: denseFwd + t.otherFwd,
 		WallSeconds:     t.wall.Seconds(),

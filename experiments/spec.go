@@ -22,6 +22,10 @@ type RunSpec struct {
 	DataPath string
 	// DenseFirstLast keeps the first and last prunable layers dense.
 	DenseFirstLast bool
+	// Threads is the kernels' thread count. Results are bit-identical only for
+	// the same count, so it is part of the run's identity; 0 means the
+	// executing environment's (Env.Threads).
+	Threads int
 }
 
 // MethodParams merges the profile's method parameters under the row's.
@@ -51,6 +55,7 @@ func (s RunSpec) Settings() map[string]string {
 		"distribution":       s.Row.Distribution,
 		"dense_first_last":   strconv.FormatBool(s.DenseFirstLast),
 		"seed":               strconv.FormatInt(s.Seed, 10),
+		"threads":            strconv.Itoa(s.Threads),
 		"model":              p.Model.Name,
 		"model.width":        f(p.Model.Width),
 		"model.classes":      strconv.Itoa(p.Model.Classes),
@@ -75,6 +80,7 @@ func (s RunSpec) Settings() map[string]string {
 		"optim.warmup":       strconv.Itoa(p.Optim.WarmupEpochs),
 		"optim.label_smooth": f(p.Optim.LabelSmoothing),
 		"optim.clip_norm":    f(p.Optim.ClipNorm),
+		"optim.keep_state":   strconv.FormatBool(p.Optim.KeepStateAcrossPhases),
 	}
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath

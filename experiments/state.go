@@ -64,7 +64,7 @@ func (t *trainer) snapshotAll() {
 func (t *trainer) recordMaskChange(p int) {
 	cur := t.partitionMask(p)
 	prev := t.lastMasks[p]
-	if len(prev) == len(cur) && len(cur) > 0 {
+	if len(prev) == len(cur) && len(cur) > 0 && methods.CountOnes(prev) < len(prev) {
 		changed := 0
 		for i := range cur {
 			if (cur[i] != 0) != (prev[i] != 0) {
@@ -116,7 +116,7 @@ func (t *trainer) checkpoint(id, stage string, epoch int, initRNG []byte) (*Chec
 		RNG: rng, InitRNG: initRNG, Targets: copyTargets(t.mctx.Targets),
 		Curves: append([]results.Point(nil), t.curves...), MaskChanges: append([]results.MaskChange(nil), t.maskChanges...),
 		LastMasks:  copyMasks(t.lastMasks),
-		TrainFLOPs: t.trainFLOPs, DenseFLOPs: t.denseFLOPs, WallSeconds: t.wall.Seconds(),
+		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads,
 	}, nil
 }
 
@@ -133,6 +133,9 @@ func copyTargets(m map[string]float64) map[string]float64 {
 
 // restore loads weights, buffers, masks, optimiser state, generator and progress.
 func (t *trainer) restore(c *Checkpoint, withOpt bool) error {
+	if withOpt && c.Threads != 0 && c.Threads != t.threads {
+		return fmt.Errorf("checkpoint of run %s was written with %d threads, this process uses %d: results are bit-identical only for the same thread count (run with the same -jobs on the same machine, or delete the checkpoint)", c.RunID, c.Threads, t.threads)
+	}
 	if err := t.params.LoadStateDict(c.State); err != nil {
 		return fmt.Errorf("restore weights: %w", err)
 	}
@@ -170,7 +173,7 @@ func (t *trainer) restore(c *Checkpoint, withOpt bool) error {
 		t.step = c.Step
 		t.curves = append([]results.Point(nil), c.Curves...)
 		t.maskChanges = append([]results.MaskChange(nil), c.MaskChanges...)
-		t.trainFLOPs, t.denseFLOPs = c.TrainFLOPs, c.DenseFLOPs
+		t.trainFLOPs = c.TrainFLOPs
 		t.wall = secondsToDuration(c.WallSeconds)
 		t.roundOf = map[int]int{}
 		for _, mc := range c.MaskChanges {

@@ -40,7 +40,6 @@ type trainer struct {
 	// Progress counters, checkpointed.
 	step        int64
 	trainFLOPs  float64
-	denseFLOPs  float64
 	curves      []results.Point
 	maskChanges []results.MaskChange
 	lastMasks   map[int][]float32 // per partition, the mask at its last prune-back
@@ -186,10 +185,7 @@ func (t *trainer) forwardLoss(data imagedata.Classification, idx []int, aug *ran
 // oneBatchGrad fills every gradient from one training batch (SNIP's saliency).
 func (t *trainer) oneBatchGrad() error {
 	t.tape.Reset()
-	idx := make([]int, t.batch)
-	for i := range idx {
-		idx[i] = i
-	}
+	idx := epochOrder(t.train.Len(), t.spec.Seed, 0, 0)[:t.batch]
 	loss, _, err := t.forwardLoss(t.train, idx, nil, true)
 	if err != nil {
 		return err
@@ -211,7 +207,12 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 	order := epochOrder(t.train.Len(), t.spec.Seed, stage, epoch)
 	aug := rand.New(rand.NewPCG(uint64(t.spec.Seed)^0x5851f42d4c957f2d, stage<<32|uint64(epoch)))
 	t.mctx.Epoch = epoch
+	if r, ok := t.method.(methods.Restarter); ok && r.RestartsOptimizerAt(epoch) && !t.spec.Profile.Optim.KeepStateAcrossPhases {
+		t.resetOptimizerState()
+	}
 	denseGrad, _ := t.method.(methods.DenseGradStepper)
+	skipper, _ := t.method.(methods.StepSkipper)
+	after, _ := t.method.(methods.AfterStepper)
 	var sum float64
 	for b := 0; b < t.stepsPerEpoch; b++ {
 		if err := ctx.Err(); err != nil {
@@ -235,19 +236,21 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 		if err := t.method.Update(t.mctx); err != nil {
 			return 0, fmt.Errorf("%s update at step %d: %w", t.method.Name(), t.step, err)
 		}
-		if c := t.spec.Profile.Optim.ClipNorm; c > 0 {
-			vars := make([]*engine.Var[float32], 0, len(t.params.All()))
-			for _, p := range t.params.All() {
-				vars = append(vars, p.V)
+		if skipper == nil || !skipper.SkipsOptimizerStep(t.step) {
+			if c := t.spec.Profile.Optim.ClipNorm; c > 0 {
+				t.clipGradients(c)
 			}
-			optim.ClipGradNorm(vars, c)
+			t.opt.SetLR(t.sched.LR(t.step))
+			t.opt.Step()
 		}
-		t.opt.SetLR(t.sched.LR(t.step))
-		t.opt.Step()
 		methods.ApplyMasks(t.mctx)
+		if after != nil {
+			if err := after.AfterStep(t.mctx); err != nil {
+				return 0, fmt.Errorf("%s after step %d: %w", t.method.Name(), t.step, err)
+			}
+		}
 		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(t.step)
 		t.trainFLOPs += methods.StepFLOPs(t.mctx.Tensors, t.batch, dg, t.otherFwd)
-		t.denseFLOPs += t.denseStepFLOPs()
 		t.step++
 	}
 	t.mctx.Epoch = epoch
@@ -256,6 +259,38 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 	}
 	t.wall += time.Since(start)
 	return sum / float64(t.stepsPerEpoch), nil
+}
+
+// clipGradients scales the gradients to a global norm of at most c, counting
+// only the active weights of pruned tensors (their pruned gradients are
+// zeroed first: they would not move the masked weights anyway).
+func (t *trainer) clipGradients(c float64) {
+	for _, ts := range t.mctx.Tensors {
+		for i, m := range ts.M {
+			if m == 0 {
+				ts.G[i] = 0
+			}
+		}
+	}
+	optim.ClipGradNorm(t.params.Vars(), c)
+}
+
+// resetOptimizerState zeroes every optimiser state (momentum, Adam moments) at
+// a phase change; the step counter and learning-rate schedule run on.
+func (t *trainer) resetOptimizerState() {
+	for _, p := range t.params.All() {
+		st := t.opt.State(p.Name)
+		for _, v := range st {
+			clear(v)
+		}
+	}
+}
+
+// denseTrainFLOPs is what dense training for the table's base budget costs:
+// the denominator of "training FLOPs x dense", as RigL reports it (so a method
+// that trains longer than the base budget, like GaP, shows it).
+func (t *trainer) denseTrainFLOPs() float64 {
+	return float64(t.spec.Profile.Epochs) * float64(t.stepsPerEpoch) * t.denseStepFLOPs()
 }
 
 // denseStepFLOPs is what one step of dense training costs.

@@ -173,6 +173,11 @@ func (c *CGaP) EpochEnd(ctx *Context) error {
 		return nil
 	}
 	prunePartition(ctx, c.keeps, c.seq[j-1])
+	// Zero the pruned weights now: when the next partition is the same one
+	// (kappa 1, or a random order repeating across a round boundary) it is
+	// regrown at once, and its regrown weights must start at 0, as the
+	// reference's prune-then-unmask does.
+	ApplyMasks(ctx)
 	if j < c.Steps() {
 		growPartition(ctx, c.seq[j])
 	}
@@ -192,3 +197,6 @@ func (c *CGaP) Phase(epoch int) Phase {
 	}
 	return Phase{Name: "finetune", Partition: -1, Step: c.Steps()}
 }
+
+// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
+func (m *CGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

@@ -38,7 +38,7 @@ func TestRigLRegrowsTopGradient(t *testing.T) {
 				}
 			}
 		}
-		if err := m.Update(ctx); err != nil {
+		if err := maskUpdate(m, ctx); err != nil {
 			t.Fatal(err)
 		}
 		for _, x := range ctx.Tensors {
@@ -117,7 +117,7 @@ func TestRigLScheduleAndEnd(t *testing.T) {
 	updates := 0
 	for ctx.Step = 0; ctx.Step < 200; ctx.Step++ {
 		_, before := snapshot(ctx)
-		if err := m.Update(ctx); err != nil {
+		if err := maskUpdate(m, ctx); err != nil {
 			t.Fatal(err)
 		}
 		changed := false
@@ -176,7 +176,7 @@ func TestSETRegrowthUniform(t *testing.T) {
 		copy(x.W, w0[x.Name])
 		copy(x.M, m0[x.Name])
 		ctx.Step = 1
-		if err := m.Update(ctx); err != nil {
+		if err := maskUpdate(m, ctx); err != nil {
 			t.Fatal(err)
 		}
 		for i := range x.M {

@@ -127,14 +127,21 @@ func (l *linReg) train(t *testing.T, m Method, from, to int) {
 			if err := m.Update(ctx); err != nil {
 				t.Fatal(err)
 			}
-			for _, x := range ctx.Tensors {
-				v := l.vel[x.Name]
-				for i := range x.W {
-					v[i] = 0.9*v[i] + x.G[i]
-					x.W[i] -= 0.02 * v[i]
+			if sk, ok := m.(StepSkipper); !ok || !sk.SkipsOptimizerStep(ctx.Step) {
+				for _, x := range ctx.Tensors {
+					v := l.vel[x.Name]
+					for i := range x.W {
+						v[i] = 0.9*v[i] + x.G[i]
+						x.W[i] -= 0.02 * v[i]
+					}
 				}
 			}
 			ApplyMasks(ctx)
+			if as, ok := m.(AfterStepper); ok {
+				if err := as.AfterStep(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ctx.Step++
 		}
 		if err := m.EpochEnd(ctx); err != nil {

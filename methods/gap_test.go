@@ -233,3 +233,63 @@ func TestMergeTakesPartitionFromItsBranch(t *testing.T) {
 		t.Fatal("mismatched branches accepted")
 	}
 }
+
+// TestCGaPRegrowSamePartitionStartsAtZero: with kappa = 1 the partition pruned
+// at a step boundary is regrown at once; its pruned weights must be zeroed
+// first, so the regrown ones start at 0 (the reference prunes, then unmasks).
+func TestCGaPRegrowSamePartitionStartsAtZero(t *testing.T) {
+	ctx := newCtx(3, []spec{{[]int{8, 8}, 0, false}}, 0.75, Uniform)
+	m := mustNew(t, "cgap", map[string]string{"kappa": "1", "rounds": "2", "step_epochs": "1", "finetune_epochs": "1"})
+	ctx.TotalEpochs = m.Epochs(4)
+	if err := m.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x := ctx.Tensors[0]
+	for i := range x.W {
+		x.W[i] = float32(i + 1)
+	}
+	ctx.Epoch = 0
+	if err := m.EpochEnd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for i := range x.W {
+		if x.W[i] != 0 {
+			nonzero++
+		}
+		if x.M[i] != 1 {
+			t.Fatalf("partition not regrown: mask[%d] = %v", i, x.M[i])
+		}
+	}
+	if want := KeepCount(64, 0.75); nonzero != want {
+		t.Fatalf("%d nonzero weights after prune and regrow, want %d (regrown weights must start at 0)", nonzero, want)
+	}
+}
+
+// TestRigLReplacesOptimizerStep: the optimiser step is skipped exactly at the
+// mask-update steps; SET updates after the step instead.
+func TestRigLReplacesOptimizerStep(t *testing.T) {
+	r := mustNew(t, "rigl", map[string]string{"delta_t": "10"})
+	ctx := newCtx(5, []spec{{[]int{4, 4}, -1, false}}, 0.5, Uniform)
+	ctx.TotalEpochs = r.Epochs(10)
+	if err := r.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sk, ok := r.(StepSkipper)
+	if !ok {
+		t.Fatal("rigl does not skip optimiser steps")
+	}
+	d := r.(RigL)
+	for s := int64(0); s < ctx.TotalSteps(); s++ {
+		if sk.SkipsOptimizerStep(s) != d.IsUpdateStep(s) {
+			t.Fatalf("step %d: skips %v, updates %v", s, sk.SkipsOptimizerStep(s), d.IsUpdateStep(s))
+		}
+	}
+	set := mustNew(t, "set", nil)
+	if _, ok := set.(AfterStepper); !ok {
+		t.Fatal("set does not update after the optimiser step")
+	}
+	if _, ok := set.(StepSkipper); ok {
+		t.Fatal("set must not skip optimiser steps")
+	}
+}

@@ -146,3 +146,15 @@ func checkTargets(t *testing.T, ctx *Context, where string) {
 }
 
 func pow(a, b float64) float64 { return math.Pow(a, b) }
+
+// maskUpdate runs a method's mask-update hook for the current step: Update,
+// then AfterStep for methods that update after the optimiser step (SET).
+func maskUpdate(m Method, ctx *Context) error {
+	if err := m.Update(ctx); err != nil {
+		return err
+	}
+	if as, ok := m.(AfterStepper); ok {
+		return as.AfterStep(ctx)
+	}
+	return nil
+}

@@ -97,3 +97,6 @@ func (m *IPFP) Phase(epoch int) Phase {
 	k := min((epoch-m.denseEp)/max(m.cycleEp, 1)+1, m.cycles)
 	return Phase{Name: "finetune", Partition: -1, Step: k}
 }
+
+// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
+func (m *IPFP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

@@ -124,8 +124,9 @@ func (p Phase) String() string {
 //	    for each batch {
 //	        forward, backward (fill every Tensor.G, dense, unmasked)
 //	        m.Update(ctx)               // ctx.Step = global step
-//	        optimiser step
+//	        optimiser step              // skipped when m.(StepSkipper).SkipsOptimizerStep(step)
 //	        ApplyMasks(ctx)             // W *= M, zero opt state where M == 0
+//	        m.(AfterStepper).AfterStep(ctx), if implemented
 //	        ctx.Step++
 //	    }
 //	    m.EpochEnd(ctx)                 // ctx.Epoch = the epoch just finished
@@ -156,6 +157,39 @@ type DenseGradStepper interface {
 	// NeedsDenseGrad reports whether the given global step uses dense
 	// gradients.
 	NeedsDenseGrad(step int64) bool
+}
+
+// StepSkipper is implemented by methods that, at some steps, replace the
+// optimiser step with their mask update: RigL, as rigl's SparseRigLOptimizer
+// does (at an update step the mask changes and no weight moves, so a regrown
+// weight is still 0 when the next step starts). The runner skips the
+// optimiser step (and gradient clipping) when SkipsOptimizerStep is true.
+type StepSkipper interface {
+	SkipsOptimizerStep(step int64) bool
+}
+
+// AfterStepper is implemented by methods whose mask update follows the
+// optimiser step: SET, as rigl's SparseSETOptimizer does. The runner calls
+// AfterStep (ctx.Step still the step just taken) after the optimiser step
+// and ApplyMasks; AfterStep applies masks itself when it changes them.
+type AfterStepper interface {
+	AfterStep(ctx *Context) error
+}
+
+// Restarter is implemented by methods whose phases are, in their reference
+// code, separate training processes with fresh optimisers: each GaP step
+// (the reference restarts its optimiser at every step), the fine-tune after
+// a one-shot or iterative prune (run_mag_prune.sh). The runner zeroes the
+// optimiser state (momentum, Adam moments) before an epoch for which
+// RestartsOptimizerAt is true, unless the profile keeps it; the
+// learning-rate schedule runs on.
+type Restarter interface {
+	RestartsOptimizerAt(epoch int) bool
+}
+
+// stepChanges reports whether epoch starts a new phase step of m.
+func stepChanges(m Method, epoch int) bool {
+	return epoch > 0 && m.Phase(epoch).Step != m.Phase(epoch-1).Step
 }
 
 // base is embedded by the simple methods: no-op hooks.

@@ -147,7 +147,14 @@ func runEpochs(t *testing.T, m Method, ctx *Context, from, to int, check func(ep
 			if err := m.Update(ctx); err != nil {
 				t.Fatal(err)
 			}
-			train(ctx)
+			if sk, ok := m.(StepSkipper); !ok || !sk.SkipsOptimizerStep(ctx.Step) {
+				train(ctx)
+			}
+			if as, ok := m.(AfterStepper); ok {
+				if err := as.AfterStep(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ctx.Step++
 		}
 		if err := m.EpochEnd(ctx); err != nil {

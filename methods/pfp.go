@@ -66,3 +66,6 @@ func (m *PFP) Phase(epoch int) Phase {
 	}
 	return Phase{Name: "finetune", Partition: -1, Step: 1}
 }
+
+// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
+func (m *PFP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

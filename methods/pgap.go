@@ -207,3 +207,6 @@ func Merge(branches []map[string][]float32, partitionOf func(name string) int,
 	}
 	return weights, masks, nil
 }
+
+// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
+func (m *PGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

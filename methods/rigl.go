@@ -14,5 +14,9 @@ func newRigL(p map[string]string) (Method, error) {
 	return RigL{d}, nil
 }
 
+// SkipsOptimizerStep is true at the update steps: as in rigl's
+// SparseRigLOptimizer, the mask update replaces that step's optimiser update.
+func (r RigL) SkipsOptimizerStep(step int64) bool { return r.IsUpdateStep(step) }
+
 // NeedsDenseGrad is true at RigL's update steps (for the FLOPs count).
 func (r RigL) NeedsDenseGrad(step int64) bool { return r.IsUpdateStep(step) }
