@@ -51,7 +51,7 @@ func Table(runs []*results.Run, spec TableSpec) string {
 	if len(extra) > 0 {
 		fmt.Fprintf(&b, "Rows not in the paper's table: %s.\n\n", strings.Join(codes(extra), ", "))
 	}
-	fmt.Fprintf(&b, "Ours: mean ± sample standard deviation (n-1) of final %s over seeds; \"—\" where n = 1. FLOPs: training FLOPs of the whole schedule and inference FLOPs per example, as multiples of dense.\n\n",
+	fmt.Fprintf(&b, "Ours: mean ± sample standard deviation (n-1) of final %s over seeds; \"—\" where n = 1. FLOPs (counted as RigL does: a sparse layer costs its density times the dense FLOPs, backward twice forward, RigL's dense-gradient steps added): training FLOPs of the whole schedule (every P-GaP branch counted) as a multiple of dense training at the table's base epoch budget, and inference FLOPs per example as a multiple of the dense model's.\n\n",
 		code(spec.Metric))
 	writeSources(&b, spec)
 	writeProvenance(&b, spec, runs)
