@@ -47,17 +47,23 @@ type Checkpoint struct {
 	Threads int
 }
 
-// SaveCheckpoint writes c to path atomically: a temporary file in the same
-// folder, synced, then renamed over path.
-func SaveCheckpoint(path string, c *Checkpoint) (err error) {
+// SaveCheckpoint writes c to path atomically (see writeAtomic).
+func SaveCheckpoint(path string, c *Checkpoint) error {
 	c.Version = checkpointVersion
+	return writeAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(c) })
+}
+
+// writeAtomic writes path through write: into a temporary file in the same
+// folder, synced, then renamed over path, so a crash leaves either the old
+// file or the new one, never half of one.
+func writeAtomic(path string, write func(*os.File) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, ".ckpt-*.tmp")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -66,17 +72,17 @@ func SaveCheckpoint(path string, c *Checkpoint) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if err = gob.NewEncoder(f).Encode(c); err != nil {
-		return fmt.Errorf("checkpoint %s: encode: %w", path, err)
+	if err = write(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: sync: %w", path, err)
+		return fmt.Errorf("write %s: sync: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: close: %w", path, err)
+		return fmt.Errorf("write %s: close: %w", path, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("checkpoint %s: rename: %w", path, err)
+		return fmt.Errorf("write %s: rename: %w", path, err)
 	}
 	return nil
 }

@@ -34,29 +34,19 @@ func branchPath(dir string, r, b int) string {
 func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair, pm methods.Parallel) (*results.Run, error) {
 	id := spec.ID()
 	dir := env.ckptDir(id)
-	reg := env.Registry
-	if reg == nil {
-		reg = methods.Default()
-	}
-	newMethod := func() (methods.Parallel, error) {
-		m, err := reg.New(spec.Row.Method, spec.MethodParams())
-		if err != nil {
-			return nil, err
-		}
-		return m.(methods.Parallel), nil
-	}
-	// The init stage.
-	main, err := newTrainer(spec, data, env.Threads, pm)
-	if err != nil {
-		return nil, err
-	}
-	initRNG, err := main.rngSrc.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
+	newMethod := parallelFactory(env.Registry, spec)
+	// The init stage, unless its checkpoint exists.
 	if c, err := LoadCheckpoint(roundPath(dir, 0)); err != nil {
 		return nil, err
 	} else if c == nil {
+		main, err := newTrainer(spec, data, env.Threads, pm)
+		if err != nil {
+			return nil, err
+		}
+		initRNG, err := main.rngSrc.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
 		if err := main.initMethod(initRNG); err != nil {
 			return nil, err
 		}
@@ -169,6 +159,25 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 	return t.result(spec, ft)
 }
 
+// parallelFactory builds fresh instances of a run's P-GaP-style method (one per
+// branch, merge and fine-tune trainer) from the registry (nil: the default).
+func parallelFactory(reg *methods.Registry, spec RunSpec) func() (methods.Parallel, error) {
+	if reg == nil {
+		reg = methods.Default()
+	}
+	return func() (methods.Parallel, error) {
+		m, err := reg.New(spec.Row.Method, spec.MethodParams())
+		if err != nil {
+			return nil, err
+		}
+		pm, ok := m.(methods.Parallel)
+		if !ok {
+			return nil, fmt.Errorf("method %s has no branches", spec.Row.Method)
+		}
+		return pm, nil
+	}
+}
+
 // specPath is where a P-GaP run's spec is written for branch processes.
 func specPath(dir string) string { return filepath.Join(dir, "spec.json") }
 
@@ -178,23 +187,10 @@ func writeSpec(dir string, spec RunSpec) error {
 	if err != nil {
 		return fmt.Errorf("p-gap spec: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("p-gap spec: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".spec-*.tmp")
-	if err != nil {
-		return fmt.Errorf("p-gap spec: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("p-gap spec: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("p-gap spec: %w", err)
-	}
-	return os.Rename(tmp.Name(), specPath(dir))
+	return writeAtomic(specPath(dir), func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 }
 
 // RunBranch trains branch b of round r of the P-GaP run id whose results
@@ -226,17 +222,7 @@ func RunBranch(ctx context.Context, dir, id string, round, branch, threads int, 
 	if err != nil {
 		return err
 	}
-	newMethod := func() (methods.Parallel, error) {
-		m, err := env.Registry.New(spec.Row.Method, spec.MethodParams())
-		if err != nil {
-			return nil, err
-		}
-		pm, ok := m.(methods.Parallel)
-		if !ok {
-			return nil, fmt.Errorf("method %s has no branches", spec.Row.Method)
-		}
-		return pm, nil
-	}
+	newMethod := parallelFactory(env.Registry, spec)
 	pm, err := newMethod()
 	if err != nil {
 		return err

@@ -2,9 +2,7 @@ package experiments
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -73,12 +71,8 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	}
 	env.Threads = spec.Threads
 	id := spec.ID()
-	if r, err := results.Read(env.ResultPath(id)); err == nil {
-		return r, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := os.Stat(env.ResultPath(id)); statErr == nil {
-			return nil, err
-		}
+	if _, err := os.Stat(env.ResultPath(id)); err == nil {
+		return results.Read(env.ResultPath(id)) // finished: read back, not retrained
 	}
 	if spec.Row.Pending != "" {
 		return nil, fmt.Errorf("row %s is pending: %s", spec.Row.Key(), spec.Row.Pending)

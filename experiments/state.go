@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
@@ -149,7 +150,7 @@ func (t *trainer) restore(c *Checkpoint, withOpt bool) error {
 	if withOpt {
 		byParam := map[string]map[string][]float32{}
 		for k, v := range c.Opt {
-			i := lastSlash(k)
+			i := strings.LastIndex(k, "/")
 			name, key := k[:i], k[i+1:]
 			if byParam[name] == nil {
 				byParam[name] = map[string][]float32{}
@@ -200,13 +201,4 @@ func copyMasks(m map[int][]float32) map[int][]float32 {
 		out[k] = append([]float32(nil), v...)
 	}
 	return out
-}
-
-func lastSlash(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return i
-		}
-	}
-	return -1
 }

@@ -46,18 +46,7 @@ func TestGemm(t *testing.T) {
 					br, bc = n, k
 				}
 				lda, ldb, ldc := ac+2, bc+1, n+3
-				a := make([]float64, max(ar*lda, 1))
-				b := make([]float64, max(br*ldb, 1))
-				c := make([]float64, m*ldc)
-				for i := range a {
-					a[i] = rng.NormFloat64()
-				}
-				for i := range b {
-					b[i] = rng.NormFloat64()
-				}
-				for i := range c {
-					c[i] = rng.NormFloat64()
-				}
+				a, b, c := randn(rng, max(ar*lda, 1)), randn(rng, max(br*ldb, 1)), randn(rng, m*ldc)
 				want := append([]float64(nil), c...)
 				naive(ta, tb, m, n, k, 0.7, a, lda, b, ldb, 0.3, want, ldc)
 				got := append([]float64(nil), c...)
@@ -83,4 +72,13 @@ func f32(x []float64) []float32 {
 		out[i] = float32(v)
 	}
 	return out
+}
+
+// randn returns n N(0,1) values.
+func randn(rng *rand.Rand, n int) []float64 {
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	return x
 }

@@ -69,18 +69,7 @@ func TestGemmLarge(t *testing.T) {
 		if tc.tb {
 			ldb = k
 		}
-		a := make([]float64, m*k)
-		b := make([]float64, k*n)
-		c := make([]float64, m*n)
-		for i := range a {
-			a[i] = rng.NormFloat64()
-		}
-		for i := range b {
-			b[i] = rng.NormFloat64()
-		}
-		for i := range c {
-			c[i] = rng.NormFloat64()
-		}
+		a, b, c := randn(rng, m*k), randn(rng, k*n), randn(rng, m*n)
 		want := append([]float64(nil), c...)
 		naive(tc.ta, tc.tb, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, n)
 		got := f32(c)
