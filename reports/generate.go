@@ -18,29 +18,12 @@ var ErrNoRuns = errors.New("no runs")
 // captions in order; figures without data are left out and named in
 // missing.
 func Figures(runs []*results.Run, spec TableSpec) (files map[string][]byte, captions [][2]string, missing []string, err error) {
-	groups := byRow(runs)
-	rows := summarize(spec, groups)
-	type maker struct {
-		stem string
-		make func() (*figure, error)
-	}
-	makers := []maker{
-		{"metric_vs_sparsity", func() (*figure, error) { return figMetricVsSparsity(spec, rows) }},
-		{"curves", func() (*figure, error) { return figCurves(spec, groups) }},
-		{"metric_vs_flops", func() (*figure, error) { return figMetricVsFLOPs(spec, rows) }},
-		{"mask_changes", func() (*figure, error) { return figMaskChanges(spec, groups) }},
-		{"layer_sparsity", func() (*figure, error) { return figLayers(spec, groups) }},
+	figs, missing, err := figureSpecs(runs, spec)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	files = map[string][]byte{}
-	for _, m := range makers {
-		f, err := m.make()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("reports: figure %s: %w", m.stem, err)
-		}
-		if f == nil {
-			missing = append(missing, m.stem)
-			continue
-		}
+	for _, f := range figs {
 		png, svg, err := encodeFigure(f)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("reports: %w", err)
@@ -49,6 +32,34 @@ func Figures(runs []*results.Run, spec TableSpec) (files map[string][]byte, capt
 		captions = append(captions, [2]string{f.stem, f.caption})
 	}
 	return files, captions, missing, nil
+}
+
+// figureSpecs builds the report's figures (see the package comment); the
+// stems of figures without data are returned in missing.
+func figureSpecs(runs []*results.Run, spec TableSpec) (figs []*figure, missing []string, err error) {
+	fc := newFigContext(runs, spec)
+	makers := []struct {
+		stem string
+		make func(*figContext) (*figure, error)
+	}{
+		{"metric_vs_sparsity", figMetricVsSparsity},
+		{"curves", figCurves},
+		{"metric_vs_flops", figMetricVsFLOPs},
+		{"mask_changes", figMaskChanges},
+		{"layer_sparsity", figLayers},
+	}
+	for _, m := range makers {
+		f, err := m.make(fc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reports: figure %s: %w", m.stem, err)
+		}
+		if f == nil {
+			missing = append(missing, m.stem)
+			continue
+		}
+		figs = append(figs, f)
+	}
+	return figs, missing, nil
 }
 
 // Generate reads the runs of table from resultsDir and writes
@@ -78,8 +89,8 @@ func Generate(resultsDir, table, outDir string, spec TableSpec) error {
 	var md strings.Builder
 	md.WriteString(Table(runs, spec))
 	md.WriteString("\n## Figures\n\n")
-	for _, c := range captions {
-		fmt.Fprintf(&md, "![%s](%s.png)\n\n%s ([SVG](%s.svg)).\n\n", c[0], c[0], c[1], c[0])
+	for i, c := range captions {
+		fmt.Fprintf(&md, "![%s](%s.png)\n\n*Figure %d.* %s ([SVG](%s.svg))\n\n", c[0], c[0], i+1, c[1], c[0])
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(&md, "Not drawn (no data in these runs): %s.\n", strings.Join(missing, ", "))
