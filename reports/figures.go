@@ -1120,7 +1120,7 @@ func drawHeatmaps(c draw.Canvas, maps []heatmap, labelsBelow bool) {
 			ys := lsty
 			ys.Rotation = math.Pi / 2
 			ys.XAlign, ys.YAlign = draw.XCenter, draw.YTop
-			c.FillText(ys, vg.Point{X: c.Min.X + vg.Points(1), Y: (gridTop + gridBottom) / 2}, hm.yLabel)
+			c.FillText(ys, vg.Point{X: left - labelW - lh - vg.Points(6), Y: (gridTop + gridBottom) / 2}, hm.yLabel)
 		}
 		top = bottom
 	}

@@ -43,8 +43,19 @@ func ImageNetSpec() TableSpec {
 			"GaP's ImageNet epoch budget is not recovered; non-uniform GaP uses global-magnitude layer ratios (distribution \"global\").",
 		},
 	}
+	dense := results.RowKey("dense", 0, "dense")
+	for _, d := range []struct{ dist, label string }{{"uniform", "uniform"}, {"global", "non-uniform"}} {
+		spec.Claims = append(spec.Claims, Claim{Text: "C-GaP ≥ dense at 80%, " + d.label, A: results.RowKey("cgap", 0.8, d.dist), B: dense, AtLeast: true})
+	}
+	spec.Claims = append(spec.Claims, gapClaims([]float64{0.8, 0.9},
+		[]claimSide{{"cgap", "uniform", "C-GaP"}, {"cgap", "global", "C-GaP"}, {"pgap", "uniform", "P-GaP"}},
+		[]claimSide{
+			{"rigl", "uniform", "RigL"}, {"rigl", "erk", "RigL"}, {"rigl5x", "uniform", "RigL 5×"}, {"rigl5x", "erk", "RigL 5×"},
+			{"set", "uniform", "SET"}, {"set", "erk", "SET"}, {"gmp", "uniform", "GMP"}, {"gmp", "global", "GMP"},
+			{"pfp", "uniform", "prune-from-pretrained"}, {"pfp", "global", "prune-from-pretrained"},
+		})...)
 	spec.Rows = append(spec.Rows, RowSpec{
-		Key: results.RowKey("dense", 0, "dense"), Method: "Dense", Distribution: "—", Sparsity: 0,
+		Key: dense, Method: "Dense", Distribution: "—", Sparsity: 0,
 		Paper: &PaperNumber{Value: 76.8, Epochs: 100, Source: "B"},
 	})
 	for _, s := range []float64{0.8, 0.9} {

@@ -44,6 +44,8 @@ type TableSpec struct {
 	Proxies     map[string]string // profile -> what it stands in for, e.g. "default": "ResNet on Fashion-MNIST, a proxy for ResNet-50/ImageNet"
 	Sources     map[string]string // tag -> where a paper number comes from
 	Notes       []string          // extra lines printed under the table
+	Claims      []Claim           // the paper's claims about rows of the table, checked in "Paper claims"
+	Reading     map[string]string // profile -> sentences added to that profile's "Reading" paragraph
 }
 
 // RowSpec is one row of a paper table.
