@@ -193,7 +193,7 @@ func writeReading(b *strings.Builder, spec TableSpec, runs []*results.Run) {
 		}
 		fmt.Fprintf(b, "**%s profile.** ", prof)
 		if len(es) == 1 {
-			fmt.Fprintf(b, "Every row trains for the same budget (%s), so every comparison in the table is budget-matched in epochs.", parts[0])
+			fmt.Fprintf(b, "Every row trains for %s epochs (%s), so every comparison in the table is budget-matched in epochs.", es[0], strings.TrimPrefix(parts[0], es[0]+" epochs: "))
 		} else {
 			fmt.Fprintf(b, "Rows train for %d different epoch budgets: %s. Comparisons within one budget are budget-matched; across budgets they are not, and the claims below say so.", len(es), strings.Join(parts, "; "))
 		}
