@@ -151,6 +151,25 @@ func writeClaims(b *strings.Builder, spec TableSpec, groups map[string][]*result
 	b.WriteString("\n\n")
 }
 
+// claimCounts summarises the verdicts of spec's claims, "none recorded"
+// without claims.
+func claimCounts(spec TableSpec, groups map[string][]*results.Run) string {
+	if len(spec.Claims) == 0 {
+		return "none recorded"
+	}
+	counts := map[string]int{}
+	for _, c := range spec.Claims {
+		counts[CheckClaim(c, groups, spec.Metric).Verdict]++
+	}
+	var parts []string
+	for _, v := range []string{Confirmed, Refuted, NotSignificant, Pending} {
+		if counts[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[v], v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // writeReading writes the "Reading" paragraph of each profile in runs:
 // which rows share an epoch budget (so compare fairly), with their range
 // of training FLOPs, then the spec's own reading for the profile.

@@ -67,24 +67,31 @@ func figureSpecs(runs []*results.Run, spec TableSpec) (figs []*figure, missing [
 // SVG. A missing results folder or a table without runs is an error, and
 // then nothing is written.
 func Generate(resultsDir, table, outDir string, spec TableSpec) error {
+	_, err := Report(resultsDir, table, outDir, spec)
+	return err
+}
+
+// Report is Generate, and returns the report's entry for the index (its
+// Dir is outDir).
+func Report(resultsDir, table, outDir string, spec TableSpec) (IndexEntry, error) {
 	if fi, err := os.Stat(resultsDir); err != nil {
-		return fmt.Errorf("reports: results folder %s: %w", resultsDir, err)
+		return IndexEntry{}, fmt.Errorf("reports: results folder %s: %w", resultsDir, err)
 	} else if !fi.IsDir() {
-		return fmt.Errorf("reports: results folder %s is not a folder", resultsDir)
+		return IndexEntry{}, fmt.Errorf("reports: results folder %s is not a folder", resultsDir)
 	}
 	runs, err := results.ReadDir(resultsDir, table)
 	if err != nil {
-		return fmt.Errorf("reports: %w", err)
+		return IndexEntry{}, fmt.Errorf("reports: %w", err)
 	}
 	if len(runs) == 0 {
-		return fmt.Errorf("reports: table %q: %w in %s", table, ErrNoRuns, resultsDir)
+		return IndexEntry{}, fmt.Errorf("reports: table %q: %w in %s", table, ErrNoRuns, resultsDir)
 	}
 	if spec.Table == "" {
 		spec.Table = table
 	}
 	files, captions, missing, err := Figures(runs, spec)
 	if err != nil {
-		return err
+		return IndexEntry{}, err
 	}
 	var md strings.Builder
 	md.WriteString(Table(runs, spec))
@@ -98,14 +105,19 @@ func Generate(resultsDir, table, outDir string, spec TableSpec) error {
 	files["README.md"] = []byte(md.String())
 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("reports: output folder: %w", err)
+		return IndexEntry{}, fmt.Errorf("reports: output folder: %w", err)
 	}
 	for _, name := range sortedKeys(files) {
 		if err := writeAtomic(filepath.Join(outDir, name), files[name]); err != nil {
-			return fmt.Errorf("reports: %w", err)
+			return IndexEntry{}, fmt.Errorf("reports: %w", err)
 		}
 	}
-	return nil
+	e := IndexEntry{Table: table, Title: spec.Title, Dir: outDir, Runs: len(runs),
+		Profiles: uniq(runs, func(r *results.Run) string { return r.Profile }), Claims: claimCounts(spec, byRow(runs))}
+	if len(captions) > 0 {
+		e.Headline, e.Caption = captions[0][0]+".png", captions[0][1]
+	}
+	return e, nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.
