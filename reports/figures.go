@@ -217,13 +217,31 @@ func rowNs(rows []rowStats) []int {
 func (fc *figContext) methodLegend(methods []string, thumb func(color.NRGBA) func(draw.Canvas)) legendGroup {
 	g := legendGroup{}
 	for _, m := range methods {
-		g.entries = append(g.entries, legendEntry{label: methodLabel(fc.spec, m), thumb: thumb(fc.pal.color(m))})
+		th := thumb(fc.pal.color(m))
+		if m == "dense" {
+			th = glyphThumb(fc.pal.color(m), distShape("dense"))
+		}
+		g.entries = append(g.entries, legendEntry{label: methodLabel(fc.spec, m), thumb: th})
 	}
 	return g
 }
 
-// distLegend has one marker per distribution of rows.
+// distLegend has one marker per distribution of rows, in the order
+// uniform, ERK, global, others.
 func distLegend(dists []string, line bool) legendGroup {
+	dists = append([]string(nil), dists...)
+	rank := map[string]int{"uniform": 0, "erk": 1, "global": 2}
+	sort.SliceStable(dists, func(i, j int) bool {
+		ri, ok := rank[dists[i]]
+		if !ok {
+			ri = 3
+		}
+		rj, ok := rank[dists[j]]
+		if !ok {
+			rj = 3
+		}
+		return ri < rj
+	})
 	g := legendGroup{}
 	for _, d := range dists {
 		th := glyphThumb(inkColor, distShape(d))
@@ -689,11 +707,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	}
 	sort.Float64s(sps)
 	groups := []legendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return glyphThumb(c, draw.CircleGlyph{}) })}
-	dl := distLegend(dists, false)
-	if contains(methods, "dense") {
-		dl.entries = append(dl.entries, legendEntry{label: "dense", thumb: glyphThumb(inkColor, distShape("dense"))})
-	}
-	groups = append(groups, dl, sparsityLegend(sps))
+	groups = append(groups, distLegend(dists, false), sparsityLegend(sps))
 	groups[len(groups)-1].entries = append(groups[len(groups)-1].entries, legendEntry{label: "Pareto front", thumb: lineThumb(frontColor, frontDashes)})
 	h := 2.5*vg.Inch + legendHeight(groups)
 	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and its rows are labelled; %s.",
@@ -769,6 +783,10 @@ func (f *frontLine) Plot(c draw.Canvas, plt *plot.Plot) {
 		pt := vg.Point{X: trX(p.x), Y: trY(p.y)}
 		r := vg.Points(2.5)
 		taken = append(taken, vg.Rectangle{Min: vg.Point{X: pt.X - r, Y: pt.Y - r}, Max: vg.Point{X: pt.X + r, Y: pt.Y + r}})
+		if !math.IsNaN(p.lo) && p.hi > p.lo {
+			// The interval bar, a little wider than drawn.
+			taken = append(taken, vg.Rectangle{Min: vg.Point{X: pt.X - vg.Points(1.5), Y: trY(p.lo)}, Max: vg.Point{X: pt.X + vg.Points(1.5), Y: trY(p.hi)}})
+		}
 	}
 	for i := range f.xs {
 		pt := vg.Point{X: trX(f.xs[i]), Y: trY(f.ys[i])}

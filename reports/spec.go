@@ -1,30 +1,36 @@
 // Package reports turns run results into paper-style markdown tables,
 // gonum/plot figures and benchstat files.
 //
-// Generate reads a table's runs from a results folder and writes
-// README.md (the table and the provenance of the numbers) and five
-// figures, each as PNG and SVG:
+// Report (and Generate) read a table's runs from a results folder and
+// write README.md — the table, a Reading paragraph per profile saying
+// which rows share an epoch budget, the paper's claims tested across seeds
+// (Claim, CheckClaim), the provenance of the numbers and the figures with
+// captions — and five figures, each as PNG and SVG, drawn at a paper
+// column's width (3.4 in) with one visual identity (style.go: a colour per
+// method, a marker and line style per distribution, a shade per sparsity):
 //
-//   - metric_vs_sparsity: the headline metric against target sparsity, one
-//     line per method and distribution, mean with ± one sample standard
-//     deviation over seeds;
-//   - curves: the test curve (TableSpec.CurveMetric) against epoch, the
-//     mean over seeds per row, with the grow phases of the representative
-//     run shaded by partition;
+//   - metric_vs_sparsity: the headline metric at each target sparsity, one
+//     panel per distribution class (uniform | non-uniform), one point per
+//     row, offset per method, with a 95% Student-t interval over seeds
+//     (min–max when n < 3); dense as a line with its interval as a band;
+//   - curves: the test curve (TableSpec.CurveMetric) against epoch, one
+//     panel per method with at most four rows each, mean line and min–max
+//     band over seeds, the grow phases of the method's representative run
+//     shaded by partition;
 //   - metric_vs_flops: the headline metric against training FLOPs as a
-//     multiple of dense training, per row, with error bars;
-//   - mask_changes: per partition, the share of mask entries changed
-//     between consecutive GaP rounds, mean over the representative row's
-//     seeds;
-//   - layer_sparsity: per-layer sparsity of the final model, one bar group
-//     per layer and one bar per method, taken from each method's
-//     representative run.
+//     multiple of dense training, the Pareto front drawn and its rows
+//     labelled;
+//   - mask_changes: per GaP method (its representative row), a heatmap of
+//     the share of each partition's mask changed between rounds;
+//   - layer_sparsity: a heatmap of per-layer sparsity, layers down and
+//     methods across, each method's representative run.
 //
+// Metric names and labels come from the TableSpec, so the suites'
+// tables (translation, detection, point clouds) reuse the same figures.
 // The representative row of a method is its most sparse row (ties: the
-// smaller row key); its representative run is the one with the smallest
-// seed (ties: smaller ID). The representative row for the curves and mask
-// figures is that of the first method among cgap, pgap and then any with
-// phases or mask changes.
+// smaller row key, so non-uniform before uniform); its representative run
+// is the one with the smallest seed (ties: smaller ID). The same runs give
+// the same bytes, markdown, PNG and SVG alike.
 package reports
 
 import (
