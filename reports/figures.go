@@ -592,10 +592,9 @@ func figCurves(fc *figContext) (*figure, error) {
 		} else if r == nrows/2 {
 			p.Y.Label.Text = ylabel
 		}
-		below := i + cols
-		if below < len(defs) {
-			p.X.Tick.Marker = unlabelled{plot.DefaultTicks{}}
-		} else {
+		// Tick labels on every panel keep the rows evenly spaced; the axis
+		// label only under the bottom row.
+		if r == nrows-1 {
 			p.X.Label.Text = "epoch"
 		}
 	}
