@@ -111,11 +111,9 @@ func writeClaims(b *strings.Builder, spec TableSpec, groups map[string][]*result
 	for _, r := range spec.Rows {
 		paper[r.Key] = r.Paper
 	}
-	counts := map[string]int{}
 	minP := math.Inf(1) // the most a tested claim could reach
 	for _, c := range spec.Claims {
 		r := CheckClaim(c, groups, spec.Metric)
-		counts[r.Verdict]++
 		pp := "—"
 		if pa, pb := paper[c.A], paper[c.B]; pa != nil && pb != nil {
 			pp = paperNum(pa.Value) + " vs " + paperNum(pb.Value)
@@ -137,13 +135,7 @@ func writeClaims(b *strings.Builder, spec TableSpec, groups map[string][]*result
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", escape(c.Text), pp, ours(r.MeanA, r.NA), ours(r.MeanB, r.NB), p, escape(bud), r.Verdict)
 	}
 	b.WriteString("\n")
-	var parts []string
-	for _, v := range []string{Confirmed, Refuted, NotSignificant, Pending} {
-		if counts[v] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[v], v))
-		}
-	}
-	fmt.Fprintf(b, "Claims: %s.", strings.Join(parts, ", "))
+	fmt.Fprintf(b, "Claims: %s.", claimCounts(spec, groups))
 	if !math.IsInf(minP, 1) && minP >= Alpha {
 		fmt.Fprintf(b, " With these numbers of seeds the smallest p-value the test can give is %s ≥ α, so no claim can be confirmed or refuted; 4 seeds per row (smallest p = %s) are the fewest that can.",
 			strconv.FormatFloat(minP, 'f', 3, 64), strconv.FormatFloat(minMannWhitneyP(4, 4), 'f', 3, 64))
