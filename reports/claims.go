@@ -13,11 +13,12 @@ import (
 )
 
 // Claim is one claim of the paper about two rows of a table: row A does
-// better than row B (or, with AtLeast, at least as well).
+// better than row B, or at least as well ("≥" in Text). Both are checked
+// alike: a U test cannot show two rows equal, so "≥" is confirmed only by
+// a significant lead and refuted by a significant deficit.
 type Claim struct {
-	Text    string // e.g. "C-GaP ≥ dense at 80%, uniform"
-	A, B    string // row keys
-	AtLeast bool
+	Text string // e.g. "C-GaP ≥ dense at 80%, uniform"
+	A, B string // row keys
 }
 
 // Verdicts of a claim.
