@@ -618,14 +618,23 @@ func figCurves(fc *figContext) (*figure, error) {
 		groups = append(groups, g)
 	}
 	h := vg.Length(nrows)*1.05*vg.Inch + 0.25*vg.Inch + legendHeight(groups)
-	caption := fmt.Sprintf("Test curve (%s) against epoch, one panel per method (at most four rows each; colour: method, line: distribution, shade: sparsity), mean over %s with the min–max over seeds as a band",
-		ylabel, seedsPhrase(rowNs(fc.rows)))
+	caption := fmt.Sprintf("%s against epoch, one panel per method (at most four rows each; colour: method, line: distribution, shade: sparsity), mean over %s with the min–max over seeds as a band",
+		upperFirst(ylabel), seedsPhrase(rowNs(fc.rows)))
 	if len(shaded) > 0 {
 		caption += fmt.Sprintf("; background: the epochs in which each partition grows (P0, P1, …; grey: every partition at once in parallel branches) in the run of %s", strings.Join(shaded, ", "))
 	}
 	caption += "; " + fc.profile + "."
 	return &figure{stem: "curves", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
 		draw: withLegend(groups, func(c draw.Canvas) { tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
+}
+
+// upperFirst capitalises the first letter of s.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	return strings.ToUpper(string(r[0])) + string(r[1:])
 }
 
 // rowShort is a compact label of a row: "global 90%".
@@ -895,7 +904,7 @@ func figMaskChanges(fc *figContext) (*figure, error) {
 			hm.vals = append(hm.vals, line)
 		}
 		n = max(n, len(fc.groups[rep]))
-		parts = append(parts, fmt.Sprintf("%s %s (%d seed(s))", methodLabel(fc.spec, m), rowShort(fc.spec, rep), len(fc.groups[rep])))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", methodLabel(fc.spec, m), rowShort(fc.spec, rep), seedsPhrase([]int{len(fc.groups[rep])})))
 		methods = append(methods, m)
 		maps = append(maps, hm)
 	}
@@ -975,11 +984,13 @@ func figLayers(fc *figContext) (*figure, error) {
 				hm.vals[pos[l.Name]][j] = 100 * (1 - float64(l.Nonzero)/float64(l.Params))
 			}
 		}
-		which = append(which, fmt.Sprintf("%s seed %d", r.Row, r.Seed))
+		if !contains(which, strconv.FormatInt(r.Seed, 10)) {
+			which = append(which, strconv.FormatInt(r.Seed, 10))
+		}
 	}
 	hm.rotateCols = true
 	h := vg.Length(len(hm.rows))*vg.Points(10.5) + hm.colHeaderHeight() + vg.Points(28)
-	caption := fmt.Sprintf("Sparsity (%%) of each prunable layer of the final model (darker is sparser; value printed in each cell), one column per method: its most sparse row, non-uniform where it has one (%s); %s.",
+	caption := fmt.Sprintf("Sparsity (%%) of each prunable layer of the final model (darker is sparser; value printed in each cell), one column per method: its most sparse row, non-uniform where it has one, seed %s; %s.",
 		strings.Join(which, ", "), fc.profile)
 	return &figure{stem: "layer_sparsity", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
 		draw: func(c draw.Canvas) { drawHeatmaps(c, []heatmap{hm}, false) }}, nil
