@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/gap-harness/gap/results"
 )
 
 // Figures are drawn at a paper column's width; PNGs at figDPI (680
@@ -22,6 +24,27 @@ const (
 	figW   = 3.4 * vg.Inch
 	figDPI = 200
 )
+
+// FigureWidth is the width of every figure: a paper column.
+const FigureWidth = figW
+
+// Figure is a figure a table adds to its report beside the five of every
+// report (TableSpec.Extra), e.g. a point cloud coloured by part or
+// detections drawn on an image. Draw it with the package's helpers
+// (NewPanel, WithLegend, MethodPalette, CategoryColors) so it follows the
+// same rules; the report's tests check it like the others (text inside the
+// canvas, one colour per method, same bytes for the same runs).
+type Figure struct {
+	Stem    string              // file stem, e.g. "parts"
+	Caption string              // one sentence: what, over how many seeds, which profile
+	Height  vg.Length           // the width is FigureWidth
+	Draw    func(c draw.Canvas) // draws the whole figure
+	Methods []string            // methods whose colours the figure uses
+}
+
+// FigureMaker draws an extra figure from a table's runs; nil means no
+// data for it.
+type FigureMaker func(runs []*results.Run, spec TableSpec) (*Figure, error)
 
 // figure is one drawn figure: its file stem, caption, size, the drawing
 // and the method colours it uses (for the palette check).
@@ -60,7 +83,7 @@ func fillRect(c draw.Canvas, r vg.Rectangle, col color.Color) {
 
 // newPanel returns a plot styled for the figures: sans type at the
 // figure sizes, light grid, no legend (figures draw their own).
-func newPanel(title, xLabel, yLabel string) *plot.Plot {
+func NewPanel(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = title, xLabel, yLabel
 	for _, s := range []*text.Style{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle} {
@@ -225,16 +248,16 @@ func (cv *curve) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return
 }
 
-// legendEntry is one item of a legend: a thumbnail and its label.
-type legendEntry struct {
-	label string
-	thumb func(c draw.Canvas) // draws into a box of the thumbnail's size
+// LegendEntry is one item of a legend: a thumbnail and its label.
+type LegendEntry struct {
+	Label string
+	Thumb func(c draw.Canvas) // draws into a box of the thumbnail's size
 }
 
-// legendGroup is a line (or lines) of a legend with an optional title.
-type legendGroup struct {
-	title   string
-	entries []legendEntry
+// LegendGroup is a line (or lines) of a legend with an optional title.
+type LegendGroup struct {
+	Title   string
+	Entries []LegendEntry
 }
 
 // Legend geometry.
@@ -249,7 +272,7 @@ var (
 // legendLayout places the groups in rows that fit width; it returns the
 // height they need and the position (relative to the top left) of each
 // title and entry.
-func legendLayout(groups []legendGroup, width vg.Length) (height vg.Length, place func(func(g, e int, x, y vg.Length))) {
+func legendLayout(groups []LegendGroup, width vg.Length) (height vg.Length, place func(func(g, e int, x, y vg.Length))) {
 	sty := textStyle(sizeLegend)
 	type pos struct {
 		g, e int
@@ -258,16 +281,16 @@ func legendLayout(groups []legendGroup, width vg.Length) (height vg.Length, plac
 	var ps []pos
 	y := vg.Length(0)
 	for gi, g := range groups {
-		if len(g.entries) == 0 {
+		if len(g.Entries) == 0 {
 			continue
 		}
 		x := vg.Length(0)
-		if g.title != "" {
+		if g.Title != "" {
 			ps = append(ps, pos{gi, -1, x, y})
-			x += sty.Width(g.title) + thumbGap
+			x += sty.Width(g.Title) + thumbGap
 		}
-		for ei, e := range g.entries {
-			w := thumbW + thumbGap + sty.Width(e.label)
+		for ei, e := range g.Entries {
+			w := thumbW + thumbGap + sty.Width(e.Label)
 			if x > 0 && x+w > width {
 				x, y = vg.Points(8), y+lineSkip
 			}
@@ -284,7 +307,7 @@ func legendLayout(groups []legendGroup, width vg.Length) (height vg.Length, plac
 }
 
 // drawLegend draws groups in c from its top left corner.
-func drawLegend(c draw.Canvas, groups []legendGroup) {
+func drawLegend(c draw.Canvas, groups []LegendGroup) {
 	sty := textStyle(sizeLegend)
 	_, place := legendLayout(groups, c.Max.X-c.Min.X)
 	h := sty.FontExtents().Height
@@ -292,37 +315,40 @@ func drawLegend(c draw.Canvas, groups []legendGroup) {
 		top := c.Max.Y - y
 		base := top - lineSkip + (lineSkip-h)/2
 		if e < 0 {
-			c.FillText(sty, vg.Point{X: c.Min.X + x, Y: base}, groups[g].title)
+			c.FillText(sty, vg.Point{X: c.Min.X + x, Y: base}, groups[g].Title)
 			return
 		}
-		en := groups[g].entries[e]
+		en := groups[g].Entries[e]
 		box := vg.Rectangle{Min: vg.Point{X: c.Min.X + x, Y: base}, Max: vg.Point{X: c.Min.X + x + thumbW, Y: base + h*0.8}}
-		if en.thumb != nil {
-			en.thumb(draw.Canvas{Canvas: c.Canvas, Rectangle: box})
+		if en.Thumb != nil {
+			en.Thumb(draw.Canvas{Canvas: c.Canvas, Rectangle: box})
 		}
-		c.FillText(sty, vg.Point{X: box.Max.X + thumbGap, Y: base}, en.label)
+		c.FillText(sty, vg.Point{X: box.Max.X + thumbGap, Y: base}, en.Label)
 	})
 }
 
-// Thumbnails.
-func glyphThumb(col color.NRGBA, shape draw.GlyphDrawer) func(draw.Canvas) {
+// GlyphThumb is a legend thumbnail: a marker of colour col.
+func GlyphThumb(col color.NRGBA, shape draw.GlyphDrawer) func(draw.Canvas) {
 	return func(c draw.Canvas) {
 		c.DrawGlyph(draw.GlyphStyle{Color: col, Radius: vg.Points(2.4), Shape: shape}, c.Center())
 	}
 }
 
-func lineThumb(col color.NRGBA, dashes []vg.Length) func(draw.Canvas) {
+// LineThumb is a legend thumbnail: a line of colour col.
+func LineThumb(col color.NRGBA, dashes []vg.Length) func(draw.Canvas) {
 	return func(c draw.Canvas) {
 		y := c.Center().Y
 		c.StrokeLine2(draw.LineStyle{Color: col, Width: vg.Points(1.1), Dashes: dashes}, c.Min.X, y, c.Max.X, y)
 	}
 }
 
-func swatchThumb(col color.Color) func(draw.Canvas) {
+// SwatchThumb is a legend thumbnail filled with col.
+func SwatchThumb(col color.Color) func(draw.Canvas) {
 	return func(c draw.Canvas) { fillRect(c, c.Rectangle, col) }
 }
 
-func bandThumb(col color.NRGBA) func(draw.Canvas) {
+// BandThumb is a legend thumbnail of a reference band with its line.
+func BandThumb(col color.NRGBA) func(draw.Canvas) {
 	return func(c draw.Canvas) {
 		fillRect(c, c.Rectangle, alpha(col, 40))
 		y := c.Center().Y
@@ -330,9 +356,9 @@ func bandThumb(col color.NRGBA) func(draw.Canvas) {
 	}
 }
 
-// tiled lays plots out in a grid over the top of c (above the legend)
+// Tiled lays plots out in a grid over the top of c (above the legend)
 // with aligned data areas and draws them.
-func tiled(c draw.Canvas, plots [][]*plot.Plot, padX, padY vg.Length) {
+func Tiled(c draw.Canvas, plots [][]*plot.Plot, padX, padY vg.Length) {
 	rows := len(plots)
 	cols := 0
 	for _, r := range plots {
@@ -351,7 +377,7 @@ func tiled(c draw.Canvas, plots [][]*plot.Plot, padX, padY vg.Length) {
 
 // withLegend splits a figure canvas into the plot area and a legend strip
 // under it and draws both.
-func withLegend(groups []legendGroup, body func(c draw.Canvas)) func(draw.Canvas) {
+func WithLegend(groups []LegendGroup, body func(c draw.Canvas)) func(draw.Canvas) {
 	return func(c draw.Canvas) {
 		lh, _ := legendLayout(groups, c.Max.X-c.Min.X-2*legendPad)
 		if lh > 0 {
@@ -365,7 +391,7 @@ func withLegend(groups []legendGroup, body func(c draw.Canvas)) func(draw.Canvas
 }
 
 // legendHeight is the height the legend groups need at the figure width.
-func legendHeight(groups []legendGroup) vg.Length {
+func LegendHeight(groups []LegendGroup) vg.Length {
 	h, _ := legendLayout(groups, figW-2*legendPad)
 	if h > 0 {
 		h += legendPad

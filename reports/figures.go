@@ -214,21 +214,21 @@ func rowNs(rows []rowStats) []int {
 }
 
 // methodLegend is a legend group with one entry per method of rows.
-func (fc *figContext) methodLegend(methods []string, thumb func(color.NRGBA) func(draw.Canvas)) legendGroup {
-	g := legendGroup{}
+func (fc *figContext) methodLegend(methods []string, thumb func(color.NRGBA) func(draw.Canvas)) LegendGroup {
+	g := LegendGroup{}
 	for _, m := range methods {
 		th := thumb(fc.pal.color(m))
 		if m == "dense" {
-			th = glyphThumb(fc.pal.color(m), distShape("dense"))
+			th = GlyphThumb(fc.pal.color(m), distShape("dense"))
 		}
-		g.entries = append(g.entries, legendEntry{label: methodLabel(fc.spec, m), thumb: th})
+		g.Entries = append(g.Entries, LegendEntry{Label: methodLabel(fc.spec, m), Thumb: th})
 	}
 	return g
 }
 
 // distLegend has one marker per distribution of rows, in the order
 // uniform, ERK, global, others.
-func distLegend(dists []string, line bool) legendGroup {
+func distLegend(dists []string, line bool) LegendGroup {
 	dists = append([]string(nil), dists...)
 	rank := map[string]int{"uniform": 0, "erk": 1, "global": 2}
 	sort.SliceStable(dists, func(i, j int) bool {
@@ -242,22 +242,22 @@ func distLegend(dists []string, line bool) legendGroup {
 		}
 		return ri < rj
 	})
-	g := legendGroup{}
+	g := LegendGroup{}
 	for _, d := range dists {
-		th := glyphThumb(inkColor, distShape(d))
+		th := GlyphThumb(inkColor, distShape(d))
 		if line {
-			th = lineThumb(inkColor, distDashes(d))
+			th = LineThumb(inkColor, distDashes(d))
 		}
-		g.entries = append(g.entries, legendEntry{label: distLabel(d), thumb: th})
+		g.Entries = append(g.Entries, LegendEntry{Label: distLabel(d), Thumb: th})
 	}
 	return g
 }
 
 // sparsityLegend shows the shade of each sparsity on a neutral colour.
-func sparsityLegend(sps []float64) legendGroup {
-	g := legendGroup{title: "shade:"}
+func sparsityLegend(sps []float64) LegendGroup {
+	g := LegendGroup{Title: "shade:"}
 	for _, s := range sps {
-		g.entries = append(g.entries, legendEntry{label: pct(s), thumb: swatchThumb(shade(rgb(0x555555), s))})
+		g.Entries = append(g.Entries, LegendEntry{Label: pct(s), Thumb: SwatchThumb(shade(rgb(0x555555), s))})
 	}
 	return g
 }
@@ -352,7 +352,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		if ci > 0 {
 			yl = ""
 		}
-		p := newPanel(title, "target sparsity", yl)
+		p := NewPanel(title, "target sparsity", yl)
 		if dense != nil {
 			p.Add(&hband{y: dense.metric, lo: dense.lo, hi: dense.hi, color: fc.pal.color(dense.method)})
 		}
@@ -377,12 +377,12 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 			p.Y.Tick.Marker = unlabelled{plot.DefaultTicks{}}
 		}
 	}
-	groups := []legendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return glyphThumb(c, draw.CircleGlyph{}) })}
+	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
 	groups = append(groups, distLegend(dists, false), sparsityLegend(sps))
 	if dense != nil {
-		groups[len(groups)-1].entries = append(groups[len(groups)-1].entries, legendEntry{label: methodLabel(fc.spec, dense.method) + " (line: mean, band: interval)", thumb: bandThumb(fc.pal.color(dense.method))})
+		groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: methodLabel(fc.spec, dense.method) + " (line: mean, band: interval)", Thumb: BandThumb(fc.pal.color(dense.method))})
 	}
-	h := 2.1*vg.Inch + legendHeight(groups)
+	h := 2.1*vg.Inch + LegendHeight(groups)
 	caption := fmt.Sprintf("Final %s against target sparsity, one panel per distribution, one point per method (offset so none overlaps), mean over %s per row, %s; dense as a dashed line with its interval as a band; %s.",
 		label, seedsPhrase(rowNs(fc.rows)), intervalPhrase(fc.rows), fc.profile)
 	used := usedColors(fc, methods)
@@ -390,7 +390,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		used[dense.method] = fc.pal.color(dense.method)
 	}
 	return &figure{stem: "metric_vs_sparsity", caption: caption, w: figW, h: h, colors: used,
-		draw: withLegend(groups, func(c draw.Canvas) { tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
+		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
 }
 
 func rangeF(n int) []float64 {
@@ -554,7 +554,7 @@ func figCurves(fc *figContext) (*figure, error) {
 			methods = append(methods, d.method)
 		}
 		title := methodLabel(fc.spec, d.method)
-		p := newPanel(title, "", "")
+		p := NewPanel(title, "", "")
 		// Grow phases of the method's representative run.
 		rep := representative(fc.groups, func(r *results.Run) bool { return r.Method == d.method && len(growPhases(r.Phases)) > 0 })
 		if rep != "" {
@@ -605,19 +605,19 @@ func figCurves(fc *figContext) (*figure, error) {
 		}
 	}
 	sort.Float64s(sps)
-	groups := []legendGroup{distLegend(dists, true), sparsityLegend(sps)}
+	groups := []LegendGroup{distLegend(dists, true), sparsityLegend(sps)}
 	if len(partSet) > 0 {
-		g := legendGroup{title: "grow phase:"}
+		g := LegendGroup{Title: "grow phase:"}
 		for _, part := range sortedInts(partSet) {
 			l := "P" + strconv.Itoa(part)
 			if part < 0 {
 				l = "all (parallel branches)"
 			}
-			g.entries = append(g.entries, legendEntry{label: l, thumb: swatchThumb(partitionShade(part))})
+			g.Entries = append(g.Entries, LegendEntry{Label: l, Thumb: SwatchThumb(partitionShade(part))})
 		}
 		groups = append(groups, g)
 	}
-	h := vg.Length(nrows)*1.05*vg.Inch + 0.25*vg.Inch + legendHeight(groups)
+	h := vg.Length(nrows)*1.05*vg.Inch + 0.25*vg.Inch + LegendHeight(groups)
 	caption := fmt.Sprintf("%s against epoch, one panel per method (at most four rows each; colour: method, line: distribution, shade: sparsity), mean over %s with the min–max over seeds as a band",
 		upperFirst(ylabel), seedsPhrase(rowNs(fc.rows)))
 	if len(shaded) > 0 {
@@ -625,7 +625,7 @@ func figCurves(fc *figContext) (*figure, error) {
 	}
 	caption += "; " + fc.profile + "."
 	return &figure{stem: "curves", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		draw: withLegend(groups, func(c draw.Canvas) { tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
+		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
 }
 
 // upperFirst capitalises the first letter of s.
@@ -691,7 +691,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 			spSet[r.sparsity] = true
 		}
 	}
-	p := newPanel("", "training FLOPs (× dense training)", fc.spec.metricLabel())
+	p := NewPanel("", "training FLOPs (× dense training)", fc.spec.metricLabel())
 	fl := &frontLine{}
 	for _, i := range front {
 		r := rows[i]
@@ -714,14 +714,14 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 		sps = append(sps, s)
 	}
 	sort.Float64s(sps)
-	groups := []legendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return glyphThumb(c, draw.CircleGlyph{}) })}
+	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
 	groups = append(groups, distLegend(dists, false), sparsityLegend(sps))
-	groups[len(groups)-1].entries = append(groups[len(groups)-1].entries, legendEntry{label: "Pareto front", thumb: lineThumb(frontColor, frontDashes)})
-	h := 2.5*vg.Inch + legendHeight(groups)
+	groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: "Pareto front", Thumb: LineThumb(frontColor, frontDashes)})
+	h := 2.5*vg.Inch + LegendHeight(groups)
 	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and its rows are labelled; %s.",
 		fc.spec.metricLabel(), seedsPhrase(rowNs(rows)), intervalPhrase(rows), fc.profile)
 	return &figure{stem: "metric_vs_flops", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		draw: withLegend(groups, func(c draw.Canvas) { tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
+		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
 }
 
 // paretoFront returns the indices of rows on the front (higher metric,

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -142,7 +144,7 @@ func figureSets() map[string]struct {
 		spec TableSpec
 	}{
 		"imagenet":    {fixtureRuns(), ImageNetSpec()},
-		"translation": {translationRuns(), TranslationSpec()},
+		"translation": {translationRuns(), withExtra(TranslationSpec())},
 		"unknown":     {odd, ImageNetSpec()},
 	}
 }
@@ -365,5 +367,55 @@ func TestShadeAndStyles(t *testing.T) {
 	p := newPalette([]string{"cgap", "x", "y"})
 	if p.color("cgap") != methodColors["cgap"] || p.color("x") == p.color("y") {
 		t.Errorf("palette %v", p)
+	}
+}
+
+// withExtra adds a suite figure to spec: a point cloud coloured by part,
+// one panel per GaP method, drawn with the exported helpers.
+func withExtra(spec TableSpec) TableSpec {
+	spec.Extra = append(spec.Extra, func(runs []*results.Run, spec TableSpec) (*Figure, error) {
+		parts := []string{"wing", "body", "tail", "engine"}
+		cols := CategoryColors(len(parts))
+		var panels []*plot.Plot
+		for _, m := range []string{"cgap", "pgap"} {
+			p := NewPanel(m, "x (m)", "y (m)")
+			for i := range parts {
+				var xy plotter.XYs
+				for j := 0; j < 20; j++ {
+					a := float64(i*20+j) / 80 * 2 * math.Pi
+					xy = append(xy, plotter.XY{X: math.Cos(a) * float64(i+1), Y: math.Sin(a)})
+				}
+				sc, err := plotter.NewScatter(xy)
+				if err != nil {
+					return nil, err
+				}
+				sc.GlyphStyle.Color, sc.GlyphStyle.Radius = cols[i], vg.Points(1.2)
+				p.Add(sc)
+			}
+			panels = append(panels, p)
+		}
+		legend := LegendGroup{Title: "part:"}
+		for i, name := range parts {
+			legend.Entries = append(legend.Entries, LegendEntry{Label: name, Thumb: SwatchThumb(cols[i])})
+		}
+		groups := []LegendGroup{legend}
+		return &Figure{Stem: "parts", Caption: "a point cloud coloured by part", Height: 1.6*vg.Inch + LegendHeight(groups),
+			Methods: []string{"cgap", "pgap"},
+			Draw:    WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
+	})
+	return spec
+}
+
+func TestExtraFigure(t *testing.T) {
+	files, captions, _, err := Figures(translationRuns(), withExtra(TranslationSpec()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files["parts.png"] == nil || files["parts.svg"] == nil || captions[len(captions)-1][0] != "parts" {
+		t.Errorf("extra figure missing: %v", captions)
+	}
+	spec := withExtra(withExtra(TranslationSpec()))
+	if _, _, _, err := Figures(translationRuns(), spec); err == nil || !strings.Contains(err.Error(), "taken") {
+		t.Errorf("two figures with one stem: %v", err)
 	}
 }

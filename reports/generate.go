@@ -59,6 +59,25 @@ func figureSpecs(runs []*results.Run, spec TableSpec) (figs []*figure, missing [
 		}
 		figs = append(figs, f)
 	}
+	for i, mk := range spec.Extra {
+		f, err := mk(runs, spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reports: extra figure %d: %w", i, err)
+		}
+		if f == nil {
+			missing = append(missing, fmt.Sprintf("extra figure %d", i))
+			continue
+		}
+		if f.Stem == "" || f.Draw == nil || f.Height <= 0 {
+			return nil, nil, fmt.Errorf("reports: extra figure %d: needs a stem, a height and a drawing", i)
+		}
+		for _, g := range figs {
+			if g.stem == f.Stem {
+				return nil, nil, fmt.Errorf("reports: extra figure %d: stem %q is taken", i, f.Stem)
+			}
+		}
+		figs = append(figs, &figure{stem: f.Stem, caption: f.Caption, w: figW, h: f.Height, draw: f.Draw, colors: usedColors(fc, f.Methods)})
+	}
 	return figs, missing, nil
 }
 

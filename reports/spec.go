@@ -52,6 +52,7 @@ type TableSpec struct {
 	Notes       []string          // extra lines printed under the table
 	Claims      []Claim           // the paper's claims about rows of the table, checked in "Paper claims"
 	Reading     map[string]string // profile -> sentences added to that profile's "Reading" paragraph
+	Extra       []FigureMaker     // figures of this table beyond the five of every report
 }
 
 // RowSpec is one row of a paper table.

@@ -121,6 +121,30 @@ func newPalette(methods []string) palette {
 	return p
 }
 
+// MethodPalette returns the colour of each of a table's methods, as every
+// figure of its report draws them.
+func MethodPalette(methods []string) map[string]color.NRGBA {
+	return newPalette(methods)
+}
+
+// CategoryColors returns n colour-blind-safe colours for categories that
+// are not methods (point-cloud parts, detection classes): Tol's muted
+// scheme, then Okabe-Ito, then greys.
+func CategoryColors(n int) []color.NRGBA {
+	base := []color.NRGBA{tolIndigo, tolCyan, tolTeal, tolGreen, tolOlive, tolSand, tolRose, tolWine, tolPurple}
+	base = append(base, okabeIto...)
+	out := make([]color.NRGBA, n)
+	for i := range out {
+		if i < len(base) {
+			out[i] = base[i]
+		} else {
+			g := uint8(40 + 13*((i-len(base))%15))
+			out[i] = color.NRGBA{R: g, G: g, B: g, A: 255}
+		}
+	}
+	return out
+}
+
 // color returns the colour of method m.
 func (p palette) color(m string) color.NRGBA {
 	if c, ok := p[m]; ok {
