@@ -198,10 +198,18 @@ func writeReading(b *strings.Builder, spec TableSpec, runs []*results.Run) {
 				}
 			}
 			fl := ""
-			if !math.IsInf(lo, 1) {
+			switch {
+			case math.IsInf(lo, 1):
+			case fixed(lo, 2) == fixed(hi, 2):
+				fl = fmt.Sprintf(", %s× dense training FLOPs", fixed(lo, 2))
+			default:
 				fl = fmt.Sprintf(", %s–%s× dense training FLOPs", fixed(lo, 2), fixed(hi, 2))
 			}
-			parts = append(parts, fmt.Sprintf("%s epochs: %s (%d rows%s)", e, strings.Join(rowsByMethod(spec, keys, groups), ", "), len(keys), fl))
+			n := fmt.Sprintf("%d rows", len(keys))
+			if len(keys) == 1 {
+				n = "1 row"
+			}
+			parts = append(parts, fmt.Sprintf("%s epochs: %s (%s%s)", e, strings.Join(rowsByMethod(spec, keys, groups), ", "), n, fl))
 		}
 		fmt.Fprintf(b, "**%s profile.** ", prof)
 		if len(es) == 1 {
@@ -221,31 +229,33 @@ func writeReading(b *strings.Builder, spec TableSpec, runs []*results.Run) {
 // all its rows are in keys, else with each row's distribution and
 // sparsity.
 func rowsByMethod(spec TableSpec, keys []string, groups map[string][]*results.Run) []string {
+	group := func(k string) string { m, _, _ := splitKey(k); return m + "@" + keyBudget(k) }
 	total := map[string]int{}
 	for k := range groups {
-		m, _, _ := splitKey(k)
-		total[m]++
+		total[group(k)]++
 	}
 	in := map[string][]string{}
 	var order []string
 	for _, k := range keys {
-		m, _, _ := splitKey(k)
-		if _, ok := in[m]; !ok {
-			order = append(order, m)
+		g := group(k)
+		if _, ok := in[g]; !ok {
+			order = append(order, g)
 		}
-		in[m] = append(in[m], k)
+		in[g] = append(in[g], k)
 	}
 	var out []string
-	for _, m := range order {
-		if len(in[m]) == total[m] {
-			out = append(out, methodLabel(spec, m))
+	for _, g := range order {
+		m, b, _ := strings.Cut(g, "@")
+		label := groupLabel(spec, m, b)
+		if len(in[g]) == total[g] {
+			out = append(out, label)
 			continue
 		}
 		var rs []string
-		for _, k := range in[m] {
+		for _, k := range in[g] {
 			rs = append(rs, rowShort(spec, k))
 		}
-		out = append(out, methodLabel(spec, m)+" ("+strings.Join(rs, ", ")+")")
+		out = append(out, label+" ("+strings.Join(rs, ", ")+")")
 	}
 	return out
 }
@@ -274,8 +284,8 @@ func gapClaims(sparsities []float64, gap []claimSide, baselines []claimSide) []C
 				}
 				out = append(out, Claim{
 					Text: fmt.Sprintf("%s > %s at %s, %s", g.label, bl.label, pct(s), distClass(g.dist)),
-					A:    results.RowKey(g.method, s, g.dist),
-					B:    results.RowKey(bl.method, s, bl.dist),
+					A:    sideKey(g, s),
+					B:    sideKey(bl, s),
 				})
 			}
 		}
@@ -283,5 +293,16 @@ func gapClaims(sparsities []float64, gap []claimSide, baselines []claimSide) []C
 	return out
 }
 
-// claimSide is one side of a claim: a method at a distribution.
+// claimSide is one side of a claim: a method ("rigl", or "rigl@gap" at a
+// budget) at a distribution.
 type claimSide struct{ method, dist, label string }
+
+// sideKey is the row key of a claim side at sparsity s.
+func sideKey(c claimSide, s float64) string {
+	m, b, _ := strings.Cut(c.method, "@")
+	k := results.RowKey(m, s, c.dist)
+	if b != "" {
+		k += "@" + b
+	}
+	return k
+}

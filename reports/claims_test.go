@@ -52,8 +52,10 @@ func TestCheckClaim(t *testing.T) {
 
 func TestImageNetClaims(t *testing.T) {
 	spec := ImageNetSpec()
-	// 2 dense claims + 2 sparsities × (C-GaP uniform 5 + C-GaP global 5 + P-GaP uniform 5).
-	if len(spec.Claims) != 2+2*15 {
+	// 2 dense claims + 2 sparsities × (C-GaP uniform 6 + C-GaP global 6 +
+	// P-GaP uniform 6): RigL, RigL (GaP budget), SET, SET (GaP budget), GMP,
+	// prune-from-pretrained.
+	if len(spec.Claims) != 2+2*18 {
 		t.Errorf("%d claims", len(spec.Claims))
 	}
 	for _, c := range spec.Claims {

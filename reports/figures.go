@@ -19,6 +19,7 @@ import (
 // rowStats is the per-row summary used by the figures.
 type rowStats struct {
 	key, method, dist string
+	budget            string // "" for the base budget
 	sparsity          float64
 	n                 int
 	metric, lo, hi    float64 // mean and interval (see interval)
@@ -56,7 +57,7 @@ func summarize(spec TableSpec, groups map[string][]*results.Run) []rowStats {
 		}
 		c, _ := meanStd(values(g, trainCost))
 		method, _, dist := splitKey(key)
-		out = append(out, rowStats{key: key, method: method, dist: dist, sparsity: g[0].Sparsity,
+		out = append(out, rowStats{key: key, method: method, dist: dist, budget: keyBudget(key), sparsity: g[0].Sparsity,
 			n: len(values(g, metricOf(spec.Metric))), metric: m, lo: lo, hi: hi, cost: c})
 	}
 	return out
@@ -76,6 +77,20 @@ func rowOrder(spec TableSpec, groups map[string][]*results.Run) []string {
 	for _, k := range sortedKeys(groups) {
 		if !seen[k] {
 			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// methodBudgetOrder lists the "method@budget" pairs of the row keys in
+// first-seen order.
+func methodBudgetOrder(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		m, _, _ := splitKey(k)
+		mb := m + "@" + keyBudget(k)
+		if !contains(out, mb) {
+			out = append(out, mb)
 		}
 	}
 	return out
@@ -116,11 +131,29 @@ func sortedInts[V any](m map[int]V) []int {
 // methodLabel is the spec's label of a method (its first row's).
 func methodLabel(spec TableSpec, method string) string {
 	for _, r := range spec.Rows {
-		if m, _, _ := splitKey(r.Key); m == method {
+		if m, _, _ := splitKey(r.Key); m == method && keyBudget(r.Key) == "" {
 			return r.methodLabel()
 		}
 	}
+	for _, r := range spec.Rows {
+		if m, _, _ := splitKey(r.Key); m == method {
+			l := r.Method
+			if l == "" {
+				l = m
+			}
+			return l
+		}
+	}
 	return method
+}
+
+// groupLabel is the label of a method at a budget: "RigL (GaP budget)".
+func groupLabel(spec TableSpec, method, budget string) string {
+	l := methodLabel(spec, method)
+	if b := budgetLabel(budget); b != "" {
+		l += " (" + b + ")"
+	}
+	return l
 }
 
 // distLabel is a short label of a distribution.
@@ -253,6 +286,22 @@ func distLegend(dists []string, line bool) LegendGroup {
 	return g
 }
 
+// withBudgets adds to a distribution legend the hollow marker of each
+// budget other than the base one among rows.
+func withBudgets(g LegendGroup, rows []rowStats) LegendGroup {
+	var bs []string
+	for _, r := range rows {
+		if r.budget != "" && !contains(bs, r.budget) {
+			bs = append(bs, r.budget)
+		}
+	}
+	sort.Strings(bs)
+	for _, b := range bs {
+		g.Entries = append(g.Entries, LegendEntry{Label: "hollow: " + budgetLabel(b), Thumb: GlyphThumb(inkColor, draw.RingGlyph{})})
+	}
+	return g
+}
+
 // sparsityLegend shows the shade of each sparsity on a neutral colour.
 func sparsityLegend(sps []float64) LegendGroup {
 	g := LegendGroup{Title: "shade:"}
@@ -317,7 +366,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		var slots []string
 		slot := map[string]int{}
 		for _, r := range rows {
-			k := r.method + "/" + r.dist
+			k := r.method + "/" + r.dist + "@" + r.budget
 			if _, ok := slot[k]; !ok {
 				slot[k] = len(slots)
 				slots = append(slots, k)
@@ -335,8 +384,8 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		step := width / float64(len(slots))
 		m := &marks{radius: vg.Points(2.1)}
 		for _, r := range rows {
-			x := spPos[r.sparsity] - width/2 + step*(float64(slot[r.method+"/"+r.dist])+0.5)
-			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: distShape(r.dist)})
+			x := spPos[r.sparsity] - width/2 + step*(float64(slot[r.method+"/"+r.dist+"@"+r.budget])+0.5)
+			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
 		}
 		title := c
 		if c == "non-uniform" {
@@ -378,7 +427,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		}
 	}
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, distLegend(dists, false), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), fc.rows), sparsityLegend(sps))
 	if dense != nil {
 		groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: methodLabel(fc.spec, dense.method) + " (line: mean, band: interval)", Thumb: BandThumb(fc.pal.color(dense.method))})
 	}
@@ -505,15 +554,16 @@ func partitionShade(p int) color.NRGBA {
 func figCurves(fc *figContext) (*figure, error) {
 	metric := fc.spec.curveMetric()
 	type panelDef struct {
-		method string
-		keys   []string
+		method, budget string
+		keys           []string
 	}
 	var defs []panelDef
 	keys := rowOrder(fc.spec, fc.groups)
-	for _, m := range methodOrder(keys) {
+	for _, mb := range methodBudgetOrder(keys) {
+		m, b, _ := strings.Cut(mb, "@")
 		var mk []string
 		for _, k := range keys {
-			if km, _, _ := splitKey(k); km == m {
+			if km, _, _ := splitKey(k); km == m && keyBudget(k) == b {
 				if xs, _, _, _ := curveOf(fc.groups[k], metric); len(xs) > 0 {
 					mk = append(mk, k)
 				}
@@ -521,7 +571,7 @@ func figCurves(fc *figContext) (*figure, error) {
 		}
 		for len(mk) > 0 {
 			n := min(4, len(mk))
-			defs = append(defs, panelDef{m, mk[:n]})
+			defs = append(defs, panelDef{m, b, mk[:n]})
 			mk = mk[n:]
 		}
 	}
@@ -553,10 +603,12 @@ func figCurves(fc *figContext) (*figure, error) {
 		if !contains(methods, d.method) {
 			methods = append(methods, d.method)
 		}
-		title := methodLabel(fc.spec, d.method)
+		title := groupLabel(fc.spec, d.method, d.budget)
 		p := NewPanel(title, "", "")
 		// Grow phases of the method's representative run.
-		rep := representative(fc.groups, func(r *results.Run) bool { return r.Method == d.method && len(growPhases(r.Phases)) > 0 })
+		rep := representative(fc.groups, func(r *results.Run) bool {
+			return r.Method == d.method && keyBudget(r.Row) == d.budget && len(growPhases(r.Phases)) > 0
+		})
 		if rep != "" {
 			sh := &phaseShading{phases: growPhases(fc.groups[rep][0].Phases)}
 			p.Add(sh)
@@ -680,7 +732,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	var methods, dists []string
 	spSet := map[float64]bool{}
 	for _, r := range rows {
-		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: distShape(r.dist)})
+		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
 		if !contains(methods, r.method) {
 			methods = append(methods, r.method)
 		}
@@ -696,7 +748,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	for _, i := range front {
 		r := rows[i]
 		fl.xs, fl.ys = append(fl.xs, r.cost), append(fl.ys, r.metric)
-		fl.labels = append(fl.labels, methodLabel(fc.spec, r.method)+" "+rowShort(fc.spec, r.key))
+		fl.labels = append(fl.labels, groupLabel(fc.spec, r.method, r.budget)+" "+rowShort(fc.spec, r.key))
 	}
 	p.Add(fl, m)
 	x0, x1, y0, y1 := m.DataRange()
@@ -715,7 +767,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	}
 	sort.Float64s(sps)
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, distLegend(dists, false), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), rows), sparsityLegend(sps))
 	groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: "Pareto front", Thumb: LineThumb(frontColor, frontDashes)})
 	h := 2.5*vg.Inch + LegendHeight(groups)
 	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and its rows are labelled; %s.",

@@ -57,7 +57,7 @@ type TableSpec struct {
 
 // RowSpec is one row of a paper table.
 type RowSpec struct {
-	Key          string       // results.RowKey(method, sparsity, distribution)
+	Key          string       // results.RowKey(method, sparsity, distribution), then "@<budget>" unless x1 ("rigl/0.9/erk@gap")
 	Method       string       // label, e.g. "C-GaP (κ=4)"; default: the key's method
 	Distribution string       // label, e.g. "non-uniform"; default: the key's distribution
 	Sparsity     float64      // target sparsity
@@ -93,8 +93,10 @@ func (s TableSpec) metricLabel() string {
 	return s.Metric
 }
 
-// splitKey splits a row key "method/sparsity/distribution".
+// splitKey splits a row key "method/sparsity/distribution[@budget]",
+// leaving out the budget (see keyBudget).
 func splitKey(key string) (method, sparsity, dist string) {
+	key, _, _ = strings.Cut(key, "@")
 	parts := strings.SplitN(key, "/", 3)
 	for len(parts) < 3 {
 		parts = append(parts, "")
@@ -102,12 +104,46 @@ func splitKey(key string) (method, sparsity, dist string) {
 	return parts[0], parts[1], parts[2]
 }
 
-func (r RowSpec) methodLabel() string {
-	if r.Method != "" {
-		return r.Method
+// keyBudget is the budget of a row key: "" for the base budget (x1),
+// else what follows "@" ("x5", "gap").
+func keyBudget(key string) string {
+	_, b, _ := strings.Cut(key, "@")
+	if b == "x1" {
+		return ""
 	}
-	m, _, _ := splitKey(r.Key)
-	return m
+	return b
+}
+
+// budgetLabel words a row budget for labels: "GaP budget", "5× budget";
+// "" for the base budget.
+func budgetLabel(b string) string {
+	switch {
+	case b == "":
+		return ""
+	case b == "gap":
+		return "GaP budget"
+	case strings.HasPrefix(b, "x"):
+		return b[1:] + "× budget"
+	}
+	return b + " budget"
+}
+
+// budgetSuffix is " (GaP budget)" for a key with a budget whose label
+// does not say it already.
+func budgetSuffix(key, label string) string {
+	b := budgetLabel(keyBudget(key))
+	if b == "" || strings.Contains(label, "budget") || strings.Contains(label, "×") {
+		return ""
+	}
+	return " (" + b + ")"
+}
+
+func (r RowSpec) methodLabel() string {
+	l := r.Method
+	if l == "" {
+		l, _, _ = splitKey(r.Key)
+	}
+	return l + budgetSuffix(r.Key, l)
 }
 
 func (r RowSpec) distLabel() string {

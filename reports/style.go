@@ -175,7 +175,25 @@ func distShape(dist string) draw.GlyphDrawer {
 	case "dense":
 		return draw.CrossGlyph{}
 	}
-	return draw.RingGlyph{}
+	return draw.PlusGlyph{}
+}
+
+// budgetShape is the marker of a row: its distribution's, filled at the
+// base budget and hollow at any other (RigL at GaP's budget).
+func budgetShape(dist, budget string) draw.GlyphDrawer {
+	sh := distShape(dist)
+	if budget == "" {
+		return sh
+	}
+	switch sh.(type) {
+	case draw.CircleGlyph:
+		return draw.RingGlyph{}
+	case draw.PyramidGlyph:
+		return draw.TriangleGlyph{}
+	case draw.BoxGlyph:
+		return draw.SquareGlyph{}
+	}
+	return sh
 }
 
 // distDashes is the line style of a distribution: solid for uniform,
