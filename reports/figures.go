@@ -1061,4 +1061,3 @@ func figLayers(fc *figContext) (*figure, error) {
 	return &figure{stem: "layer_sparsity", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
 		draw: func(c draw.Canvas) { drawHeatmaps(c, []heatmap{hm}, false) }}, nil
 }
-
