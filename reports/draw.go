@@ -54,6 +54,7 @@ type figure struct {
 	w, h    vg.Length
 	draw    func(c draw.Canvas)
 	colors  map[string]color.NRGBA // method -> base colour drawn
+	legend  []LegendGroup          // the legend under the plots, when drawn with WithLegend
 }
 
 // encodeFigure renders f as PNG and SVG bytes. Both encoders write the

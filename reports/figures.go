@@ -439,7 +439,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		used[dense.method] = fc.pal.color(dense.method)
 	}
 	return &figure{stem: "metric_vs_sparsity", caption: caption, w: figW, h: h, colors: used,
-		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
+		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
 }
 
 func rangeF(n int) []float64 {
@@ -677,7 +677,7 @@ func figCurves(fc *figContext) (*figure, error) {
 	}
 	caption += "; " + fc.profile + "."
 	return &figure{stem: "curves", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
+		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
 }
 
 // joinLabel joins the non-empty parts with spaces.
@@ -787,7 +787,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and its rows are labelled; %s.",
 		fc.spec.metricLabel(), seedsPhrase(rowNs(rows)), intervalPhrase(rows), fc.profile)
 	return &figure{stem: "metric_vs_flops", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
+		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
 }
 
 // paretoFront returns the indices of rows on the front (higher metric,

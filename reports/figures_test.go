@@ -419,3 +419,46 @@ func TestExtraFigure(t *testing.T) {
 		t.Errorf("two figures with one stem: %v", err)
 	}
 }
+
+// TestLegendBelowData checks that every legend label is drawn inside the
+// legend strip at the bottom of its figure and every other text above it,
+// so the legend covers no data.
+func TestLegendBelowData(t *testing.T) {
+	for name, set := range figureSets() {
+		figs, _, err := figureSpecs(set.runs, set.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range figs {
+			if f.legend == nil {
+				continue
+			}
+			strip := LegendHeight(f.legend)
+			labels := map[string]bool{}
+			for _, g := range f.legend {
+				if g.Title != "" {
+					labels[g.Title] = true
+				}
+				for _, e := range g.Entries {
+					labels[e.Label] = true
+				}
+			}
+			found := map[string]bool{}
+			for _, b := range drawnText(f) {
+				if b.r.Max.Y <= strip {
+					if !labels[b.s] {
+						t.Errorf("%s/%s: %q is drawn in the legend strip", name, f.stem, b.s)
+					}
+					found[b.s] = true
+				} else if b.r.Min.Y < strip {
+					t.Errorf("%s/%s: %q crosses the top of the legend strip", name, f.stem, b.s)
+				}
+			}
+			for l := range labels {
+				if !found[l] {
+					t.Errorf("%s/%s: legend label %q not drawn in the legend strip", name, f.stem, l)
+				}
+			}
+		}
+	}
+}
