@@ -862,35 +862,41 @@ func (f *frontLine) Plot(c draw.Canvas, plt *plot.Plot) {
 			taken = append(taken, vg.Rectangle{Min: vg.Point{X: pt.X - vg.Points(1.5), Y: trY(p.lo)}, Max: vg.Point{X: pt.X + vg.Points(1.5), Y: trY(p.hi)}})
 		}
 	}
+	var labels []vg.Rectangle
 	for i := range f.xs {
 		pt := vg.Point{X: trX(f.xs[i]), Y: trY(f.ys[i])}
 		w := sty.Width(f.labels[i])
-		d := vg.Points(3.5)
-		cands := []vg.Point{
-			{X: pt.X - w/2, Y: pt.Y + d},         // above
-			{X: pt.X + d, Y: pt.Y + d/2},         // right, up
-			{X: pt.X - w - d, Y: pt.Y + d/2},     // left, up
-			{X: pt.X - w/2, Y: pt.Y - d - h},     // below
-			{X: pt.X + d, Y: pt.Y - d/2 - h},     // right, down
-			{X: pt.X - w - d, Y: pt.Y - d/2 - h}, // left, down
-			{X: pt.X - w/2, Y: pt.Y + d + h},     // further above
-			{X: pt.X - w/2, Y: pt.Y - d - 2*h},   // further below
-		}
+		// Candidates on three rings around the point, eight directions
+		// each; the cost is overlap with other labels (heavily), then with
+		// points and bars, then distance.
 		best, bestCost := vg.Rectangle{}, math.Inf(1)
-		for ci, o := range cands {
-			// Keep inside the panel.
-			o.X = max(c.Min.X, min(o.X, c.Max.X-w))
-			o.Y = max(c.Min.Y, min(o.Y, c.Max.Y-h))
-			rect := vg.Rectangle{Min: o, Max: vg.Point{X: o.X + w, Y: o.Y + h}}
-			cost := float64(ci) * 0.01
-			for _, t := range taken {
-				cost += float64(overlapArea(rect, t))
-			}
-			if cost < bestCost {
-				best, bestCost = rect, cost
+		for ring, d := range []vg.Length{vg.Points(3.5), vg.Points(10), vg.Points(18)} {
+			for dir := 0; dir < 8; dir++ {
+				a := float64(dir) * math.Pi / 4
+				dx, dy := vg.Length(math.Cos(a))*d, vg.Length(math.Sin(a))*d
+				o := vg.Point{X: pt.X + dx - w/2 + vg.Length(math.Cos(a))*w/2, Y: pt.Y + dy - h/2 + vg.Length(math.Sin(a))*h/2}
+				o.X = max(c.Min.X, min(o.X, c.Max.X-w))
+				o.Y = max(c.Min.Y, min(o.Y, c.Max.Y-h))
+				rect := vg.Rectangle{Min: o, Max: vg.Point{X: o.X + w, Y: o.Y + h}}
+				cost := float64(ring)*20 + float64(dir)*0.01
+				for _, t := range labels {
+					cost += 50 * float64(overlapArea(rect, t))
+				}
+				for _, t := range taken {
+					cost += float64(overlapArea(rect, t))
+				}
+				if cost < bestCost {
+					best, bestCost = rect, cost
+				}
 			}
 		}
-		taken = append(taken, best)
+		labels = append(labels, best)
+		// A leader line when the label sits away from its point.
+		cx := max(best.Min.X, min(pt.X, best.Max.X))
+		cy := max(best.Min.Y, min(pt.Y, best.Max.Y))
+		if math.Hypot(float64(cx-pt.X), float64(cy-pt.Y)) > 6 {
+			c.StrokeLine2(draw.LineStyle{Color: frontColor, Width: vg.Points(0.5)}, pt.X, pt.Y, cx, cy)
+		}
 		fillRect(c, best, color.NRGBA{R: 255, G: 255, B: 255, A: 190})
 		c.FillText(sty, best.Min, f.labels[i])
 	}
