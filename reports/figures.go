@@ -408,8 +408,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		p.Add(m)
 		p.X.Min, p.X.Max = -0.5, float64(len(sps))-0.5
 		p.X.Tick.Marker = fixedTicks{at: rangeF(len(sps)), labels: tickLabels}
-		x0, x1, y0, y1 := m.DataRange()
-		_, _ = x0, x1
+		_, _, y0, y1 := m.DataRange()
 		ymin, ymax = math.Min(ymin, y0), math.Max(ymax, y1)
 		if dense != nil {
 			ymin, ymax = math.Min(ymin, dense.lo), math.Max(ymax, dense.hi)

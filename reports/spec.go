@@ -26,7 +26,10 @@
 //     methods across, each method's representative run.
 //
 // Metric names and labels come from the TableSpec, so the suites'
-// tables (translation, detection, point clouds) reuse the same figures.
+// tables (translation, detection, point clouds) reuse the same figures; a
+// suite's own figures (parts of a point cloud, detections drawn) plug in
+// through TableSpec.Extra and draw with the same helpers (NewPanel, Tiled,
+// WithLegend, MethodPalette, CategoryColors), under the same checks.
 // The representative row of a method is its most sparse row (ties: the
 // smaller row key, so non-uniform before uniform); its representative run
 // is the one with the smallest seed (ties: smaller ID). The same runs give
