@@ -55,6 +55,7 @@ type figure struct {
 	draw    func(c draw.Canvas)
 	colors  map[string]color.NRGBA // method -> base colour drawn
 	legend  []LegendGroup          // the legend under the plots, when drawn with WithLegend
+	marks   [][]mark               // per panel, the points drawn (for checks)
 }
 
 // encodeFigure renders f as PNG and SVG bytes. Both encoders write the

@@ -357,6 +357,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 	}
 	label := fc.spec.metricLabel()
 	var panels []*plot.Plot
+	var panelMarks [][]mark
 	var methods, dists []string
 	seenM, seenD := map[string]bool{}, map[string]bool{}
 	ymin, ymax := math.Inf(1), math.Inf(-1)
@@ -406,6 +407,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 			p.Add(&hband{y: dense.metric, lo: dense.lo, hi: dense.hi, color: fc.pal.color(dense.method)})
 		}
 		p.Add(m)
+		panelMarks = append(panelMarks, m.ms)
 		p.X.Min, p.X.Max = -0.5, float64(len(sps))-0.5
 		p.X.Tick.Marker = fixedTicks{at: rangeF(len(sps)), labels: tickLabels}
 		_, _, y0, y1 := m.DataRange()
@@ -437,7 +439,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 	if dense != nil {
 		used[dense.method] = fc.pal.color(dense.method)
 	}
-	return &figure{stem: "metric_vs_sparsity", caption: caption, w: figW, h: h, colors: used,
+	return &figure{stem: "metric_vs_sparsity", caption: caption, w: figW, h: h, colors: used, marks: panelMarks,
 		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{panels}, vg.Points(4), 0) })}, nil
 }
 
@@ -548,15 +550,20 @@ func partitionShade(p int) color.NRGBA {
 	return partitionShades[p%len(partitionShades)]
 }
 
-// figCurves: one panel per method (and per four rows of it), each row a
-// mean line with a min–max band over seeds; GaP grow phases shaded.
-func figCurves(fc *figContext) (*figure, error) {
-	metric := fc.spec.curveMetric()
-	type panelDef struct {
-		method, budget string
-		keys           []string
-	}
-	var defs []panelDef
+// curvePanel is one panel of the curves figure: rows of one method at one
+// budget, at most maxCurves of them.
+type curvePanel struct {
+	method, budget string
+	keys           []string
+}
+
+// maxCurves is the most series a curves panel draws.
+const maxCurves = 4
+
+// curvePanels splits the rows with a curve into panels: one per method and
+// budget, and one more per maxCurves further rows.
+func curvePanels(fc *figContext, metric string) []curvePanel {
+	var defs []curvePanel
 	keys := rowOrder(fc.spec, fc.groups)
 	for _, mb := range methodBudgetOrder(keys) {
 		m, b, _ := strings.Cut(mb, "@")
@@ -569,11 +576,19 @@ func figCurves(fc *figContext) (*figure, error) {
 			}
 		}
 		for len(mk) > 0 {
-			n := min(4, len(mk))
-			defs = append(defs, panelDef{m, b, mk[:n]})
+			n := min(maxCurves, len(mk))
+			defs = append(defs, curvePanel{m, b, mk[:n]})
 			mk = mk[n:]
 		}
 	}
+	return defs
+}
+
+// figCurves: one panel per method (and per four rows of it), each row a
+// mean line with a min–max band over seeds; GaP grow phases shaded.
+func figCurves(fc *figContext) (*figure, error) {
+	metric := fc.spec.curveMetric()
+	defs := curvePanels(fc, metric)
 	if len(defs) == 0 {
 		return nil, nil
 	}

@@ -462,3 +462,62 @@ func TestLegendBelowData(t *testing.T) {
 		}
 	}
 }
+
+// TestSparsityPointsApart checks that no two points of a panel of the
+// sparsity figure share an x position (methods are offset), with a
+// method at two budgets in the table.
+func TestSparsityPointsApart(t *testing.T) {
+	for name, set := range figureSets() {
+		fc := newFigContext(set.runs, set.spec)
+		f, err := figMetricVsSparsity(fc)
+		if err != nil || f == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		n := 0
+		for pi, ms := range f.marks {
+			for i := range ms {
+				for j := i + 1; j < len(ms); j++ {
+					if math.Abs(ms[i].x-ms[j].x) < 0.02 {
+						t.Errorf("%s panel %d: points %d and %d at x %v and %v", name, pi, i, j, ms[i].x, ms[j].x)
+					}
+				}
+			}
+			n += len(ms)
+		}
+		dense := 0
+		for _, r := range fc.rows {
+			if r.dist == "dense" {
+				dense++
+			}
+		}
+		if n != len(fc.rows)-dense {
+			t.Errorf("%s: %d points for %d non-dense rows", name, n, len(fc.rows)-dense)
+		}
+	}
+}
+
+func TestCurvePanelsAtMostFour(t *testing.T) {
+	runs := fixtureRuns()
+	// Six rows of one method: two panels, four and two.
+	for i, s := range []float64{0.5, 0.6, 0.7} {
+		for _, d := range []string{"uniform", "erk"} {
+			r := *runs[0]
+			r.ID, r.Method, r.Row = fmt.Sprintf("set%d%s", i, d), "set", results.RowKey("set", s, d)
+			r.Sparsity, r.Distribution = s, d
+			runs = append(runs, &r)
+		}
+	}
+	fc := newFigContext(runs, ImageNetSpec())
+	var sizes []int
+	for _, p := range curvePanels(fc, "test_top1") {
+		if len(p.keys) > maxCurves {
+			t.Errorf("panel %s has %d series", p.method, len(p.keys))
+		}
+		if p.method == "set" {
+			sizes = append(sizes, len(p.keys))
+		}
+	}
+	if fmt.Sprint(sizes) != "[4 2]" {
+		t.Errorf("set panels %v, want [4 2]", sizes)
+	}
+}

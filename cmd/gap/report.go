@@ -42,10 +42,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if dir == "" {
 		dir = filepath.Join("reports", t.Name)
 	}
-	if _, err := reports.Report(filepath.Join(*resultsDir, t.Name), t.Name, dir, reportSpec(t, p)); err != nil {
+	e, err := reports.Report(filepath.Join(*resultsDir, t.Name), t.Name, dir, reportSpec(t, p))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(dir, "README.md"))
+	fmt.Fprintf(stdout, "wrote %s (paper claims: %s)\n", filepath.Join(dir, "README.md"), e.Claims)
 	return nil
 }
 
@@ -95,7 +96,7 @@ func reportAll(resultsDir, root string, stdout io.Writer) error {
 		case err != nil:
 			return err
 		default:
-			fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(root, t.Name, "README.md"))
+			fmt.Fprintf(stdout, "wrote %s (paper claims: %s)\n", filepath.Join(root, t.Name, "README.md"), e.Claims)
 		}
 		e.Dir = t.Name
 		entries = append(entries, e)
