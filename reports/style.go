@@ -51,7 +51,6 @@ var methodColors = map[string]color.NRGBA{
 	"cgap":              tolWine,
 	"pgap":              tolRose,
 	"rigl":              tolIndigo,
-	"rigl5x":            tolCyan,
 	"set":               tolTeal,
 	"static":            tolSand,
 	"gmp":               tolGreen,
