@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity vet reproduce report bench bench-torch compare fuzz clean
+.PHONY: all setup setup-torch build test test-long test-parity vet reproduce report reports-all bench bench-torch compare fuzz clean
 
 all: build
 
@@ -84,6 +84,10 @@ reproduce: build
 
 report: build
 	bin/gap report -table $(TABLE) -results $(RESULTS)
+
+# Every table's report and the index reports/README.md.
+reports-all: build
+	bin/gap report -all -results $(RESULTS)
 
 # Engine benchmarks in Go's benchmark format, for benchstat (make compare).
 bench: setup
