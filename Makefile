@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity vet reproduce report reports-all bench bench-torch compare fuzz clean
+.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean
 
 all: build
 
@@ -77,6 +77,10 @@ setup-torch:
 # 1e-3 relative. Tests tagged `parity`, named TestParity*, scripts in scripts/torch/.
 test-parity: setup setup-torch
 	CGO_ENABLED=$(CGO) $(GO) test -tags "parity $(TAGS)" -run 'Parity' -timeout 60m ./...
+
+# GPU checks (CUDA backend conformance against the CPU); skip without a GPU.
+test-gpu:
+	bash scripts/gpu/check.sh
 
 reproduce: build
 	bin/gap reproduce -table $(TABLE) -profile $(PROFILE) -seeds $(SEEDS) -results $(RESULTS) \
