@@ -1,0 +1,308 @@
+//go:build slurm
+
+// Tests against real Slurm daemons: make test-slurm starts a one-node
+// cluster (scripts/slurm/start.sh), runs these, and stops it.
+
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needCluster fails the test unless a controller answers.
+func needCluster(t *testing.T) *Client {
+	t.Helper()
+	out, err := exec.Command("scontrol", "ping").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "is UP") {
+		t.Fatalf("no Slurm controller (scontrol ping: %v %s); run via make test-slurm", err, out)
+	}
+	return &Client{}
+}
+
+// resultsDir is a results folder the jobs (root, on this node) can write.
+func resultsDir(t *testing.T) string {
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitSettled polls Status until no task is pending or running.
+func waitSettled(t *testing.T, c *Client, dir string, limit time.Duration) *Report {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(limit)
+	for {
+		rep, err := c.Status(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := rep.Count()
+		if n[Pending]+n[Running] == 0 {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tasks not settled after %v: %+v", limit, rep.Tasks)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func byID(rep *Report) map[string]TaskStatus {
+	m := map[string]TaskStatus{}
+	for _, ts := range rep.Tasks {
+		m[ts.ID] = ts
+	}
+	return m
+}
+
+func attempts(t *testing.T, dir, id string) int {
+	b, err := os.ReadFile(filepath.Join(Dir(dir), "logs", fileName(id)+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "=== gap task "+id+": job ")
+}
+
+// An array runs every task once; the merge job waits for the whole array;
+// threads come from the allocation; a resubmission submits nothing.
+func TestSlurmArrayThenMerge(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	var branches []Task
+	var outs []string
+	for b := 0; b < 4; b++ {
+		out := filepath.Join(dir, fmt.Sprintf("round0/branch%d", b))
+		outs = append(outs, out)
+		branches = append(branches, helperTask(t, fmt.Sprintf("pgap-s0/r0/b%d", b), out, "ok", out, "0.5"))
+	}
+	os.MkdirAll(filepath.Join(dir, "round0"), 0o755)
+	merge := helperTask(t, "pgap-s0/merge0", "merge0", append([]string{"sum", filepath.Join(dir, "merge0")}, outs...)...)
+	plan := Plan{Groups: []Group{
+		{Name: "r0-branches", Tasks: branches},
+		{Name: "r0-merge", Tasks: []Task{merge}, After: []string{"r0-branches"}},
+	}}
+	res, err := c.Submit(ctx, dir, plan, Options{Resources: Resources{CPUsPerTask: 1}, MaxParallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Submitted) != 2 || res.Submitted[1].After[0] != res.Submitted[0].JobID {
+		t.Fatalf("want an array and a merge depending on it, got %+v", res.Submitted)
+	}
+	// While the array runs, the merge is held by its dependency.
+	rep, err := c.Status(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (the reason is None until the scheduler first looks at the job)
+	if m := byID(rep)[merge.ID]; m.State != Pending || (m.Detail != "Dependency" && m.Detail != "None") {
+		t.Errorf("merge while branches run: %+v, want pending (Dependency)", m)
+	}
+	rep = waitSettled(t, c, dir, 60*time.Second)
+	if n := rep.Count(); n[Done] != 5 {
+		t.Fatalf("want 5 done, got %v: %+v", n, rep.Tasks)
+	}
+	var lastEnd int64
+	for i, b := range branches {
+		if n := attempts(t, dir, b.ID); n != 1 {
+			t.Errorf("%s ran %d times", b.ID, n)
+		}
+		if th := readField(t, outs[i], "threads"); th != 1 {
+			t.Errorf("%s: Threads() = %d under --cpus-per-task=1", b.ID, th)
+		}
+		lastEnd = max(lastEnd, readField(t, outs[i], "end"))
+	}
+	if start := readField(t, filepath.Join(dir, "merge0"), "start"); start <= lastEnd {
+		t.Errorf("merge started %v before the last branch ended", time.Duration(lastEnd-start))
+	}
+	// Branches ran as separate array elements of one job.
+	seen := map[string]bool{}
+	for _, ts := range rep.Tasks[:4] {
+		if !strings.HasPrefix(ts.Job, res.Submitted[0].JobID+"_") || seen[ts.Job] {
+			t.Errorf("branch %s ran as %q", ts.ID, ts.Job)
+		}
+		seen[ts.Job] = true
+	}
+	res2, err := c.Submit(ctx, dir, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.Submitted) != 0 || res2.Done != 5 {
+		t.Errorf("resubmission of a finished plan: %+v, want nothing submitted, 5 done", res2)
+	}
+}
+
+// A failing task is reported with its log, its dependant is cancelled rather
+// than left pending, and a resubmission runs only the failed work.
+func TestSlurmFailureAndResubmit(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	good := helperTask(t, "run-good", "good.out", "ok", filepath.Join(dir, "good.out"), "0")
+	bad := helperTask(t, "run-bad", "bad.out", "fail")
+	after := helperTask(t, "finetune", "ft.out", "sum", filepath.Join(dir, "ft.out"), filepath.Join(dir, "good.out"))
+	plan := Plan{Groups: []Group{
+		{Name: "runs", Tasks: []Task{good, bad}},
+		{Name: "finetune", Tasks: []Task{after}, After: []string{"runs"}},
+	}}
+	if _, err := c.Submit(ctx, dir, plan, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rep := waitSettled(t, c, dir, 60*time.Second)
+	st := byID(rep)
+	if st["run-good"].State != Done {
+		t.Errorf("good task: %+v", st["run-good"])
+	}
+	b := st["run-bad"]
+	if b.State != Failed || !strings.Contains(b.Detail, "exit status 3") {
+		t.Errorf("bad task: %+v, want failed with exit status 3", b)
+	}
+	if log, err := os.ReadFile(b.Log); err != nil || !strings.Contains(string(log), "failing on purpose") {
+		t.Errorf("bad task's log %q does not hold its error: %v %q", b.Log, err, log)
+	}
+	if f := st["finetune"]; f.State != Failed || !strings.Contains(f.Detail, "CANCELLED") {
+		t.Errorf("dependant of a failed task: %+v, want failed (CANCELLED)", f)
+	}
+	// Fix the failing task (same id, new argv) and resubmit.
+	plan.Groups[0].Tasks[1] = helperTask(t, "run-bad", "bad.out", "ok", filepath.Join(dir, "bad.out"), "0")
+	res, err := c.Submit(ctx, dir, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Submitted) != 2 || res.Done != 1 || len(res.Submitted[0].Tasks) != 1 || res.Submitted[0].Tasks[0] != "run-bad" {
+		t.Fatalf("resubmission: done %d, submitted %+v; want run-bad then finetune", res.Done, res.Submitted)
+	}
+	rep = waitSettled(t, c, dir, 60*time.Second)
+	if n := rep.Count(); n[Done] != 3 {
+		t.Fatalf("after resubmission: %+v", rep.Tasks)
+	}
+	if n := attempts(t, dir, "run-good"); n != 1 {
+		t.Errorf("finished task ran %d times", n)
+	}
+}
+
+// A task cancelled mid-run (scancel of one array element) and resubmitted
+// resumes from its checkpoint and finishes with the same result.
+func TestSlurmCancelledTaskResumes(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	out := filepath.Join(dir, "count.out")
+	plan := Plan{Groups: []Group{{Name: "long", Tasks: []Task{
+		helperTask(t, "long-run", "count.out", "count", out, "30"),
+		helperTask(t, "short-run", "short.out", "ok", filepath.Join(dir, "short.out"), "0"),
+	}}}}
+	res, err := c.Submit(ctx, dir, plan, Options{Requeue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := res.Submitted[0].JobID + "_0"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(out + ".ckpt")
+		if n, _ := strconv.Atoi(string(b)); n >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("long task made no progress in 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := c.Cancel(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	rep := waitSettled(t, c, dir, 30*time.Second)
+	if s := byID(rep)["long-run"]; s.State != Failed || s.Job != job {
+		t.Fatalf("cancelled task: %+v, want failed as %s", s, job)
+	}
+	res, err = c.Submit(ctx, dir, plan, Options{Requeue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Submitted) != 1 || len(res.Submitted[0].Tasks) != 1 || res.Done != 1 {
+		t.Fatalf("resubmission: %+v (done %d), want only long-run", res.Submitted, res.Done)
+	}
+	rep = waitSettled(t, c, dir, 60*time.Second)
+	if s := byID(rep)["long-run"]; s.State != Done {
+		t.Fatalf("resubmitted task: %+v", s)
+	}
+	if total, this := readField(t, out, "total"), readField(t, out, "thisrun"); total != 30 || this >= 30 {
+		t.Errorf("resumed run: total %d, this run %d steps; want 30 in all, fewer this run", total, this)
+	}
+	if n := attempts(t, dir, "long-run"); n != 2 {
+		t.Errorf("long-run ran %d times, want 2", n)
+	}
+}
+
+// Rejected submissions and a dead controller give errors naming the command
+// and Slurm's message, and leave no submission recorded.
+func TestSlurmErrors(t *testing.T) {
+	c := needCluster(t)
+	ctx := context.Background()
+	one := func(dir string) Plan {
+		return Plan{Groups: []Group{{Name: "g", Tasks: []Task{helperTask(t, "t0", "t0.out", "ok", filepath.Join(dir, "t0.out"), "0")}}}}
+	}
+	noSubmissions := func(dir string) {
+		t.Helper()
+		st, err := loadState(Dir(dir))
+		if err != nil || len(st.Submissions) != 0 {
+			t.Errorf("state after a rejected submission: %+v %v", st, err)
+		}
+	}
+
+	dir := resultsDir(t)
+	_, err := c.Submit(ctx, dir, one(dir), Options{Resources: Resources{Partition: "no-such-partition"}})
+	var ce *CommandError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--partition=no-such-partition") ||
+		!strings.Contains(err.Error(), "invalid partition") || !strings.Contains(err.Error(), "sinfo") {
+		t.Errorf("bad partition: %v", err)
+	}
+	noSubmissions(dir)
+
+	maxArray, err := c.Config(ctx, "MaxArraySize")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.Atoi(maxArray); n > 0 && n <= 20000 {
+		dir := resultsDir(t)
+		var tasks []Task
+		for i := 0; i <= n; i++ { // indices 0..n: one past the limit
+			tasks = append(tasks, Task{ID: fmt.Sprintf("t%d", i), Argv: []string{"/bin/true"}})
+		}
+		_, err := c.Submit(ctx, dir, Plan{Groups: []Group{{Name: "big", Tasks: tasks}}}, Options{})
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), fmt.Sprintf("--array=0-%d", n)) || !strings.Contains(err.Error(), "MaxArraySize") {
+			t.Errorf("array over MaxArraySize=%d: %v", n, err)
+		}
+		noSubmissions(dir)
+	} else {
+		t.Logf("MaxArraySize=%s: too large to exceed here; start the cluster with GAP_SLURM_MAX_ARRAY=1001", maxArray)
+	}
+
+	// A controller that does not answer: the same cluster's config with a
+	// port nothing listens on.
+	conf, err := os.ReadFile(os.Getenv("SLURM_CONF"))
+	if err != nil {
+		t.Fatalf("SLURM_CONF: %v", err)
+	}
+	dead := filepath.Join(t.TempDir(), "slurm.conf")
+	os.WriteFile(dead, regexp.MustCompile(`(?m)^SlurmctldPort=\d+`).ReplaceAll(conf, []byte("SlurmctldPort=1")), 0o644)
+	dc := &Client{Env: []string{"SLURM_CONF=" + dead}}
+	dir = resultsDir(t)
+	_, err = dc.Submit(ctx, dir, one(dir), Options{})
+	if !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "sbatch --parsable") || !strings.Contains(err.Error(), "scontrol ping") {
+		t.Errorf("dead controller: %v", err)
+	}
+	noSubmissions(dir)
+}
