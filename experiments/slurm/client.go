@@ -239,3 +239,23 @@ func (c *Client) Config(ctx context.Context, key string) (string, error) {
 	}
 	return "", fmt.Errorf("scontrol show config: no %s", key)
 }
+
+// Ping asks `scontrol ping` whether slurmctld answers. It returns quickly
+// either way, where squeue and sbatch retry a dead controller for 10-20 s.
+func (c *Client) Ping(ctx context.Context) error {
+	argv := []string{pick("scontrol", c.Scontrol), "ping"}
+	out, err := c.run(ctx, argv)
+	if err != nil {
+		var ce *CommandError
+		if errors.As(err, &ce) && strings.Contains(string(out), "DOWN") {
+			ce.Stderr = strings.TrimSpace(string(out) + "\n" + ce.Stderr)
+			ce.Err = fmt.Errorf("%w: %v", ErrController, ce.Err)
+			ce.Hint = "slurmctld is down or unreachable: check that it runs and that SLURM_CONF names its config"
+		}
+		return err
+	}
+	if !strings.Contains(string(out), "UP") {
+		return &CommandError{Argv: argv, Stderr: string(out), Err: fmt.Errorf("%w: no controller reported UP", ErrController)}
+	}
+	return nil
+}

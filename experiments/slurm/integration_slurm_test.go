@@ -301,8 +301,20 @@ func TestSlurmErrors(t *testing.T) {
 	dc := &Client{Env: []string{"SLURM_CONF=" + dead}}
 	dir = resultsDir(t)
 	_, err = dc.Submit(ctx, dir, one(dir), Options{})
-	if !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "sbatch --parsable") || !strings.Contains(err.Error(), "scontrol ping") {
+	if !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "scontrol ping") || !strings.Contains(err.Error(), "DOWN") {
 		t.Errorf("dead controller: %v", err)
 	}
 	noSubmissions(dir)
+	// Status without a controller: what the files tell, and the reason.
+	if _, err := c.Submit(ctx, dir, one(dir), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, c, dir, 30*time.Second)
+	rep, err := dc.Status(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(rep.QueueErr, ErrController) || rep.Tasks[0].State != Done {
+		t.Errorf("status with a dead controller: %v %+v", rep.QueueErr, rep.Tasks)
+	}
 }

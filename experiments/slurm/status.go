@@ -92,7 +92,7 @@ func (c *Client) Status(ctx context.Context, results string) (*Report, error) {
 	}
 	rep := &Report{}
 	queue := map[string]QueueEntry{}
-	entries, qerr := c.Queue(ctx, jobIDs(st))
+	entries, qerr := c.queueOrPing(ctx, jobIDs(st))
 	if qerr != nil {
 		rep.QueueErr = qerr
 	}
@@ -164,4 +164,37 @@ func started(dir, id, job string) bool {
 	}
 	f := strings.Fields(string(b))
 	return len(f) > 0 && f[0] == job
+}
+
+// queueOrPing runs squeue and, beside it, scontrol ping: when the controller
+// is down, ping says so at once and squeue, which would retry for 20 s, is
+// stopped.
+func (c *Client) queueOrPing(ctx context.Context, ids []string) ([]QueueEntry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		entries []QueueEntry
+		err     error
+	}
+	queue := make(chan answer, 1)
+	go func() {
+		e, err := c.Queue(ctx, ids)
+		queue <- answer{e, err}
+	}()
+	ping := make(chan error, 1)
+	go func() { ping <- c.Ping(ctx) }()
+	for {
+		select {
+		case a := <-queue:
+			return a.entries, a.err
+		case err := <-ping:
+			if errors.Is(err, ErrController) {
+				return nil, err
+			}
+			ping = nil // up, or ping itself failed: squeue decides
+		}
+	}
 }

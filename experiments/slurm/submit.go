@@ -141,6 +141,9 @@ func (c *Client) Submit(ctx context.Context, results string, plan Plan, opt Opti
 	if err != nil {
 		return nil, fmt.Errorf("results folder %s: %w", results, err)
 	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
 	dir := Dir(abs)
 	for _, d := range []string{dir, filepath.Join(dir, "tasks"), filepath.Join(dir, "logs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
