@@ -9,6 +9,7 @@
 //	gap report     paper-style markdown and figures from results
 //	gap score      bleu | map | miou
 //	gap data       list | check
+//	gap status     where each Slurm task of a results folder stands
 package main
 
 import (
@@ -45,6 +46,7 @@ func commands() map[string]command {
 		"score":       {"score a system's outputs: bleu, map or miou", cmdScore},
 		"data":        {"list the data sets or check one", cmdData},
 		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
+		"status":      {"where each Slurm task of a results folder stands (done, running, pending, failed + log)", cmdStatus},
 	}
 }
 
