@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,4 +66,75 @@ func TestSlurmGapStatus(t *testing.T) {
 	if log, _ := os.ReadFile(filepath.Join(results, "slurm", "logs", "list.log")); !strings.Contains(string(log), "cgap") {
 		t.Errorf("gap list's output is not in its log:\n%s", log)
 	}
+}
+
+// BenchmarkSlurmOverhead runs the same eight smoke-profile LeNet-5 trainings
+// (gap train, one thread each) two at a time, first as local processes, then
+// as one Slurm job array (%2, one CPU per task) on the local cluster, and
+// reports both wall times and their ratio.
+func BenchmarkSlurmOverhead(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	methods := []string{"dense", "gmp", "rigl", "set", "static", "snip", "pfp", "cgap"}
+	argv := func(dir, m string) []string {
+		return []string{exe, "gap-cli", "train", "-table", "lenet", "-profile", "smoke", "-method", m, "-threads", "1", "-results", dir}
+	}
+	const parallel = 2
+	var local, viaSlurm time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		os.Chmod(dir, 0o755)
+		start := time.Now()
+		sem := make(chan struct{}, parallel)
+		errs := make(chan error, len(methods))
+		for _, m := range methods {
+			sem <- struct{}{}
+			go func(m string) {
+				defer func() { <-sem }()
+				cmd := exec.Command(argv(filepath.Join(dir, "local"), m)[0], argv(filepath.Join(dir, "local"), m)[1:]...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("%s: %v\n%s", m, err, out)
+					return
+				}
+				errs <- nil
+			}(m)
+		}
+		for range methods {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		local += time.Since(start)
+
+		var tasks []slurm.Task
+		for _, m := range methods {
+			tasks = append(tasks, slurm.Task{ID: m, Argv: argv(filepath.Join(dir, "slurm-runs"), m)})
+		}
+		c := &slurm.Client{}
+		start = time.Now()
+		if _, err := c.Submit(context.Background(), dir, slurm.Plan{Groups: []slurm.Group{{Name: "smoke", Tasks: tasks}}},
+			slurm.Options{MaxParallel: parallel, Resources: slurm.Resources{CPUsPerTask: 1}}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			rep, err := c.Status(context.Background(), dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := rep.Count()
+			if n[slurm.Failed] > 0 {
+				b.Fatalf("failed: %+v", rep.Tasks)
+			}
+			if n[slurm.Done] == len(tasks) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		viaSlurm += time.Since(start)
+	}
+	b.ReportMetric(local.Seconds()/float64(b.N), "local-s")
+	b.ReportMetric(viaSlurm.Seconds()/float64(b.N), "slurm-s")
+	b.ReportMetric(viaSlurm.Seconds()/local.Seconds(), "slurm/local")
 }
