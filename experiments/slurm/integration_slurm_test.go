@@ -318,3 +318,39 @@ func TestSlurmErrors(t *testing.T) {
 		t.Errorf("status with a dead controller: %v %+v", rep.QueueErr, rep.Tasks)
 	}
 }
+
+// BenchmarkSlurmThousand submits a 1,000-task plan to the real controller
+// (held, so nothing runs), then times Status on it: one squeue call listing
+// 1,000 array elements, plus the files.
+func BenchmarkSlurmThousand(b *testing.B) {
+	c := &Client{}
+	ctx := context.Background()
+	var submit, status time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		plan := syntheticPlan(1000)
+		start := time.Now()
+		res, err := c.Submit(ctx, dir, plan, Options{Extra: []string{"--hold"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		submit += time.Since(start)
+		if len(res.Submitted) != 1 {
+			b.Fatalf("%d sbatch calls", len(res.Submitted))
+		}
+		start = time.Now()
+		rep, err := c.Status(ctx, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		status += time.Since(start)
+		if n := rep.Count(); n[Pending] != 1000 {
+			b.Fatalf("status: %v", n)
+		}
+		if err := c.Cancel(ctx, res.Submitted[0].JobID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(submit.Seconds()/float64(b.N), "submit-s")
+	b.ReportMetric(status.Seconds()/float64(b.N), "status-s")
+}

@@ -427,8 +427,13 @@ func TestChainDependencies(t *testing.T) {
 	if got := res.Submitted[0].Tasks; !reflect.DeepEqual(got, []string{"r1/b2"}) {
 		t.Errorf("resubmitted branches %v", got)
 	}
-	if got := res.Submitted[1].After; !reflect.DeepEqual(got, []string{"103", res.Submitted[0].JobID}) {
-		t.Errorf("merge depends on %v, want the running array 103 and the new one", got)
+	// afterok on array 103 would never be satisfied (element 2 failed): the
+	// merge waits for the two elements still running, and the new array.
+	if got := res.Submitted[1].After; !reflect.DeepEqual(got, []string{"103_0", "103_1", res.Submitted[0].JobID}) {
+		t.Errorf("merge depends on %v, want the running elements 103_0, 103_1 and the new array", got)
+	}
+	if calls := f.calls(t); !strings.Contains(calls[len(calls)-2], "--dependency=afterok:103_0:103_1:"+res.Submitted[0].JobID+" ") {
+		t.Errorf("merge's sbatch call: %s", calls[len(calls)-2])
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -175,7 +176,7 @@ func (c *Client) Submit(ctx context.Context, results string, plan Plan, opt Opti
 		return nil, err
 	}
 	res := &Result{}
-	groupJobs := map[string][]string{} // group -> array job ids it is running as
+	groupJobs := map[string][]string{} // group -> the jobs (arrays or elements) it is running as
 	for _, g := range plan.Groups {
 		var todo []Task
 		jobs := map[string]bool{}
@@ -201,7 +202,7 @@ func (c *Client) Submit(ctx context.Context, results string, plan Plan, opt Opti
 				}
 			}
 		}
-		for j := range jobs {
+		for _, j := range sortedKeys(jobs) {
 			groupJobs[g.Name] = append(groupJobs[g.Name], j)
 		}
 		if len(todo) == 0 {
@@ -331,7 +332,10 @@ func (c *Client) adoptOrphans(ctx context.Context, dir string, st *state) error 
 	return nil
 }
 
-// activeTasks maps each task id that is queued or running to its array job.
+// activeTasks maps each task id that is queued or running to what a
+// dependant must wait for: its whole array job when no element of that array
+// ended badly, else the element itself ("ARRAY_INDEX"), since afterok on an
+// array with a failed element is never satisfied.
 func (c *Client) activeTasks(ctx context.Context, st *state) (map[string]string, error) {
 	entries, err := c.Queue(ctx, jobIDs(st))
 	if err != nil {
@@ -341,13 +345,23 @@ func (c *Client) activeTasks(ctx context.Context, st *state) (map[string]string,
 	for _, s := range st.Submissions {
 		byJob[s.JobID] = s
 	}
+	failed := map[string]bool{}
+	for _, e := range entries {
+		if !e.Active() && e.State != "COMPLETED" {
+			failed[e.ArrayJob] = true
+		}
+	}
 	active := map[string]string{}
 	for _, e := range entries {
 		s := byJob[e.ArrayJob]
 		if s == nil || !e.Active() || e.Index < 0 || e.Index >= len(s.Tasks) {
 			continue
 		}
-		active[s.Tasks[e.Index]] = s.JobID
+		if failed[e.ArrayJob] {
+			active[s.Tasks[e.Index]] = e.Key()
+		} else {
+			active[s.Tasks[e.Index]] = s.JobID
+		}
 	}
 	return active, nil
 }
@@ -434,4 +448,13 @@ func lock(path string) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
