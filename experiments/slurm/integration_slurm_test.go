@@ -354,3 +354,34 @@ func BenchmarkSlurmThousand(b *testing.B) {
 	b.ReportMetric(submit.Seconds()/float64(b.N), "submit-s")
 	b.ReportMetric(status.Seconds()/float64(b.N), "status-s")
 }
+
+// BenchmarkSlurmNoop times the fixed cost of the Slurm path: submit an array
+// of eight tasks that do nothing (/bin/true), two at a time, and poll Status
+// until all are done.
+func BenchmarkSlurmNoop(b *testing.B) {
+	c := &Client{}
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		os.Chmod(dir, 0o755)
+		g := Group{Name: "noop"}
+		for k := 0; k < 8; k++ {
+			g.Tasks = append(g.Tasks, Task{ID: fmt.Sprintf("t%d", k), Argv: []string{"/bin/true"}})
+		}
+		if _, err := c.Submit(ctx, dir, Plan{Groups: []Group{g}}, Options{MaxParallel: 2, Resources: Resources{CPUsPerTask: 1}}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			rep, err := c.Status(ctx, dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := rep.Count(); n[Done] == 8 {
+				break
+			} else if n[Failed] > 0 {
+				b.Fatalf("%+v", rep.Tasks)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
