@@ -85,7 +85,7 @@ test-parity: setup setup-torch
 SLURM_TEST_DIR ?= /tmp/gap-slurm-test
 SLURM_TEST_PORT ?= 6827
 test-slurm:
-	@GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 scripts/slurm/start.sh
+	@GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh
 	@. $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \
 	  rc=$$?; GAP_SLURM_DIR=$(SLURM_TEST_DIR) scripts/slurm/stop.sh; exit $$rc
 
@@ -95,7 +95,7 @@ test-slurm-if-root:
 	@if [ "$$(id -u)" != 0 ]; then echo "test-slurm: skipped: needs root to start slurmctld, slurmd and munged (run: sudo make test-slurm)"; \
 	elif ! { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && [ -x /usr/bin/sbatch ] && [ -x /usr/sbin/munged ]; } && ! command -v apt-get >/dev/null; then \
 	  echo "test-slurm: skipped: Slurm is not installed and there is no apt-get (Debian 12: slurmctld slurmd slurm-client munge)"; \
-	else GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 scripts/slurm/start.sh; rc=$$?; \
+	else GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh; rc=$$?; \
 	  if [ $$rc = 3 ]; then echo "test-slurm: skipped: the Slurm packages could not be installed (offline?)"; exit 0; fi; \
 	  [ $$rc = 0 ] || exit $$rc; \
 	  . $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \

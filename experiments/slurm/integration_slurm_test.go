@@ -385,3 +385,50 @@ func BenchmarkSlurmNoop(b *testing.B) {
 		}
 	}
 }
+
+// With --requeue, a task Slurm requeues mid-run (as on preemption or a node
+// failure) gets SIGTERM, is started again by Slurm itself as the same array
+// element, and resumes from its checkpoint.
+func TestSlurmRequeueResumes(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	out := filepath.Join(dir, "count.out")
+	plan := Plan{Groups: []Group{{Name: "g", Tasks: []Task{helperTask(t, "preempted", "count.out", "count", out, "30")}}}}
+	res, err := c.Submit(ctx, dir, plan, Options{Requeue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(out + ".ckpt")
+		if n, _ := strconv.Atoi(string(b)); n >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("task made no progress in 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, err := c.Queue(ctx, []string{res.Submitted[0].JobID})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("queue: %+v %v", entries, err)
+	}
+	job := entries[0].JobID
+	if out, err := exec.Command("scontrol", "requeue", job).CombinedOutput(); err != nil {
+		t.Fatalf("scontrol requeue %s: %v %s", job, err, out)
+	}
+	// A requeued job waits as long as a job credential lives (AuthInfo
+	// cred_expire, 120 s by default; make test-slurm sets 5 s).
+	rep := waitSettled(t, c, dir, 60*time.Second)
+	if s := byID(rep)["preempted"]; s.State != Done {
+		t.Fatalf("requeued task: %+v", s)
+	}
+	if total, this := readField(t, out, "total"), readField(t, out, "thisrun"); total != 30 || this >= 30 {
+		t.Errorf("requeued run: total %d, this run %d steps; want 30 in all, fewer this run", total, this)
+	}
+	log, _ := os.ReadFile(filepath.Join(Dir(dir), "logs", "preempted.log"))
+	if !strings.Contains(string(log), "restart 1)") || strings.Count(string(log), "=== gap task preempted: job ") != 2 {
+		t.Errorf("log of the requeued task:\n%s", log)
+	}
+}

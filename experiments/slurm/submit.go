@@ -276,7 +276,7 @@ func sbatchArgs(sbatch, dir string, sub *Submission, n int, res Resources, opt O
 		array += "%" + strconv.Itoa(opt.MaxParallel)
 	}
 	argv := []string{sbatch, "--parsable", "--job-name=" + sub.JobName, "--array=" + array,
-		"--output=" + filepath.Join(dir, "logs", "slurm-%A_%a.out")}
+		"--output=" + filepath.Join(dir, "logs", "slurm-%A_%a.out"), "--open-mode=append"}
 	if res.Partition != "" {
 		argv = append(argv, "--partition="+res.Partition)
 	}

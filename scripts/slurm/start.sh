@@ -17,6 +17,8 @@
 #   GAP_SLURM_INSTALL  0: never run apt-get; fail if packages are missing (default 1)
 #   GAP_SLURM_WAIT     seconds to wait for the node to come up (default 60)
 #   GAP_SLURM_MAX_ARRAY  MaxArraySize (default 100001)
+#   GAP_SLURM_CRED_EXPIRE  job credential lifetime in seconds, which is also how
+#                      long a requeued job waits to start again (Slurm's default 120)
 #
 # Exit status: 0 ready; 1 error; 3 packages missing and could not be installed.
 set -euo pipefail
@@ -105,7 +107,7 @@ SlurmctldPort=$port
 SlurmdPort=$dport
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$sock
+AuthInfo=socket=$sock${GAP_SLURM_CRED_EXPIRE:+,cred_expire=$GAP_SLURM_CRED_EXPIRE}
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/run/slurmctld.pid
