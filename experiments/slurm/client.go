@@ -64,7 +64,7 @@ func hint(stderr string) (string, error) {
 	case strings.Contains(s, "invalid partition"):
 		return "no such partition: `sinfo -s` lists them", nil
 	case strings.Contains(s, "invalid job array specification"):
-		return "the array is larger than the cluster's MaxArraySize: `scontrol show config | grep MaxArraySize`", nil
+		return "an array index is over the cluster's limit, MaxArraySize-1 (`scontrol show config | grep MaxArraySize`): submit fewer tasks at a time or raise it", nil
 	case strings.Contains(s, "memory specification can not be satisfied"), strings.Contains(s, "requested node configuration is not available"):
 		return "no node has the CPUs or memory asked for: lower -cpus-per-task or -mem", nil
 	case strings.Contains(s, "job dependency problem"):
@@ -248,7 +248,8 @@ func (c *Client) Ping(ctx context.Context) error {
 	if err != nil {
 		var ce *CommandError
 		if errors.As(err, &ce) && strings.Contains(string(out), "DOWN") {
-			ce.Stderr = strings.TrimSpace(string(out) + "\n" + ce.Stderr)
+			first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n") // not the banner below it
+			ce.Stderr = strings.TrimSpace(first + "\n" + ce.Stderr)
 			ce.Err = fmt.Errorf("%w: %v", ErrController, ce.Err)
 			ce.Hint = "slurmctld is down or unreachable: check that it runs and that SLURM_CONF names its config"
 		}

@@ -269,6 +269,7 @@ func TestSlurmErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "invalid partition") || !strings.Contains(err.Error(), "sinfo") {
 		t.Errorf("bad partition: %v", err)
 	}
+	t.Logf("bad partition: %v", err)
 	noSubmissions(dir)
 
 	maxArray, err := c.Config(ctx, "MaxArraySize")
@@ -285,6 +286,7 @@ func TestSlurmErrors(t *testing.T) {
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), fmt.Sprintf("--array=0-%d", n)) || !strings.Contains(err.Error(), "MaxArraySize") {
 			t.Errorf("array over MaxArraySize=%d: %v", n, err)
 		}
+		t.Logf("over MaxArraySize: %v", err)
 		noSubmissions(dir)
 	} else {
 		t.Logf("MaxArraySize=%s: too large to exceed here; start the cluster with GAP_SLURM_MAX_ARRAY=1001", maxArray)
@@ -304,6 +306,7 @@ func TestSlurmErrors(t *testing.T) {
 	if !errors.Is(err, ErrController) || !strings.Contains(err.Error(), "scontrol ping") || !strings.Contains(err.Error(), "DOWN") {
 		t.Errorf("dead controller: %v", err)
 	}
+	t.Logf("dead controller: %v", err)
 	noSubmissions(dir)
 	// Status without a controller: what the files tell, and the reason.
 	if _, err := c.Submit(ctx, dir, one(dir), Options{}); err != nil {
@@ -430,5 +433,31 @@ func TestSlurmRequeueResumes(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(Dir(dir), "logs", "preempted.log"))
 	if !strings.Contains(string(log), "restart 1)") || strings.Count(string(log), "=== gap task preempted: job ") != 2 {
 		t.Errorf("log of the requeued task:\n%s", log)
+	}
+}
+
+// A node that cannot see the results folder (here: the manifest removed
+// before the held task is released) fails the task with a message saying
+// so, and status points at the shared-folder requirement.
+func TestSlurmResultsNotShared(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	plan := Plan{Groups: []Group{{Name: "g", Tasks: []Task{helperTask(t, "t", "t.out", "ok", filepath.Join(dir, "t.out"), "0")}}}}
+	res, err := c.Submit(ctx, dir, plan, Options{Extra: []string{"--hold"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(Dir(dir), res.Submitted[0].Manifest))
+	if out, err := exec.Command("scontrol", "release", res.Submitted[0].JobID).CombinedOutput(); err != nil {
+		t.Fatalf("scontrol release: %v %s", err, out)
+	}
+	rep := waitSettled(t, c, dir, 30*time.Second)
+	s := rep.Tasks[0]
+	if s.State != Failed || !strings.Contains(s.Detail, "is it shared with the nodes?") {
+		t.Errorf("status: %+v", s)
+	}
+	if log, _ := os.ReadFile(s.Log); !strings.Contains(string(log), "must be on a file system shared by the submitting host and every node") {
+		t.Errorf("Slurm's output %s: %q", s.Log, log)
 	}
 }

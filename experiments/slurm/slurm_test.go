@@ -540,3 +540,30 @@ func BenchmarkSubmit1000(b *testing.B) {
 		}
 	}
 }
+
+func TestChainAndLock(t *testing.T) {
+	task := func(id string) Task { return Task{ID: id, Argv: []string{"/bin/true"}} }
+	groups := Chain("pgap", []Task{task("init")}, []Task{task("b0"), task("b1")}, []Task{task("merge")})
+	if len(groups) != 3 || groups[0].After != nil || groups[1].After[0] != "pgap-0" || groups[2].After[0] != "pgap-1" || len(groups[1].Tasks) != 2 {
+		t.Fatalf("chain: %+v", groups)
+	}
+	if err := (Plan{Groups: groups}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// A second submission from the same folder while one holds the lock.
+	f := newFake(t)
+	dir := t.TempDir()
+	os.MkdirAll(Dir(dir), 0o755)
+	unlock, err := lock(filepath.Join(Dir(dir), "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.client().Submit(context.Background(), dir, Plan{Groups: groups}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "another submission from this results folder is in progress") {
+		t.Errorf("concurrent submission: %v", err)
+	}
+	unlock()
+	if _, err := f.client().Submit(context.Background(), dir, Plan{Groups: groups}, Options{}); err != nil || len(f.calls(t)) != 3 {
+		t.Errorf("after unlock: %v, %d calls", err, len(f.calls(t)))
+	}
+}

@@ -140,8 +140,14 @@ func (c *Client) Status(ctx context.Context, results string) (*Report, error) {
 				if e.Reason != "" && e.Reason != "None" {
 					ts.Detail += " (" + e.Reason + ")"
 				}
-				if e.State == "CANCELLED" && !started(dir, t.ID, ts.Job) {
+				switch {
+				case started(dir, t.ID, ts.Job):
+				case e.State == "CANCELLED":
 					ts.Detail += ", never started"
+				default:
+					// task.sh did not get as far as the start file: the node
+					// could not read the manifest or write to the folder.
+					ts.Detail += ", never reached the results folder: is it shared with the nodes? (see Slurm's output on the node)"
 				}
 			case qerr != nil:
 				ts.State, ts.Detail = Unknown, "squeue failed"

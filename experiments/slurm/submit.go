@@ -458,3 +458,22 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Chain returns groups that run one after the other, each starting when the
+// one before has succeeded: name-0, name-1, ... A P-GaP row with kappa
+// branches and R rounds is
+//
+//	Chain(row, []Task{init}, branches(0), []Task{merge(0)}, ..., branches(R-1), []Task{merge(R-1)}, []Task{finetune})
+//
+// where branches(r) are the kappa tasks of round r: each round's branches
+// are one array, its merge waits for all of them.
+func Chain(name string, stages ...[]Task) []Group {
+	groups := make([]Group, len(stages))
+	for i, tasks := range stages {
+		groups[i] = Group{Name: fmt.Sprintf("%s-%d", name, i), Tasks: tasks}
+		if i > 0 {
+			groups[i].After = []string{groups[i-1].Name}
+		}
+	}
+	return groups
+}
