@@ -16,8 +16,8 @@
 //	logs/<id>.log             the task's output, every attempt appended
 //	logs/slurm-<A>_<a>.out    Slurm's own output of the array task (script errors)
 //
-// A task is done when all its Outputs exist (or, when it names none, when its
-// last attempt exited 0). Submit skips done tasks and tasks still queued or
+// A task is done when one of its DoneIfAny files exists, or all its Outputs
+// exist (or, when it names none, when its last attempt exited 0). Submit skips done tasks and tasks still queued or
 // running in an earlier submission, so a resubmission after a failure, a
 // cancellation or a crash of the submitting process runs each unfinished task
 // once. It holds a lock on the folder while it submits.

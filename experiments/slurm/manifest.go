@@ -23,6 +23,10 @@ type Task struct {
 	// are taken from the results folder). With none, a task is done when its
 	// last attempt exited 0.
 	Outputs []string `json:"outputs,omitempty"`
+	// DoneIfAny are files any one of which means the task need not run, even
+	// when its own Outputs are gone: a P-GaP stage is done once its run's
+	// final result exists, though the run then deletes its checkpoints.
+	DoneIfAny []string `json:"done_if_any,omitempty"`
 }
 
 // checkID reports whether id can name a task.

@@ -567,3 +567,26 @@ func TestChainAndLock(t *testing.T) {
 		t.Errorf("after unlock: %v, %d calls", err, len(f.calls(t)))
 	}
 }
+
+func TestDoneIfAny(t *testing.T) {
+	dir := t.TempDir()
+	sd := Dir(dir)
+	os.MkdirAll(filepath.Join(sd, "tasks"), 0o755)
+	task := Task{ID: "run1/branch-0-2", Argv: []string{"x"}, Outputs: []string{"ckpt/run1/branch-0-2.done"}, DoneIfAny: []string{"run1.arrow"}}
+	if done, why := taskDone(dir, sd, task); done || !strings.Contains(why, "branch-0-2.done") {
+		t.Errorf("nothing on disk: done %v (%s)", done, why)
+	}
+	os.WriteFile(filepath.Join(dir, "run1.arrow"), nil, 0o644)
+	if done, _ := taskDone(dir, sd, task); !done {
+		t.Error("the run's result exists, yet the stage is not done")
+	}
+	task.DoneIfAny, task.Outputs = nil, nil
+	os.WriteFile(filepath.Join(sd, "tasks", "run1__branch-0-2.exit"), []byte("1\n"), 0o644)
+	if done, _ := taskDone(dir, sd, task); done {
+		t.Error("exit status 1 taken for done")
+	}
+	os.WriteFile(filepath.Join(sd, "tasks", "run1__branch-0-2.exit"), []byte("0\n"), 0o644)
+	if done, _ := taskDone(dir, sd, task); !done {
+		t.Error("exit status 0 without outputs not taken for done")
+	}
+}

@@ -378,16 +378,24 @@ func jobIDs(st *state) []string {
 
 // taskDone reports whether a task has finished, and why not.
 func taskDone(results, dir string, t Task) (bool, string) {
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(results, p)
+	}
+	for _, f := range t.DoneIfAny {
+		if _, err := os.Stat(abs(f)); err == nil {
+			return true, ""
+		}
+	}
 	exit, hasExit := readExit(dir, t.ID)
 	if len(t.Outputs) == 0 {
 		return hasExit && exit == 0, ""
 	}
 	for _, o := range t.Outputs {
-		if !filepath.IsAbs(o) {
-			o = filepath.Join(results, o)
-		}
-		if _, err := os.Stat(o); err != nil {
-			return false, "missing output " + o
+		if _, err := os.Stat(abs(o)); err != nil {
+			return false, "missing output " + abs(o)
 		}
 	}
 	return true, ""
