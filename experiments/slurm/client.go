@@ -34,6 +34,7 @@ type CommandError struct {
 	Hint   string
 }
 
+// Error is the command line, the failure, Slurm's message and the hint.
 func (e *CommandError) Error() string {
 	msg := fmt.Sprintf("%s: %v", strings.Join(e.Argv, " "), e.Err)
 	if s := strings.TrimSpace(e.Stderr); s != "" {
@@ -45,6 +46,7 @@ func (e *CommandError) Error() string {
 	return msg
 }
 
+// Unwrap returns the underlying failure (ErrNoSlurm, ErrController, an exit status).
 func (e *CommandError) Unwrap() error { return e.Err }
 
 // ErrNoSlurm is wrapped by the error of a command that is not on PATH.

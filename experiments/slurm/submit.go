@@ -257,6 +257,7 @@ func (c *Client) submitGroup(ctx context.Context, dir string, st *state, g Group
 		sub.JobID, err = parseJobID(out)
 	}
 	if err != nil {
+		os.Remove(filepath.Join(dir, sub.Manifest))
 		st.Submissions = st.Submissions[:len(st.Submissions)-1]
 		if serr := saveState(dir, st); serr != nil {
 			return nil, errors.Join(err, serr)
