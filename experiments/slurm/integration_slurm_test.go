@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -459,5 +460,60 @@ func TestSlurmResultsNotShared(t *testing.T) {
 	}
 	if log, _ := os.ReadFile(s.Log); !strings.Contains(string(log), "must be on a file system shared by the submitting host and every node") {
 		t.Errorf("Slurm's output %s: %q", s.Log, log)
+	}
+}
+
+// Resubmitting while part of an array still runs and another part failed:
+// the new merge waits for the running element and the new array, not for
+// the old array as a whole (whose afterok could never be satisfied).
+func TestSlurmResubmitBesideRunningElements(t *testing.T) {
+	c := needCluster(t)
+	dir := resultsDir(t)
+	ctx := context.Background()
+	slow := helperTask(t, "slow", "slow.out", "count", filepath.Join(dir, "slow.out"), "30")
+	bad := helperTask(t, "flaky", "flaky.out", "fail")
+	merge := helperTask(t, "merge", "merge.out", "sum", filepath.Join(dir, "merge.out"), filepath.Join(dir, "slow.out"), filepath.Join(dir, "flaky.out"))
+	plan := Plan{Groups: []Group{{Name: "branches", Tasks: []Task{slow, bad}}, {Name: "merge", Tasks: []Task{merge}, After: []string{"branches"}}}}
+	first, err := c.Submit(ctx, dir, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rep, err := c.Status(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := byID(rep)
+		if st["flaky"].State == Failed {
+			if st["slow"].State != Running || st["merge"].State != Pending {
+				t.Fatalf("slow task no longer running or merge not pending (%+v): make it longer", rep.Tasks)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flaky task not failed after 30 s: %+v", rep.Tasks)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	plan.Groups[0].Tasks[1] = helperTask(t, "flaky", "flaky.out", "ok", filepath.Join(dir, "flaky.out"), "0")
+	res, err := c.Submit(ctx, dir, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old merge, pending behind the old array, is replaced.
+	if len(res.Submitted) != 2 || res.InFlight != 1 || res.Replaced != 1 {
+		t.Fatalf("resubmission: %+v", res)
+	}
+	want := []string{first.Submitted[0].JobID + "_0", res.Submitted[0].JobID}
+	if got := res.Submitted[1].After; !reflect.DeepEqual(got, want) {
+		t.Errorf("merge depends on %v, want %v", got, want)
+	}
+	rep := waitSettled(t, c, dir, 60*time.Second)
+	if n := rep.Count(); n[Done] != 3 {
+		t.Fatalf("after resubmission: %+v", rep.Tasks)
+	}
+	if attempts(t, dir, "slow") != 1 || attempts(t, dir, "merge") != 1 {
+		t.Error("a task ran twice")
 	}
 }

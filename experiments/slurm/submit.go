@@ -89,6 +89,7 @@ type Result struct {
 	Submitted []*Submission // new sbatch calls, in order
 	Done      int           // tasks skipped: their outputs exist
 	InFlight  int           // tasks skipped: queued or running from an earlier submission
+	Replaced  int           // pending tasks cancelled and submitted again behind resubmitted work
 }
 
 // Dir is the slurm folder of a results folder.
@@ -177,20 +178,40 @@ func (c *Client) Submit(ctx context.Context, results string, plan Plan, opt Opti
 	}
 	res := &Result{}
 	groupJobs := map[string][]string{} // group -> the jobs (arrays or elements) it is running as
+	renewed := map[string]bool{}       // groups with tasks submitted by this call
 	for _, g := range plan.Groups {
 		var todo []Task
 		jobs := map[string]bool{}
+		// A task still pending behind an earlier submission of a group that
+		// this call submits again waits for the wrong jobs (or for an array
+		// that failed): cancel it, it has not started, and submit it anew.
+		stale := false
+		for _, a := range g.After {
+			stale = stale || renewed[a]
+		}
+		var cancel []string
 		for _, t := range g.Tasks {
 			if done, _ := taskDone(abs, dir, t); done {
 				res.Done++
 				continue
 			}
-			if job, ok := active[t.ID]; ok {
+			if f, ok := active[t.ID]; ok {
+				if stale && f.pending {
+					cancel = append(cancel, f.element)
+					todo = append(todo, t)
+					continue
+				}
 				res.InFlight++
-				jobs[job] = true
+				jobs[f.dep] = true
 				continue
 			}
 			todo = append(todo, t)
+		}
+		if len(cancel) > 0 {
+			if err := c.Cancel(ctx, cancel...); err != nil {
+				return res, fmt.Errorf("group %s: cancel tasks waiting for replaced jobs: %w", g.Name, err)
+			}
+			res.Replaced += len(cancel)
 		}
 		var after []string
 		seen := map[string]bool{}
@@ -213,6 +234,7 @@ func (c *Client) Submit(ctx context.Context, results string, plan Plan, opt Opti
 			return res, fmt.Errorf("submit group %s (%d tasks): %w", g.Name, len(todo), err)
 		}
 		res.Submitted = append(res.Submitted, sub)
+		renewed[g.Name] = true
 		groupJobs[g.Name] = append(groupJobs[g.Name], sub.JobID)
 		if opt.Log != nil {
 			opt.Log.Info("submitted", "group", g.Name, "job", sub.JobID, "tasks", len(todo), "after", strings.Join(after, ","))
@@ -337,7 +359,7 @@ func (c *Client) adoptOrphans(ctx context.Context, dir string, st *state) error 
 // dependant must wait for: its whole array job when no element of that array
 // ended badly, else the element itself ("ARRAY_INDEX"), since afterok on an
 // array with a failed element is never satisfied.
-func (c *Client) activeTasks(ctx context.Context, st *state) (map[string]string, error) {
+func (c *Client) activeTasks(ctx context.Context, st *state) (map[string]inFlight, error) {
 	entries, err := c.Queue(ctx, jobIDs(st))
 	if err != nil {
 		return nil, err
@@ -352,19 +374,26 @@ func (c *Client) activeTasks(ctx context.Context, st *state) (map[string]string,
 			failed[e.ArrayJob] = true
 		}
 	}
-	active := map[string]string{}
+	active := map[string]inFlight{}
 	for _, e := range entries {
 		s := byJob[e.ArrayJob]
 		if s == nil || !e.Active() || e.Index < 0 || e.Index >= len(s.Tasks) {
 			continue
 		}
+		f := inFlight{dep: s.JobID, element: e.Key(), pending: e.State == "PENDING"}
 		if failed[e.ArrayJob] {
-			active[s.Tasks[e.Index]] = e.Key()
-		} else {
-			active[s.Tasks[e.Index]] = s.JobID
+			f.dep = e.Key()
 		}
+		active[s.Tasks[e.Index]] = f
 	}
 	return active, nil
+}
+
+// inFlight is a task queued or running from an earlier submission.
+type inFlight struct {
+	dep     string // what a dependant waits for: the array job, or the element
+	element string // ARRAY_INDEX
+	pending bool   // not started yet
 }
 
 func jobIDs(st *state) []string {
