@@ -20,7 +20,11 @@
 // exist (or, when it names none, when its last attempt exited 0). Submit skips done tasks and tasks still queued or
 // running in an earlier submission, so a resubmission after a failure, a
 // cancellation or a crash of the submitting process runs each unfinished task
-// once. It holds a lock on the folder while it submits.
+// once. A task still pending (not started) behind a group that the
+// resubmission submits again is cancelled and queued anew behind the new
+// jobs; a dependant of an array with a failed element waits for the array's
+// running elements one by one (afterok on the array would never be met). It
+// holds a lock on the folder while it submits.
 //
 // # Preemption and requeue
 //
