@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,88 @@ func BenchmarkSlurmOverhead(b *testing.B) {
 	b.ReportMetric(local.Seconds()/float64(b.N), "local-s")
 	b.ReportMetric(viaSlurm.Seconds()/float64(b.N), "slurm-s")
 	b.ReportMetric(viaSlurm.Seconds()/local.Seconds(), "slurm/local")
+}
+
+// The same smoke trainings give the same results as Slurm array tasks as
+// they do as local processes, bit for bit (same settings, seed and threads).
+func TestSlurmSameResultsAsLocal(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	methods := []string{"dense", "cgap"}
+	argv := func(dir, m string) []string {
+		return []string{exe, "gap-cli", "train", "-table", "lenet", "-profile", "smoke", "-method", m, "-threads", "1", "-seed", "3", "-results", dir}
+	}
+	local, remote := filepath.Join(root, "local"), filepath.Join(root, "slurm-runs")
+	var tasks []slurm.Task
+	for _, m := range methods {
+		a := argv(local, m)
+		if out, err := exec.Command(a[0], a[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("local %s: %v\n%s", m, err, out)
+		}
+		tasks = append(tasks, slurm.Task{ID: m, Argv: argv(remote, m)})
+	}
+	c := &slurm.Client{}
+	ctx := context.Background()
+	if _, err := c.Submit(ctx, root, slurm.Plan{Groups: []slurm.Group{{Name: "smoke", Tasks: tasks}}},
+		slurm.Options{Resources: slurm.Resources{CPUsPerTask: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		rep, err := c.Status(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := rep.Count()
+		if n[slurm.Failed] > 0 {
+			t.Fatalf("%+v", rep.Tasks)
+		}
+		if n[slurm.Done] == len(tasks) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not done after 120 s: %+v", rep.Tasks)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a, err := loadRuns(local, "lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadRuns(remote, "lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != len(methods) || len(b) != len(methods) {
+		t.Fatalf("%d local and %d Slurm runs, want %d each", len(a), len(b), len(methods))
+	}
+	byID := map[string]int{}
+	for i, r := range b {
+		byID[r.ID] = i
+	}
+	for _, r := range a {
+		i, ok := byID[r.ID]
+		if !ok {
+			t.Errorf("run %s (%s) has no Slurm twin", r.ID, r.Row)
+			continue
+		}
+		s := b[i]
+		if !reflect.DeepEqual(r.Final, s.Final) {
+			t.Errorf("%s: final metrics local %v, Slurm %v", r.Row, r.Final, s.Final)
+		}
+		if len(r.Curves) != len(s.Curves) {
+			t.Errorf("%s: %d curve points local, %d Slurm", r.Row, len(r.Curves), len(s.Curves))
+			continue
+		}
+		for k := range r.Curves {
+			if r.Curves[k] != s.Curves[k] {
+				t.Errorf("%s: curve point %d local %+v, Slurm %+v", r.Row, k, r.Curves[k], s.Curves[k])
+				break
+			}
+		}
+	}
 }
