@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean
+.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean test-slurm test-slurm-if-root
 
 all: build
 
@@ -81,6 +81,30 @@ test-parity: setup setup-torch
 # GPU checks (CUDA backend conformance against the CPU); skip without a GPU.
 test-gpu:
 	bash scripts/gpu/check.sh
+
+# Tests against real Slurm daemons (build tag `slurm`, names TestSlurm*): a
+# one-node cluster on localhost (scripts/slurm/start.sh: Debian 12's slurmctld,
+# slurmd and munge, installed when missing), the tests, then stop.sh, which
+# stops only what start.sh started. Needs root. ~15 s once the packages are in.
+SLURM_TEST_DIR ?= /tmp/gap-slurm-test
+SLURM_TEST_PORT ?= 6827
+test-slurm:
+	@GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh
+	@. $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \
+	  rc=$$?; GAP_SLURM_DIR=$(SLURM_TEST_DIR) scripts/slurm/stop.sh; exit $$rc
+
+# test-slurm when it can run (root, and the Slurm packages installed or
+# installable); otherwise a message saying why it was skipped.
+test-slurm-if-root:
+	@if [ "$$(id -u)" != 0 ]; then echo "test-slurm: skipped: needs root to start slurmctld, slurmd and munged (run: sudo make test-slurm)"; \
+	elif ! { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && [ -x /usr/bin/sbatch ] && [ -x /usr/sbin/munged ]; } && ! command -v apt-get >/dev/null; then \
+	  echo "test-slurm: skipped: Slurm is not installed and there is no apt-get (Debian 12: slurmctld slurmd slurm-client munge)"; \
+	else GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh; rc=$$?; \
+	  if [ $$rc = 3 ]; then echo "test-slurm: skipped: the Slurm packages could not be installed (offline?)"; exit 0; fi; \
+	  [ $$rc = 0 ] || exit $$rc; \
+	  . $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \
+	  rc=$$?; GAP_SLURM_DIR=$(SLURM_TEST_DIR) scripts/slurm/stop.sh; exit $$rc; \
+	fi
 
 reproduce: build
 	bin/gap reproduce -table $(TABLE) -profile $(PROFILE) -seeds $(SEEDS) -results $(RESULTS) \

@@ -9,6 +9,7 @@
 //	gap report     paper-style markdown and figures from results
 //	gap score      bleu | map | miou
 //	gap data       list | check
+//	gap status     where each Slurm task of a results folder stands
 package main
 
 import (
@@ -42,6 +43,7 @@ func commands() map[string]command {
 		"list":        {"list tables, methods, models, data sets and profiles", cmdList},
 		"bench":       {"engine step benchmark (step), benchstat export (export) and comparison (compare)", cmdBench},
 		"report":      {"write reports/<table>/README.md and figures from results", cmdReport},
+		"status":      {"where each Slurm task of a results folder stands (done, running, pending, failed + log)", cmdStatus},
 		"score":       {"score a system's outputs: bleu, map or miou", cmdScore},
 		"data":        {"list the data sets or check one", cmdData},
 		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
