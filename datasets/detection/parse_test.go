@@ -35,7 +35,7 @@ func TestParseCOCOErrors(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`{"images": [], "categories": []}`, "g.json: annotations: missing"},
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}`, "g.json: annotations[0].bbox: expected 4 numbers"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"id": 2, "image_id": 1, "category_id": 1, "bbox": ["a", 2, 3, 4]}]}`, "annotations[1].bbox: expected 4 numbers"},
+		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"id": 2, "image_id": 1, "category_id": 1, "bbox": ["a", 2, 3, 4]}]}`, "annotations[1].bbox[0]: expected a number"},
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].image_id: image 2 not in images"},
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].category_id: category 9 not in categories"},
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].id: missing"},
@@ -44,13 +44,68 @@ func TestParseCOCOErrors(t *testing.T) {
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}]}`, "negative width"},
 		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 2}]}`, "annotations[0].iscrowd: expected 0, 1"},
 		{"{\"images\": [\n{\"id\": 1,}]}", "g.json: line 2 column"},
-		{`[1]`, "g.json: json: cannot unmarshal array"},
+		{`[1]`, "g.json: line 1: top level is an array, want a COCO instances object"},
 		{`{"images": {}, "categories": [], "annotations": []}`, "images: expected an array"},
 	}
 	for _, c := range cases {
 		_, err := ParseCOCO([]byte(c.in), "g.json")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s\n error %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+// annCase is a ground-truth document with one annotation whose fields are
+// given as JSON text.
+func annCase(fields string) string {
+	return `{"images": [{"id": 1, "width": 10, "height": 10}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, ` + fields + `}]}`
+}
+
+// TestParseCOCONullsAndRanges: null where a number, string, flag or array
+// belongs, non-finite-in-practice boxes, negative areas and image sizes are
+// refused with the element named (encoding/json reads null as 0).
+func TestParseCOCONullsAndRanges(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{annCase(`"bbox": [1, 2, 3, 4], "area": null`), "g.json: annotations[0].area: expected a number, got null"},
+		{annCase(`"bbox": [1, 2, 3, 4], "area": -5`), "g.json: annotations[0].area: -5, want a number in 0.."},
+		{annCase(`"bbox": [1, 2, 3, 4], "iscrowd": null`), "annotations[0].iscrowd: expected 0, 1, true or false, got null"},
+		{annCase(`"bbox": [1, null, 3, 4]`), "annotations[0].bbox[1]: expected a number, got null"},
+		{annCase(`"bbox": null`), "annotations[0].bbox: expected 4 numbers"},
+		{annCase(`"bbox": [1e308, 2, 1e308, 4]`), "annotations[0].bbox: x = 1e+308, want within"},
+		{annCase(`"bbox": [1, 2, 3e300, 4e300]`), "annotations[0].bbox: width = 3e+300"},
+		{strings.Replace(annCase(`"bbox": [1, 2, 3, 4]`), `"image_id": 1`, `"image_id": null`, 1), "annotations[0].image_id: expected an integer, got null"},
+		{`{"images": [{"id": 1, "width": -640, "height": 480}], "categories": [], "annotations": []}`, "g.json: images[0]: size -640x480, want width and height in 0.."},
+		{`{"images": [{"id": null}], "categories": [], "annotations": []}`, "images[0].id: expected an integer, got null"},
+		{`{"images": [{"id": 1, "file_name": null}], "categories": [], "annotations": []}`, "images[0].file_name: expected a string, got null"},
+		{`{"images": null, "categories": [], "annotations": []}`, "g.json: images: expected an array, got null"},
+		{`{"images": [null], "categories": [], "annotations": []}`, "g.json: images[0]: expected an object, got null"},
+		{`null`, "g.json: line 1: top level is null"},
+		{`"x"`, "g.json: line 1: top level is a string"},
+	}
+	for _, c := range cases {
+		_, err := ParseCOCO([]byte(c.in), "g.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s\n error %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+// TestParseDetectionsNulls: a null score or coordinate is refused, not
+// scored as 0.
+func TestParseDetectionsNulls(t *testing.T) {
+	gt, _ := ParseCOCO([]byte(cocoGood), "g.json")
+	for in, want := range map[string]string{
+		`[{"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4], "score": null}]`:    "p.json: [0].score: expected a number, got null",
+		`[{"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4], "score": "0.9"}]`:   "p.json: [0].score: expected a number",
+		`[{"image_id": 1, "category_id": null, "bbox": [1, 2, 3, 4], "score": 0.5}]`:  "p.json: [0].category_id: expected an integer, got null",
+		`[{"image_id": 1, "category_id": 3, "bbox": [1, 2, null, 4], "score": 0.5}]`:  "p.json: [0].bbox[2]: expected a number, got null",
+		`[{"image_id": 1, "category_id": 3, "bbox": [1, 2, 1e308, 4], "score": 0.5}]`: "p.json: [0].bbox: width = 1e+308",
+		`{"images": []}`: "p.json: line 1: top level is an object, want a JSON array of detections",
+		`null`:           "p.json: line 1: top level is null, want a JSON array of detections",
+		`[null]`:         "p.json: [0]: expected an object, got null",
+	} {
+		if _, err := ParseDetections([]byte(in), "p.json", gt); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
 		}
 	}
 }
@@ -65,7 +120,7 @@ func TestParseDetections(t *testing.T) {
 		`[{"image_id": 5, "category_id": 3, "bbox": [1, 2, 3, 4], "score": 0.5}]`: "p.json: [0].image_id: image 5 is not in the ground truth",
 		`[{"image_id": 1, "category_id": 3, "bbox": [1, 2, 3, 4]}]`:               "p.json: [0].score: missing",
 		`[{"image_id": 1, "category_id": 3, "score": 1}]`:                         "[0].bbox: missing",
-		`{}`:  "expected a JSON array",
+		`{}`:  "want a JSON array",
 		`[3]`: "[0]: expected an object",
 	} {
 		if _, err := ParseDetections([]byte(in), "p.json", gt); err == nil || !strings.Contains(err.Error(), want) {
