@@ -246,3 +246,19 @@ func FuzzParseShapeNetTxt(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptySplitsRefused: a ModelNet split without .off files and a
+// ShapeNet split list of 0 shapes are errors naming the folder or file.
+func TestEmptySplitsRefused(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "chair", "test"), 0o755)
+	if _, err := NewModelNet(root, "test", 16, 1); err == nil || !strings.Contains(err.Error(), "split test holds 0 .off files") {
+		t.Errorf("ModelNet: %v", err)
+	}
+	sn := writeShapeNetFixture(t)
+	list := filepath.Join(sn, "train_test_split", "shuffled_test_file_list.json")
+	os.WriteFile(list, []byte("[]"), 0o644)
+	if _, err := NewShapeNet(sn, "test", 16, 1); err == nil || !strings.Contains(err.Error(), list+": 0 shapes") {
+		t.Errorf("ShapeNet: %v", err)
+	}
+}

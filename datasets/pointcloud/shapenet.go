@@ -148,6 +148,9 @@ func NewShapeNet(root, split string, numPoints int, seed uint64) (*ShapeNet, err
 	if err := json.Unmarshal(data, &list); err != nil {
 		return nil, fmt.Errorf("shapenet: %s: want a JSON list of \"shape_data/<synset>/<id>\": %w", listPath, err)
 	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("shapenet: %s: 0 shapes in split %s, want a JSON list of \"shape_data/<synset>/<id>\"", listPath, split)
+	}
 	s := &ShapeNet{root: root, numPoints: numPoints, seed: seed}
 	for i, e := range list {
 		parts := strings.Split(e, "/")
