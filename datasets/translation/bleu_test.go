@@ -323,6 +323,10 @@ func TestScoreBLEUInputChecks(t *testing.T) {
 	if _, err := ReadLines(long); err == nil || !strings.Contains(err.Error(), long+":1: line longer than") {
 		t.Errorf("long line: %v", err)
 	}
+	empty := write("empty", "")
+	if err := ScoreBLEU([]string{"-ref", empty, "-hyp", empty}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), empty+": 0 lines") {
+		t.Errorf("empty files: %v", err)
+	}
 	var help bytes.Buffer
 	if err := ScoreBLEU([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "-ref") || !strings.Contains(help.String(), "-tokenize") {
 		t.Errorf("-h: %v, printed %q", err, help.String())

@@ -55,6 +55,9 @@ func ScoreBLEU(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("score bleu: %w", err)
 	}
+	if len(hyps) == 0 {
+		return fmt.Errorf("score bleu: %s: 0 lines, want one hypothesis segment per line", *hyp)
+	}
 	refLines := make([][]string, len(refs))
 	for k, p := range refs {
 		if refLines[k], err = ReadLines(p); err != nil {
