@@ -14,7 +14,7 @@ through `gap` as a black box and checks what a user would expect:
   * peak resident memory of the process at most --max-rss-mb (1024).
 
 Usage: scripts/torture/corpus.py --gap bin/gap [--work DIR] [--keep]
-       [--only SUBSTRING] [--list]
+       [--only SUBSTRING] [--exclude SUBSTRING] [--list]
 
 Prints one line per failing case and the counts; exits 1 when any case
 fails. Only the Python standard library is used.
@@ -630,11 +630,12 @@ def main():
     ap.add_argument("--work", default="")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
     ap.add_argument("--only", default="", help="run the cases whose name contains this")
+    ap.add_argument("--exclude", default="", help="skip the cases whose name contains this")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--max-rss-mb", type=float, default=1024)
     a = ap.parse_args()
-    all_cases = [c for c in cases() if a.only in c.name]
+    all_cases = [c for c in cases() if a.only in c.name and not (a.exclude and a.exclude in c.name)]
     if a.list:
         for c in all_cases:
             print(c.name)
