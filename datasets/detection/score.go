@@ -43,6 +43,9 @@ func ScoreMAP(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("score map: %w", err)
 	}
+	if len(gt.Images) == 0 || len(gt.Annotations) == 0 {
+		return fmt.Errorf("score map: %s: %d images and %d annotations, nothing to score against", *gtPath, len(gt.Images), len(gt.Annotations))
+	}
 	dets, err := LoadDetections(*predPath, gt)
 	if err != nil {
 		return fmt.Errorf("score map: %w", err)

@@ -300,6 +300,8 @@ def cases():
     gt("nul-byte", coco_gt().replace("cat", "c\u0000at").encode().replace(b"\\u0000", b"\x00"))
     gt("deep-nesting", "[" * 20000 + "]" * 20000)
     gt("folder", None, expect="gt.json")
+    gt("zero-images", coco_gt(images=[], annotations=[]))
+    gt("zero-annotations", coco_gt(annotations=[]))
     # COCO results (detections) through the same command: -pred is bad.
     def pred(name, text, expect="pred.json"):
         add("coco-results", name, {"gt.json": coco_gt(), "pred.json": text}, ["score", "map", "-gt", "{d}/gt.json", "-pred", "{d}/pred.json"], expect)
