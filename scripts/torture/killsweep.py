@@ -9,6 +9,10 @@ trial is then compared with the reference row by row (scripts/torture/
 arrowrows: all columns, floats by their bits; only the wall-clock meta
 fields wall_seconds, started and finished are left out).
 
+After each trial, --delete runs lose their .arrow file and a random half
+of their checkpoint files (the documented way to re-run part of a run);
+the table is run again and those runs are compared once more.
+
 The CLI is used as a black box: nothing here depends on how the runner
 checkpoints.
 
@@ -71,6 +75,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", default="")
     ap.add_argument("--reference", default="", help="results folder of an uninterrupted run to reuse")
+    ap.add_argument("--delete", type=int, default=3,
+                    help="after each trial, delete this many runs' .arrow files and a random part of their checkpoint folders, rerun, compare again")
     a = ap.parse_args()
     gap, arrowrows = os.path.abspath(a.gap), os.path.abspath(a.arrowrows)
     for exe in (gap, arrowrows):
@@ -108,7 +114,7 @@ def main():
         ref_rows[f] = r
     print(f"reference: {len(ref_files)} runs, {ref_wall:.0f} s", flush=True)
 
-    total_runs = differing = failed = kills_done = 0
+    total_runs = differing = failed = kills_done = deleted_runs = deleted_differ = 0
     for trial in range(a.trials):
         results = os.path.join(work, f"trial-{trial}")
         shutil.rmtree(results, ignore_errors=True)
@@ -146,10 +152,41 @@ def main():
         print(f"trial {trial}: kills at {killed_at} s, resume exit {rc}, {len(files)} runs, {len(diffs)} differ", flush=True)
         for d in diffs:
             print(f"  {d}", flush=True)
+        # The documented way to re-run part of a run: delete its result and
+        # some of its checkpoints, run the table again.
+        if a.delete > 0 and files:
+            victims = rng.sample(sorted(files), min(a.delete, len(files)))
+            removed = []
+            for f in victims:
+                os.remove(files[f])
+                ck = os.path.join(results, a.table, "ckpt", f[: -len(".arrow")])
+                if os.path.isdir(ck):
+                    for c in sorted(os.listdir(ck)):
+                        if rng.random() < 0.5:
+                            os.remove(os.path.join(ck, c))
+                            removed.append(c)
+            rc = run_to_end(gap, a.table, a.profile, results, log)
+            files = run_files(results, a.table)
+            ddiffs = []
+            for f in victims:
+                deleted_runs += 1
+                r, err = (rows(arrowrows, files[f]) if f in files else (None, "missing after the rerun"))
+                if r is None:
+                    ddiffs.append(f"{f}: {err}")
+                elif r != ref_rows[f]:
+                    changed = sorted({row_key(x) for x in set(r) ^ set(ref_rows[f])})
+                    ddiffs.append(f"{f}: differs in {', '.join(changed[:8])}")
+            deleted_differ += len(ddiffs)
+            if rc != 0:
+                failed += 1
+            print(f"trial {trial}: deleted {len(victims)} results and checkpoints {removed}, rerun exit {rc}, {len(ddiffs)} differ", flush=True)
+            for d in ddiffs:
+                print(f"  {d}", flush=True)
         shutil.rmtree(results, ignore_errors=True)
     print(f"killsweep: {a.trials} trials, {kills_done} SIGKILLs, {total_runs} resumed runs compared, "
-          f"{differing} differ from the uninterrupted run, {failed} resumed commands failed", flush=True)
-    return 1 if differing or failed else 0
+          f"{differing} differ from the uninterrupted run; {deleted_runs} runs re-run after deleting their result "
+          f"and checkpoints, {deleted_differ} differ; {failed} commands failed", flush=True)
+    return 1 if differing or deleted_differ or failed else 0
 
 
 if __name__ == "__main__":
