@@ -12,7 +12,7 @@ OLD ?=
 NEW ?=
 FUZZTIME ?= 10s
 
-APT_PACKAGES := libopenblas-dev dataset-fashion-mnist sword-text-kjv sword-text-sparv libsword-utils libcgal-demo assimp-testmodels python3-torch
+APT_PACKAGES := libopenblas-dev dataset-fashion-mnist sword-text-kjv sword-text-sparv libsword-utils libcgal-demo assimp-testmodels
 
 # OpenBLAS is used when its header and library are present (cgo); otherwise the
 # pure-Go gonum BLAS. `make BLAS=gonum ...` forces the fallback.
@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup build test test-long vet reproduce report bench bench-torch compare fuzz clean torture
+.PHONY: all setup setup-torch build test test-long test-parity vet reproduce report bench bench-torch compare fuzz clean torture
 
 all: build
 
@@ -62,6 +62,22 @@ test: setup vet
 test-long: setup
 	CGO_ENABLED=$(CGO) $(GO) test -tags "long $(TAGS)" -timeout 120m ./...
 
+# PyTorch (Debian's python3-torch 1.13) for the parity checks and the speed
+# reference; installed when root, otherwise the parity tests skip with a message.
+setup-torch:
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "setup-torch: installing python3-torch"; \
+	    (apt-get install -y -qq python3-torch >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq python3-torch >/dev/null)) || \
+	    echo "setup-torch: could not install python3-torch; parity tests will skip"; \
+	  else echo "setup-torch: python3-torch missing (run as root: apt-get install python3-torch); parity tests will skip"; fi; }
+
+# End-to-end checks of every model against PyTorch: same initial weights
+# (safetensors), same batches, dropout off; losses of the first steps agree to
+# 1e-3 relative. Tests tagged `parity`, named TestParity*, scripts in scripts/torch/.
+test-parity: setup setup-torch
+	CGO_ENABLED=$(CGO) $(GO) test -tags "parity $(TAGS)" -run 'Parity' -timeout 60m ./...
+
 reproduce: build
 	bin/gap reproduce -table $(TABLE) -profile $(PROFILE) -seeds $(SEEDS) -results $(RESULTS) \
 	  $(if $(JOBS),-jobs $(JOBS),) $(if $(DATA),-data $(DATA),)
@@ -76,8 +92,8 @@ bench: setup
 
 # Times the project's PyTorch reference (scripts/torch/reference.py, Debian's
 # python3-torch) beside `gap bench step`, model by model in the same minute.
-bench-torch: build
-	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench-torch: PyTorch missing: run make setup as root, or apt-get install python3-torch"; exit 1; }
+bench-torch: build setup-torch
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench-torch: PyTorch missing (run as root, or apt-get install python3-torch)"; exit 1; }
 	@for m in mlp lenet5 conv2 resnet20; do \
 	  b=128; [ $$m = conv2 ] && b=64; \
 	  /usr/bin/python3 scripts/torch/reference.py $$m --batch $$b --threads 2 --steps 10 || exit 1; \
