@@ -35,8 +35,11 @@ import time
 
 
 def start(gap, table, profile, results, log):
+    # cwd outside any git work tree: a binary without build information
+    # records the commit of its working folder, which edits would change.
     return subprocess.Popen([gap, "reproduce", "-table", table, "-profile", profile, "-results", results],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=os.path.dirname(results))
 
 
 def run_to_end(gap, table, profile, results, log):

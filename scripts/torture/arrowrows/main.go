@@ -59,7 +59,7 @@ func dump(w io.Writer, path string, skipped map[string]bool) error {
 			return fmt.Errorf("record %d: %w", k, err)
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			if len(sec) == 1 && len(name) == 1 && cell(rec.Column(sec[0]), i) == "meta" && skipped[cell(rec.Column(name[0]), i)] {
+			if len(sec) == 1 && len(name) == 1 && raw(rec.Column(sec[0]), i) == "meta" && skipped[raw(rec.Column(name[0]), i)] {
 				continue
 			}
 			cells := make([]string, rec.NumCols())
@@ -71,6 +71,14 @@ func dump(w io.Writer, path string, skipped map[string]bool) error {
 		rec.Release()
 	}
 	return nil
+}
+
+// raw is a string cell's value ("" for other types and nulls).
+func raw(col arrow.Array, i int) string {
+	if a, ok := col.(*array.String); ok && !a.IsNull(i) {
+		return a.Value(i)
+	}
+	return ""
 }
 
 // cell renders one value exactly: floats by their bits, nulls as "null".
