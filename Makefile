@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity vet reproduce report bench bench-torch compare fuzz clean torture
+.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean torture
 
 all: build
 
@@ -78,12 +78,20 @@ setup-torch:
 test-parity: setup setup-torch
 	CGO_ENABLED=$(CGO) $(GO) test -tags "parity $(TAGS)" -run 'Parity' -timeout 60m ./...
 
+# GPU checks (CUDA backend conformance against the CPU); skip without a GPU.
+test-gpu:
+	bash scripts/gpu/check.sh
+
 reproduce: build
 	bin/gap reproduce -table $(TABLE) -profile $(PROFILE) -seeds $(SEEDS) -results $(RESULTS) \
 	  $(if $(JOBS),-jobs $(JOBS),) $(if $(DATA),-data $(DATA),)
 
 report: build
 	bin/gap report -table $(TABLE) -results $(RESULTS)
+
+# Every table's report and the index reports/README.md.
+reports-all: build
+	bin/gap report -all -results $(RESULTS)
 
 # Engine benchmarks in Go's benchmark format, for benchstat (make compare).
 bench: setup

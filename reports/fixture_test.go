@@ -19,14 +19,16 @@ func fixtureRuns() []*results.Run {
 		sparsity     float64
 		seeds        int
 		base         float64
+		budget       string
 	}
 	defs := []rowDef{
-		{"dense", "dense", 0, 2, 91.0},
-		{"cgap", "uniform", 0.9, 3, 89.5},
-		{"cgap", "global", 0.8, 2, 90.2},
-		{"pgap", "uniform", 0.9, 2, 89.1},
-		{"rigl", "erk", 0.9, 1, 88.4},
-		{"cgap", "uniform", 0.95, 1, 87.0},
+		{"dense", "dense", 0, 2, 91.0, ""},
+		{"cgap", "uniform", 0.9, 3, 89.5, ""},
+		{"cgap", "global", 0.8, 2, 90.2, ""},
+		{"pgap", "uniform", 0.9, 2, 89.1, ""},
+		{"rigl", "erk", 0.9, 1, 88.4, ""},
+		{"cgap", "uniform", 0.95, 1, 87.0, ""},
+		{"rigl", "erk", 0.9, 2, 88.9, "gap"},
 	}
 	layers := []string{"conv1", "layer1.0.conv1", "layer2.0.conv1", "layer3.0.conv1", "fc"}
 	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -34,9 +36,14 @@ func fixtureRuns() []*results.Run {
 	for di, d := range defs {
 		for s := 0; s < d.seeds; s++ {
 			epochs := 14
+			row := results.RowKey(d.method, d.sparsity, d.dist)
+			if d.budget != "" {
+				row += "@" + d.budget
+				epochs = 20
+			}
 			r := &results.Run{
-				ID:    fmt.Sprintf("%s-%g-%s-s%d", d.method, d.sparsity, d.dist, s),
-				Table: "imagenet", Row: results.RowKey(d.method, d.sparsity, d.dist),
+				ID:    fmt.Sprintf("%s-%g-%s%s-s%d", d.method, d.sparsity, d.dist, d.budget, s),
+				Table: "imagenet", Row: row,
 				Suite: "image", Profile: "default", Method: d.method, Model: "resnet20", Dataset: "fashion-mnist",
 				Distribution: d.dist, Sparsity: d.sparsity, Seed: int64(s), Epochs: epochs,
 				Settings: map[string]string{"lr": "0.1", "batch": "128"},

@@ -1,30 +1,39 @@
 // Package reports turns run results into paper-style markdown tables,
 // gonum/plot figures and benchstat files.
 //
-// Generate reads a table's runs from a results folder and writes
-// README.md (the table and the provenance of the numbers) and five
-// figures, each as PNG and SVG:
+// Report (and Generate) read a table's runs from a results folder and
+// write README.md — the table, a Reading paragraph per profile saying
+// which rows share an epoch budget, the paper's claims tested across seeds
+// (Claim, CheckClaim), the provenance of the numbers and the figures with
+// captions — and five figures, each as PNG and SVG, drawn at a paper
+// column's width (3.4 in) with one visual identity (style.go: a colour per
+// method, a marker and line style per distribution, a shade per sparsity):
 //
-//   - metric_vs_sparsity: the headline metric against target sparsity, one
-//     line per method and distribution, mean with ± one sample standard
-//     deviation over seeds;
-//   - curves: the test curve (TableSpec.CurveMetric) against epoch, the
-//     mean over seeds per row, with the grow phases of the representative
-//     run shaded by partition;
+//   - metric_vs_sparsity: the headline metric at each target sparsity, one
+//     panel per distribution class (uniform | non-uniform), one point per
+//     row, offset per method, with a 95% Student-t interval over seeds
+//     (min–max when n < 3); dense as a line with its interval as a band;
+//   - curves: the test curve (TableSpec.CurveMetric) against epoch, one
+//     panel per method with at most four rows each, mean line and min–max
+//     band over seeds, the grow phases of the method's representative run
+//     shaded by partition;
 //   - metric_vs_flops: the headline metric against training FLOPs as a
-//     multiple of dense training, per row, with error bars;
-//   - mask_changes: per partition, the share of mask entries changed
-//     between consecutive GaP rounds, mean over the representative row's
-//     seeds;
-//   - layer_sparsity: per-layer sparsity of the final model, one bar group
-//     per layer and one bar per method, taken from each method's
-//     representative run.
+//     multiple of dense training, the Pareto front drawn and its rows
+//     labelled;
+//   - mask_changes: per GaP method (its representative row), a heatmap of
+//     the share of each partition's mask changed between rounds;
+//   - layer_sparsity: a heatmap of per-layer sparsity, layers down and
+//     methods across, each method's representative run.
 //
+// Metric names and labels come from the TableSpec, so the suites'
+// tables (translation, detection, point clouds) reuse the same figures; a
+// suite's own figures (parts of a point cloud, detections drawn) plug in
+// through TableSpec.Extra and draw with the same helpers (NewPanel, Tiled,
+// WithLegend, MethodPalette, CategoryColors), under the same checks.
 // The representative row of a method is its most sparse row (ties: the
-// smaller row key); its representative run is the one with the smallest
-// seed (ties: smaller ID). The representative row for the curves and mask
-// figures is that of the first method among cgap, pgap and then any with
-// phases or mask changes.
+// smaller row key, so non-uniform before uniform); its representative run
+// is the one with the smallest seed (ties: smaller ID). The same runs give
+// the same bytes, markdown, PNG and SVG alike.
 package reports
 
 import (
@@ -44,11 +53,14 @@ type TableSpec struct {
 	Proxies     map[string]string // profile -> what it stands in for, e.g. "default": "ResNet on Fashion-MNIST, a proxy for ResNet-50/ImageNet"
 	Sources     map[string]string // tag -> where a paper number comes from
 	Notes       []string          // extra lines printed under the table
+	Claims      []Claim           // the paper's claims about rows of the table, checked in "Paper claims"
+	Reading     map[string]string // profile -> sentences added to that profile's "Reading" paragraph
+	Extra       []FigureMaker     // figures of this table beyond the five of every report
 }
 
 // RowSpec is one row of a paper table.
 type RowSpec struct {
-	Key          string       // results.RowKey(method, sparsity, distribution)
+	Key          string       // results.RowKey(method, sparsity, distribution), then "@<budget>" unless x1 ("rigl/0.9/erk@gap")
 	Method       string       // label, e.g. "C-GaP (κ=4)"; default: the key's method
 	Distribution string       // label, e.g. "non-uniform"; default: the key's distribution
 	Sparsity     float64      // target sparsity
@@ -84,8 +96,10 @@ func (s TableSpec) metricLabel() string {
 	return s.Metric
 }
 
-// splitKey splits a row key "method/sparsity/distribution".
+// splitKey splits a row key "method/sparsity/distribution[@budget]",
+// leaving out the budget (see keyBudget).
 func splitKey(key string) (method, sparsity, dist string) {
+	key, _, _ = strings.Cut(key, "@")
 	parts := strings.SplitN(key, "/", 3)
 	for len(parts) < 3 {
 		parts = append(parts, "")
@@ -93,12 +107,46 @@ func splitKey(key string) (method, sparsity, dist string) {
 	return parts[0], parts[1], parts[2]
 }
 
-func (r RowSpec) methodLabel() string {
-	if r.Method != "" {
-		return r.Method
+// keyBudget is the budget of a row key: "" for the base budget (x1),
+// else what follows "@" ("x5", "gap").
+func keyBudget(key string) string {
+	_, b, _ := strings.Cut(key, "@")
+	if b == "x1" {
+		return ""
 	}
-	m, _, _ := splitKey(r.Key)
-	return m
+	return b
+}
+
+// budgetLabel words a row budget for labels: "GaP budget", "5× budget";
+// "" for the base budget.
+func budgetLabel(b string) string {
+	switch {
+	case b == "":
+		return ""
+	case b == "gap":
+		return "GaP budget"
+	case strings.HasPrefix(b, "x"):
+		return b[1:] + "× budget"
+	}
+	return b + " budget"
+}
+
+// budgetSuffix is " (GaP budget)" for a key with a budget whose label
+// does not say it already.
+func budgetSuffix(key, label string) string {
+	b := budgetLabel(keyBudget(key))
+	if b == "" || strings.Contains(label, "budget") || strings.Contains(label, "×") {
+		return ""
+	}
+	return " (" + b + ")"
+}
+
+func (r RowSpec) methodLabel() string {
+	l := r.Method
+	if l == "" {
+		l, _, _ = splitKey(r.Key)
+	}
+	return l + budgetSuffix(r.Key, l)
 }
 
 func (r RowSpec) distLabel() string {

@@ -54,6 +54,8 @@ func Table(runs []*results.Run, spec TableSpec) string {
 	fmt.Fprintf(&b, "Ours: mean ± sample standard deviation (n-1) of final %s over seeds; \"—\" where n = 1. FLOPs (counted as RigL does: a sparse layer costs its density times the dense FLOPs, backward twice forward, RigL's dense-gradient steps added): training FLOPs of the whole schedule (every P-GaP branch counted) as a multiple of dense training at the table's base epoch budget, and inference FLOPs per example as a multiple of the dense model's.\n\n",
 		code(spec.Metric))
 	writeSources(&b, spec)
+	writeReading(&b, spec, runs)
+	writeClaims(&b, spec, groups)
 	writeProvenance(&b, spec, runs)
 	return b.String()
 }

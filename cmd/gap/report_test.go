@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gap-harness/gap/results"
+)
+
+// TestReportAll writes a few imagenet runs, runs `gap report -all` and
+// checks the index and the report: imagenet linked with its headline
+// figure, lenet listed without runs, the claims section present.
+func TestReportAll(t *testing.T) {
+	base := t.TempDir()
+	runsDir := filepath.Join(base, "runs", "imagenet")
+	for _, row := range []struct {
+		method, dist string
+		s            float64
+	}{{"dense", "dense", 0}, {"cgap", "uniform", 0.8}, {"rigl", "uniform", 0.8}} {
+		for seed := int64(0); seed < 2; seed++ {
+			r := &results.Run{ID: fmt.Sprintf("%s-%d", row.method, seed), Table: "imagenet", Row: results.RowKey(row.method, row.s, row.dist),
+				Profile: "smoke", Method: row.method, Distribution: row.dist, Sparsity: row.s, Seed: seed, Epochs: 2, Metric: "top1",
+				Final: map[string]float64{"top1": 50 + 10*row.s + float64(seed)}, TrainFLOPs: 1, DenseTrainFLOPs: 1}
+			if _, err := results.Write(runsDir, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := filepath.Join(base, "reports")
+	code, stdout, stderr := runCLI(t, "report", "-all", "-results", filepath.Join(base, "runs"), "-out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, filepath.Join(out, "README.md")) {
+		t.Errorf("stdout: %s", stdout)
+	}
+	index, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"](imagenet/README.md)", "![metric_vs_sparsity](imagenet/metric_vs_sparsity.png)", "Runs: 6 (smoke profile)", "No report: no runs in"} {
+		if !strings.Contains(string(index), want) {
+			t.Errorf("index lacks %q:\n%s", want, index)
+		}
+	}
+	report, err := os.ReadFile(filepath.Join(out, "imagenet", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Reading", "## Paper claims", "| C-GaP > RigL at 80%, uniform |", "*Figure 1.*"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

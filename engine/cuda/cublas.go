@@ -1,0 +1,64 @@
+package cuda
+
+import "fmt"
+
+type cublasAPI struct {
+	file          string
+	cublasCreate  func(h *uintptr) result
+	cublasDestroy func(h uintptr) result
+	cublasSgemm   func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) result
+}
+
+func loadCublas(s Search) (*cublasAPI, error) {
+	h, file, err := s.open(cublasLib)
+	if err != nil {
+		return nil, err
+	}
+	c := &cublasAPI{file: file}
+	for _, e := range []struct {
+		name string
+		f    any
+	}{{"cublasCreate_v2", &c.cublasCreate}, {"cublasDestroy_v2", &c.cublasDestroy}, {"cublasSgemm_v2", &c.cublasSgemm}} {
+		if err := sym(h, file, e.name, e.f); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+const (
+	opN = 0 // CUBLAS_OP_N
+	opT = 1 // CUBLAS_OP_T
+)
+
+// Gemm computes C = alpha * op(A) op(B) + beta * C on row-major matrices:
+// op(A) is [m, k], op(B) is [k, n], C is [m, n]; transA / transB say A is
+// stored [k, m] / B is [n, k]. cuBLAS is column-major, so it computes the
+// transposed product C^T = op(B)^T op(A)^T.
+func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error {
+	if a.n < m*k || b.n < k*n || c.n < m*n {
+		return fmt.Errorf("cuda: gemm %dx%dx%d on buffers of %d, %d, %d values", m, n, k, a.n, b.n, c.n)
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if dv.blasH == 0 {
+		if r := dv.blas.cublasCreate(&dv.blasH); r != 0 {
+			return fmt.Errorf("cuda: cublasCreate: status %d", r)
+		}
+	}
+	ta, lda := int32(opN), int32(k)
+	if transA {
+		ta, lda = opT, int32(m)
+	}
+	tb, ldb := int32(opN), int32(n)
+	if transB {
+		tb, ldb = opT, int32(k)
+	}
+	if r := dv.blas.cublasSgemm(dv.blasH, tb, ta, int32(n), int32(m), int32(k), &alpha, b.ptr, ldb, a.ptr, lda, &beta, c.ptr, int32(n)); r != 0 {
+		return fmt.Errorf("cuda: cublasSgemm %dx%dx%d: status %d", m, n, k, r)
+	}
+	return nil
+}
