@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean test-slurm test-slurm-if-root
+.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean test-slurm test-slurm-if-root torture
 
 all: build
 
@@ -122,13 +122,14 @@ bench: setup
 	@mkdir -p out
 	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchtime 5x -count 5 ./engine/... ./models/... | tee out/bench-$$(git rev-parse --short HEAD 2>/dev/null || echo nogit).txt
 
-# Times the PyTorch reference (Debian's python3-torch) beside `gap bench step`.
-bench-torch: build
-	@dpkg -s python3-torch >/dev/null 2>&1 || apt-get install -y -qq python3-torch >/dev/null
+# Times the project's PyTorch reference (scripts/torch/reference.py, Debian's
+# python3-torch) beside `gap bench step`, model by model in the same minute.
+bench-torch: build setup-torch
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench-torch: PyTorch missing (run as root, or apt-get install python3-torch)"; exit 1; }
 	@for m in mlp lenet5 conv2 resnet20; do \
 	  b=128; [ $$m = conv2 ] && b=64; \
-	  /usr/bin/python3 ../shared/bench/torch_reference.py $$m --batch $$b --threads 2 --steps 10; \
-	  bin/gap bench step -model $$m -batch $$b -threads 2 -steps 10; \
+	  /usr/bin/python3 scripts/torch/reference.py $$m --batch $$b --threads 2 --steps 10 || exit 1; \
+	  bin/gap bench step -model $$m -batch $$b -threads 2 -steps 10 || exit 1; \
 	done
 
 # Compares two benchmark files (make bench output, or `gap bench export`) with benchstat.
@@ -142,6 +143,14 @@ fuzz: setup
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Hostile-user sweeps (not part of make test): a generated corpus of bad
+# inputs through every parser of the CLI, then random SIGKILLs over a smoke
+# table with every method and a bit-for-bit comparison of resumed runs.
+# TRIALS sets the number of kill-and-resume trials (0 skips the sweep).
+TRIALS ?= 20
+torture: build
+	scripts/torture/run.sh -gap bin/gap -trials $(TRIALS)
 
 clean:
 	rm -rf bin out

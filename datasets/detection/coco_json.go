@@ -26,9 +26,17 @@ func LoadCOCO(path string) (*Dataset, error) {
 // finite coordinates and non-negative sizes. Errors name the file and
 // the element, e.g. "f.json: annotations[3].bbox: expected 4 numbers".
 func ParseCOCO(data []byte, name string) (*Dataset, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
+	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, jsonErr(err, data))
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+		kind := jsonKind(data)
+		hint := ""
+		if kind == "an array" {
+			hint = " (an array is a results file: pass it as -pred)"
+		}
+		return nil, fmt.Errorf("%s: line 1: top level is %s, want a COCO instances object {\"images\": [...], \"categories\": [...], \"annotations\": [...]}%s", name, kind, hint)
 	}
 	var d Dataset
 	imgs, err := array(top, "images", name)
@@ -59,6 +67,9 @@ func ParseCOCO(data []byte, name string) (*Dataset, error) {
 		h, err := o.int("height", false)
 		if err != nil {
 			return nil, err
+		}
+		if w < 0 || h < 0 || w > maxCoord || h > maxCoord {
+			return nil, fmt.Errorf("%s: size %dx%d, want width and height in 0..%d", o.where, w, h, int64(maxCoord))
 		}
 		im.Width, im.Height = int(w), int(h)
 		d.Images = append(d.Images, im)
@@ -124,6 +135,9 @@ func ParseCOCO(data []byte, name string) (*Dataset, error) {
 			if a.Area, err = o.float("area"); err != nil {
 				return nil, err
 			}
+			if a.Area < 0 || a.Area > maxCoord*maxCoord {
+				return nil, fmt.Errorf("%s.area: %g, want a number in 0..%g", o.where, a.Area, float64(maxCoord*maxCoord))
+			}
 		}
 		if a.IsCrowd, err = o.flag("iscrowd"); err != nil {
 			return nil, err
@@ -148,9 +162,12 @@ func LoadDetections(path string, gt *Dataset) ([]Detection, error) {
 // same); detections of categories absent from gt are kept and, as in
 // pycocotools, never evaluated.
 func ParseDetections(data []byte, name string, gt *Dataset) ([]Detection, error) {
-	var arr []json.RawMessage
-	if err := json.Unmarshal(data, &arr); err != nil {
+	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
 		return nil, fmt.Errorf("%s: expected a JSON array of detections: %w", name, jsonErr(err, data))
+	}
+	var arr []json.RawMessage
+	if err := json.Unmarshal(data, &arr); err != nil || arr == nil {
+		return nil, fmt.Errorf("%s: line 1: top level is %s, want a JSON array of detections [{\"image_id\", \"category_id\", \"bbox\", \"score\"}, ...]", name, jsonKind(data))
 	}
 	var imgs map[int64]bool
 	if gt != nil {
@@ -203,14 +220,43 @@ func jsonErr(err error, data []byte) error {
 	return err
 }
 
+// maxCoord bounds box coordinates, sizes and image sizes (pixels): 2^30,
+// far beyond any image, small enough that areas and corners stay exact.
+const maxCoord = 1 << 30
+
+// jsonKind names the JSON type of a valid document by its first byte.
+func jsonKind(data []byte) string {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	if len(t) == 0 {
+		return "empty"
+	}
+	switch t[0] {
+	case '[':
+		return "an array"
+	case '{':
+		return "an object"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+func isNull(raw json.RawMessage) bool {
+	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
 func array(top map[string]json.RawMessage, key, name string) ([]json.RawMessage, error) {
 	raw, ok := top[key]
 	if !ok {
 		return nil, fmt.Errorf("%s: %s: missing", name, key)
 	}
 	var arr []json.RawMessage
-	if err := json.Unmarshal(raw, &arr); err != nil {
-		return nil, fmt.Errorf("%s: %s: expected an array", name, key)
+	if err := json.Unmarshal(raw, &arr); err != nil || arr == nil {
+		return nil, fmt.Errorf("%s: %s: expected an array, got %s", name, key, jsonKind(raw))
 	}
 	return arr, nil
 }
@@ -223,9 +269,19 @@ type jobj struct {
 func object(raw json.RawMessage, where string) (jobj, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return jobj{}, fmt.Errorf("%s: expected an object", where)
+		return jobj{}, fmt.Errorf("%s: expected an object, got %s", where, jsonKind(raw))
 	}
 	return jobj{m: m, where: where}, nil
+}
+
+// number decodes raw as a JSON number; null, strings and the rest are
+// errors (encoding/json would leave a float at 0 for null).
+func number(raw json.RawMessage) (float64, bool) {
+	var f float64
+	if isNull(raw) || json.Unmarshal(raw, &f) != nil {
+		return 0, false
+	}
+	return f, true
 }
 
 func (o jobj) int(key string, required bool) (int64, error) {
@@ -236,19 +292,16 @@ func (o jobj) int(key string, required bool) (int64, error) {
 		}
 		return 0, nil
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return 0, fmt.Errorf("%s.%s: expected an integer, got %.40s", o.where, key, raw)
-	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	f, ok := number(raw)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, fmt.Errorf("%s.%s: expected an integer, got %.40s", o.where, key, raw)
 	}
 	return int64(f), nil
 }
 
 func (o jobj) float(key string) (float64, error) {
-	var f float64
-	if err := json.Unmarshal(o.m[key], &f); err != nil {
+	f, ok := number(o.m[key])
+	if !ok {
 		return 0, fmt.Errorf("%s.%s: expected a number, got %.40s", o.where, key, o.m[key])
 	}
 	return f, nil
@@ -260,7 +313,7 @@ func (o jobj) str(key string) (string, error) {
 		return "", nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if isNull(raw) || json.Unmarshal(raw, &s) != nil {
 		return "", fmt.Errorf("%s.%s: expected a string, got %.40s", o.where, key, raw)
 	}
 	return s, nil
@@ -272,32 +325,42 @@ func (o jobj) flag(key string) (bool, error) {
 		return false, nil
 	}
 	var b bool
-	if json.Unmarshal(raw, &b) == nil {
+	if !isNull(raw) && json.Unmarshal(raw, &b) == nil {
 		return b, nil
 	}
-	var f float64
-	if json.Unmarshal(raw, &f) == nil && (f == 0 || f == 1) {
+	if f, ok := number(raw); ok && (f == 0 || f == 1) {
 		return f == 1, nil
 	}
 	return false, fmt.Errorf("%s.%s: expected 0, 1, true or false, got %.40s", o.where, key, raw)
 }
 
+// box decodes [x, y, w, h]: four numbers (not null), w and h >= 0, every
+// value and the far corner within ±maxCoord.
 func (o jobj) box(key string) (Box, error) {
 	raw, ok := o.m[key]
 	if !ok {
 		return Box{}, fmt.Errorf("%s.%s: missing", o.where, key)
 	}
-	var v []float64
-	if err := json.Unmarshal(raw, &v); err != nil || len(v) != 4 {
-		return Box{}, fmt.Errorf("%s.%s: expected 4 numbers", o.where, key)
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || len(items) != 4 {
+		return Box{}, fmt.Errorf("%s.%s: expected 4 numbers [x, y, width, height], got %.60s", o.where, key, raw)
 	}
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return Box{}, fmt.Errorf("%s.%s: non-finite coordinate", o.where, key)
+	var v [4]float64
+	for i, it := range items {
+		f, ok := number(it)
+		if !ok {
+			return Box{}, fmt.Errorf("%s.%s[%d]: expected a number, got %.40s", o.where, key, i, it)
 		}
+		v[i] = f
 	}
 	if v[2] < 0 || v[3] < 0 {
 		return Box{}, fmt.Errorf("%s.%s: negative width or height %v", o.where, key, v)
+	}
+	for i, x := range []float64{v[0], v[1], v[2], v[3], v[0] + v[2], v[1] + v[3]} {
+		if math.Abs(x) > maxCoord {
+			what := [...]string{"x", "y", "width", "height", "x+width", "y+height"}[i]
+			return Box{}, fmt.Errorf("%s.%s: %s = %g, want within ±%d pixels", o.where, key, what, x, int64(maxCoord))
+		}
 	}
 	return Box{X: v[0], Y: v[1], W: v[2], H: v[3]}, nil
 }

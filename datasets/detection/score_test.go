@@ -44,3 +44,25 @@ func TestScoreMAP(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreMAPEmptyGroundTruth: a ground truth without images or boxes is
+// refused by name instead of scored.
+func TestScoreMAPEmptyGroundTruth(t *testing.T) {
+	dir := t.TempDir()
+	gt := filepath.Join(dir, "gt.json")
+	pred := filepath.Join(dir, "pred.json")
+	os.WriteFile(pred, []byte("[]"), 0o644)
+	for _, doc := range []string{
+		`{"images": [], "categories": [{"id": 1}], "annotations": []}`,
+		`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": []}`,
+	} {
+		os.WriteFile(gt, []byte(doc), 0o644)
+		if err := ScoreMAP([]string{"-gt", gt, "-pred", pred}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), gt+": ") || !strings.Contains(err.Error(), "nothing to score") {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	var help bytes.Buffer
+	if err := ScoreMAP([]string{"-h"}, &help); !strings.Contains(help.String(), "-iou") {
+		t.Errorf("-h: %v, printed %q", err, help.String())
+	}
+}

@@ -60,7 +60,8 @@ func LoadVOC(path string) (*VOCAnnotation, error) {
 
 // ParseVOC decodes a Pascal VOC annotation: <filename>, <size>, and per
 // <object> its <name>, <difficult> (0/1, default 0), <truncated> and
-// <bndbox> xmin/ymin/xmax/ymax (numbers, xmin <= xmax, ymin <= ymax).
+// <bndbox> xmin/ymin/xmax/ymax (numbers, 0 <= xmin <= xmax, 0 <= ymin <=
+// ymax, and inside the image when <size> gives it).
 // Errors name the file and the element, e.g. "a.xml: object[1].bndbox.xmax:
 // missing".
 func ParseVOC(r io.Reader, name string) (*VOCAnnotation, error) {
@@ -79,6 +80,9 @@ func ParseVOC(r io.Reader, name string) (*VOCAnnotation, error) {
 	}
 	if a.Depth, err = optInt(v.Size.Depth, name+": size.depth"); err != nil {
 		return nil, err
+	}
+	if a.Width < 0 || a.Height < 0 || a.Width > maxCoord || a.Height > maxCoord || a.Depth < 0 {
+		return nil, fmt.Errorf("%s: size: %dx%dx%d, want non-negative width, height and depth (width and height at most %d)", name, a.Width, a.Height, a.Depth, maxCoord)
 	}
 	for i, o := range v.Objects {
 		where := fmt.Sprintf("%s: object[%d]", name, i)
@@ -115,6 +119,14 @@ func ParseVOC(r io.Reader, name string) (*VOCAnnotation, error) {
 		}
 		if obj.XMax < obj.XMin || obj.YMax < obj.YMin {
 			return nil, fmt.Errorf("%s.bndbox: max corner (%g,%g) before min corner (%g,%g)", where, obj.XMax, obj.YMax, obj.XMin, obj.YMin)
+		}
+		if obj.XMin < 0 || obj.YMin < 0 || obj.XMax > maxCoord || obj.YMax > maxCoord {
+			return nil, fmt.Errorf("%s.bndbox: (%g,%g)-(%g,%g) outside 0..%d", where, obj.XMin, obj.YMin, obj.XMax, obj.YMax, maxCoord)
+		}
+		// VOC corners are 1-based pixel indices, so xmax = width is the last
+		// column; 0 is tolerated as some VOC2012 files use it.
+		if a.Width > 0 && a.Height > 0 && (obj.XMax > float64(a.Width) || obj.YMax > float64(a.Height)) {
+			return nil, fmt.Errorf("%s.bndbox: box (%g,%g)-(%g,%g) extends outside the %dx%d image", where, obj.XMin, obj.YMin, obj.XMax, obj.YMax, a.Width, a.Height)
 		}
 		a.Objects = append(a.Objects, obj)
 	}

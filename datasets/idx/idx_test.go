@@ -3,6 +3,9 @@ package idx
 import (
 	"bytes"
 	"compress/gzip"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -163,4 +166,81 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("dims %v but %d bytes", got.Dims, len(got.Data))
 		}
 	})
+}
+
+func gzipped(t testing.TB, b []byte) []byte {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(b)
+	zw.Close()
+	return gz.Bytes()
+}
+
+// TestTrailingData: bytes after the announced elements are refused, in
+// plain and gzip files.
+func TestTrailingData(t *testing.T) {
+	good := encode(t, &File{Dims: []int{3, 2}, Data: []uint8{1, 2, 3, 4, 5, 6}})
+	bad := append(append([]byte(nil), good...), 9, 9, 9)
+	for name, in := range map[string][]byte{"plain": bad, "gzip": gzipped(t, bad)} {
+		_, err := Read(bytes.NewReader(in), "f.idx")
+		if err == nil || !strings.Contains(err.Error(), "f.idx: byte offset 18: trailing data") {
+			t.Errorf("%s: error %v, want trailing data at byte offset 18", name, err)
+		}
+	}
+}
+
+// TestBombRefusedBeforeInflating writes a gzip file whose header announces
+// 900 MB (within MaxElements) while the file is a few kB: ReadFile must
+// refuse it from the sizes alone, and Read (size unknown) must fail at the
+// real end of the data without allocating the announced size.
+func TestBombRefusedBeforeInflating(t *testing.T) {
+	hdr := []byte{0, 0, 8, 3, 0, 0, 0x4, 0x4c, 0, 0, 0x3, 0x84, 0, 0, 0x3, 0x84} // 1100 x 900 x 900
+	payload := append(hdr, make([]byte, 4<<20)...)
+	gz := gzipped(t, payload)
+	path := filepath.Join(t.TempDir(), "bomb.gz")
+	if err := os.WriteFile(path, gz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(path)
+	if err == nil || !strings.Contains(err.Error(), "more than a gzip file of") || !strings.HasPrefix(err.Error(), path+": byte offset 4") {
+		t.Fatalf("ReadFile: %v, want the header refused against the file size", err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = Read(bytes.NewReader(gz), "bomb")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "truncated data") {
+		t.Fatalf("Read: %v, want truncated data", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("Read allocated %d MB for %d MB of real data; want memory bounded by the data", grew>>20, len(payload)>>20)
+	}
+}
+
+// TestPlainSizeChecked: a plain file shorter than its header announces is
+// refused before reading.
+func TestPlainSizeChecked(t *testing.T) {
+	good := encode(t, &File{Dims: []int{3, 2}, Data: []uint8{1, 2, 3, 4, 5, 6}})
+	path := filepath.Join(t.TempDir(), "short.idx")
+	os.WriteFile(path, good[:len(good)-1], 0o644)
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "truncated data") {
+		t.Errorf("short file: %v", err)
+	}
+	if _, err := ReadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("folder: %v", err)
+	}
+}
+
+// TestEmptySplitRefused: a split of 0 images (or 0x0 pixels) is an error.
+func TestEmptySplitRefused(t *testing.T) {
+	if _, err := NewSplit(&File{Dims: []int{0, 28, 28}}, &File{Dims: []int{0}}, "i", "l", 10); err == nil || !strings.Contains(err.Error(), "i: byte offset 4: images file holds 0 images") {
+		t.Errorf("0 images: %v", err)
+	}
+	if _, err := NewSplit(&File{Dims: []int{2, 0, 28}}, &File{Dims: []int{2}, Data: []uint8{1, 2}}, "i", "l", 10); err == nil || !strings.Contains(err.Error(), "0x28 pixels") {
+		t.Errorf("0 rows: %v", err)
+	}
 }

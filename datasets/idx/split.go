@@ -50,6 +50,12 @@ func NewSplit(im, lb *File, imagesName, labelsName string, numClasses int) (*Spl
 	if len(lb.Dims) != 1 {
 		return nil, fmt.Errorf("%s: byte offset 3: labels file has %d dimensions, want 1", labelsName, len(lb.Dims))
 	}
+	if im.Dims[0] == 0 {
+		return nil, fmt.Errorf("%s: byte offset 4: images file holds 0 images", imagesName)
+	}
+	if im.Dims[1] == 0 || im.Dims[2] == 0 {
+		return nil, fmt.Errorf("%s: byte offset 8: images of %dx%d pixels, want at least 1x1", imagesName, im.Dims[1], im.Dims[2])
+	}
 	if im.Dims[0] != lb.Dims[0] {
 		return nil, fmt.Errorf("%s: byte offset 4: %d labels for %d images in %s", labelsName, lb.Dims[0], im.Dims[0], imagesName)
 	}

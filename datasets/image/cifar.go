@@ -97,10 +97,14 @@ func LoadCIFAR(dir string, v CIFARVariant, train bool) (*Memory, error) {
 		if err != nil {
 			return nil, fmt.Errorf("imagedata: CIFAR: %w", err)
 		}
+		before := len(labels)
 		pix, labels, err = ReadCIFAR(fh, p, v, pix, labels)
 		fh.Close()
 		if err != nil {
 			return nil, err
+		}
+		if len(labels) == before {
+			return nil, fmt.Errorf("%s: byte offset 0: 0 records, want CIFAR binary records", p)
 		}
 	}
 	_, _, classes := v.layout()

@@ -98,3 +98,12 @@ func FuzzReadCIFAR(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadCIFAREmptyFile: a batch file of 0 records is refused by name.
+func TestLoadCIFAREmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "test.bin"), nil, 0o644)
+	if _, err := LoadCIFAR(dir, CIFAR100, false); err == nil || !strings.Contains(err.Error(), "test.bin: byte offset 0: 0 records") {
+		t.Errorf("empty file: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package pointcloud
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +152,42 @@ func TestModelNet(t *testing.T) {
 	}
 }
 
+// TestNonFiniteAndBadTypesRefused: NaN/Inf coordinates in OFF, PLY and
+// ShapeNet files, float PLY face indices and over-long lines are refused
+// with the file and line (or element).
+func TestNonFiniteAndBadTypesRefused(t *testing.T) {
+	tri := "3 1 0\n0 0 0\n1 0 0\n%s 1 0\n3 0 1 2\n"
+	for _, v := range []string{"nan", "NaN", "inf", "-Inf", "1e39"} {
+		_, err := ParseOFF(strings.NewReader("OFF\n"+fmt.Sprintf(tri, v)), "t.off")
+		if err == nil || !strings.Contains(err.Error(), "off: t.off:5: vertex 2 value 1: ") || !strings.Contains(err.Error(), "want a finite number") {
+			t.Errorf("OFF vertex %s: %v", v, err)
+		}
+	}
+	ply := "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar %s vertex_indices\nend_header\n0 0 0\n1 0 0\n0 %s 0\n3 0 1 2\n"
+	if _, err := ParsePLY(strings.NewReader(fmt.Sprintf(ply, "float", "1")), "t.ply"); err == nil || !strings.Contains(err.Error(), "ply: t.ply: header: face property vertex_indices is a list of float, want an integer type") {
+		t.Errorf("float face indices: %v", err)
+	}
+	if _, err := ParsePLY(strings.NewReader(fmt.Sprintf(ply, "int", "nan")), "t.ply"); err == nil || !strings.Contains(err.Error(), "ply: t.ply: vertex 2: y = NaN") {
+		t.Errorf("NaN vertex: %v", err)
+	}
+	if _, err := ParsePLY(strings.NewReader(fmt.Sprintf(ply, "int", "1")), "t.ply"); err != nil {
+		t.Errorf("good PLY: %v", err)
+	}
+	for _, v := range []string{"nan", "inf"} {
+		_, _, _, err := ParseShapeNetTxt(strings.NewReader("0 0 0 0 0 1 0\n0 "+v+" 0 0 0 1 0\n"), "s.txt")
+		if err == nil || !strings.Contains(err.Error(), "shapenet: s.txt:2: value 2") {
+			t.Errorf("ShapeNet %s: %v", v, err)
+		}
+	}
+	long := strings.Repeat("1", 2<<20)
+	if _, _, _, err := ParseShapeNetTxt(strings.NewReader("0 0 0 0 0 1 0\n"+long+"\n"), "s.txt"); err == nil || !strings.Contains(err.Error(), "shapenet: s.txt:2: line longer than") {
+		t.Errorf("ShapeNet long line: %v", err)
+	}
+	if _, err := ParseOFF(strings.NewReader("OFF\n3 1 0\n0 0 0\n"+long+"\n"), "t.off"); err == nil || !strings.Contains(err.Error(), "off: t.off:4: line longer than") {
+		t.Errorf("OFF long line: %v", err)
+	}
+}
+
 func FuzzParseOFF(f *testing.F) {
 	f.Add(cubeOFF)
 	f.Add("OFF3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
@@ -159,6 +196,11 @@ func FuzzParseOFF(f *testing.F) {
 		m, err := ParseOFF(strings.NewReader(s), "fuzz.off")
 		if err != nil {
 			return
+		}
+		for _, v := range m.Vertices {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("vertex coordinate %v accepted", v)
+			}
 		}
 		for _, v := range m.Faces {
 			if v < 0 || int(v) >= m.NumVertices() {
@@ -177,6 +219,11 @@ func FuzzParsePLY(f *testing.F) {
 		if err != nil {
 			return
 		}
+		for _, v := range m.Vertices {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("vertex coordinate %v accepted", v)
+			}
+		}
 		for _, v := range m.Faces {
 			if v < 0 || int(v) >= m.NumVertices() {
 				t.Fatalf("face index %d of %d vertices", v, m.NumVertices())
@@ -192,5 +239,26 @@ func FuzzParseShapeNetTxt(f *testing.F) {
 		if err == nil && (len(p) != 3*len(l) || len(n) != 3*len(l)) {
 			t.Fatal("inconsistent lengths")
 		}
+		for _, v := range append(p, n...) {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("value %v accepted", v)
+			}
+		}
 	})
+}
+
+// TestEmptySplitsRefused: a ModelNet split without .off files and a
+// ShapeNet split list of 0 shapes are errors naming the folder or file.
+func TestEmptySplitsRefused(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "chair", "test"), 0o755)
+	if _, err := NewModelNet(root, "test", 16, 1); err == nil || !strings.Contains(err.Error(), "split test holds 0 .off files") {
+		t.Errorf("ModelNet: %v", err)
+	}
+	sn := writeShapeNetFixture(t)
+	list := filepath.Join(sn, "train_test_split", "shuffled_test_file_list.json")
+	os.WriteFile(list, []byte("[]"), 0o644)
+	if _, err := NewShapeNet(sn, "test", 16, 1); err == nil || !strings.Contains(err.Error(), list+": 0 shapes") {
+		t.Errorf("ShapeNet: %v", err)
+	}
 }

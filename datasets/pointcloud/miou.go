@@ -5,7 +5,9 @@ import (
 	"math"
 )
 
-// ShapeIoU is the part IoU of one shape as PointNet++ computes it: for each
+// ShapeIoU is the part IoU of one shape as PointNet++ computes it. A shape
+// without points, or a ground-truth label that is not one of parts, is an
+// error. For each
 // part label in parts (the parts of the shape's category), IoU =
 // |pred∩gt| / |pred∪gt|, where a part absent from both prediction and
 // ground truth counts as 1; the result is the mean over parts. Predicted
@@ -19,6 +21,18 @@ func ShapeIoU(pred, gt []int32, parts []int) (float64, error) {
 	}
 	if len(parts) == 0 {
 		return 0, fmt.Errorf("shape iou: category has no parts")
+	}
+	if len(gt) == 0 {
+		return 0, fmt.Errorf("shape iou: shape has no points")
+	}
+	in := make(map[int]bool, len(parts))
+	for _, p := range parts {
+		in[p] = true
+	}
+	for i, g := range gt {
+		if !in[int(g)] {
+			return 0, fmt.Errorf("shape iou: ground-truth label %d of point %d is not one of the category's parts %v", g, i+1, parts)
+		}
 	}
 	sum := 0.0
 	for _, p := range parts {

@@ -98,6 +98,32 @@ func TestScoreMIoU(t *testing.T) {
 	}
 }
 
+// TestScoreMIoUChecksGroundTruth: ground-truth labels outside the shape's
+// category (another category's part, out of range, negative) and shapes
+// without points are refused with the file and line, not scored.
+func TestScoreMIoUChecksGroundTruth(t *testing.T) {
+	dir := t.TempDir()
+	gt := filepath.Join(dir, "gt.txt")
+	pred := filepath.Join(dir, "pred.txt")
+	for _, c := range []struct{ gt, pred, want string }{
+		{"Airplane 0 0 99\n", "Airplane 0 0 1\n", "gt.txt:1: miou: shape iou: ground-truth label 99 of point 3 is not one of the category's parts [0 1 2 3]"},
+		{"Airplane 0 -1 1\n", "Airplane 0 0 1\n", "gt.txt:1: miou: shape iou: ground-truth label -1 of point 2"},
+		{"Bag 4 4\nAirplane 0 4\n", "Bag 4 4\nAirplane 0 0\n", "gt.txt:2: miou: shape iou: ground-truth label 4 of point 2"},
+		{"Airplane\n", "Airplane\n", "gt.txt:1: miou: shape iou: shape has no points"},
+	} {
+		os.WriteFile(gt, []byte(c.gt), 0o644)
+		os.WriteFile(pred, []byte(c.pred), 0o644)
+		var out bytes.Buffer
+		err := ScoreMIoU([]string{"-gt", gt, "-pred", pred}, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("gt %q: %v (output %q), want %q", c.gt, err, out.String(), c.want)
+		}
+	}
+	if _, err := ShapeIoU(nil, nil, []int{0, 1}); err == nil {
+		t.Error("shape with no points scored")
+	}
+}
+
 func FuzzParseLabelLines(f *testing.F) {
 	f.Add("Airplane 0 1 2\n# c\n3 1 1\n")
 	f.Add("x\n")
@@ -107,10 +133,20 @@ func FuzzParseLabelLines(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m := NewMIoU([][]int{{0, 1}, {2, 3}, {4}, {5, 6, 7}})
+		catParts := [][]int{{0, 1}, {2, 3}, {4}, {5, 6, 7}}
+		m := NewMIoU(catParts)
 		for _, l := range ls {
-			if _, err := m.Add(l.cat, l.labels, l.labels); err != nil {
-				t.Fatal(err)
+			_, err := m.Add(l.cat, l.labels, l.labels)
+			valid := len(l.labels) > 0
+			for _, v := range l.labels {
+				ok := false
+				for _, p := range catParts[l.cat] {
+					ok = ok || int(v) == p
+				}
+				valid = valid && ok
+			}
+			if valid != (err == nil) {
+				t.Fatalf("labels %v of category %d: error %v", l.labels, l.cat, err)
 			}
 		}
 	})

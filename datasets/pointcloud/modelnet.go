@@ -60,6 +60,9 @@ func NewModelNet(root, split string, numPoints int, seed uint64) (*ModelNet, err
 	if len(m.classes) == 0 {
 		return nil, fmt.Errorf("modelnet: no <class>/%s folders under %s", split, root)
 	}
+	if len(m.files) == 0 {
+		return nil, fmt.Errorf("modelnet: %s: split %s holds 0 .off files in its %d class folders", root, split, len(m.classes))
+	}
 	return m, nil
 }
 

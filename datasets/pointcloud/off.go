@@ -2,8 +2,10 @@ package pointcloud
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +30,7 @@ func ReadOFF(path string) (*Mesh, error) {
 // Polygons are triangulated as fans. name labels errors.
 func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
 	lineNo := 0
 	next := func() ([]string, bool) {
 		for sc.Scan() {
@@ -48,7 +50,7 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	}
 	f, ok := next()
 	if !ok {
-		return nil, scanErr(sc, name, "off", "empty file, want header \"OFF\"")
+		return nil, scanErr(sc, name, "off", lineNo+1, "empty file, want header \"OFF\"")
 	}
 	head := f[0]
 	k := strings.Index(head, "OFF")
@@ -62,7 +64,7 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	}
 	if len(rest) == 0 {
 		if f, ok = next(); !ok {
-			return nil, scanErr(sc, name, "off", "missing counts line \"V F E\"")
+			return nil, scanErr(sc, name, "off", lineNo+1, "missing counts line \"V F E\"")
 		}
 		rest = f
 	}
@@ -81,7 +83,7 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	for i := 0; i < nv; i++ {
 		f, ok := next()
 		if !ok {
-			return nil, scanErr(sc, name, "off", fmt.Sprintf("file ends after %d of %d vertices", i, nv))
+			return nil, scanErr(sc, name, "off", lineNo+1, fmt.Sprintf("file ends after %d of %d vertices", i, nv))
 		}
 		want := 3
 		if hasNormals {
@@ -92,8 +94,8 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 		}
 		for j := 0; j < want; j++ {
 			v, err := strconv.ParseFloat(f[j], 32)
-			if err != nil {
-				return nil, errf("vertex %d value %d: %q is not a number", i, j+1, f[j])
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, errf("vertex %d value %d: %q, want a finite number", i, j+1, f[j])
 			}
 			if j < 3 {
 				m.Vertices = append(m.Vertices, float32(v))
@@ -106,7 +108,7 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	for i := 0; i < nf; i++ {
 		f, ok := next()
 		if !ok {
-			return nil, scanErr(sc, name, "off", fmt.Sprintf("file ends after %d of %d faces", i, nf))
+			return nil, scanErr(sc, name, "off", lineNo+1, fmt.Sprintf("file ends after %d of %d faces", i, nf))
 		}
 		n, err := strconv.Atoi(f[0])
 		if err != nil || n < 1 || len(f) < n+1 {
@@ -127,9 +129,17 @@ func ParseOFF(r io.Reader, name string) (*Mesh, error) {
 	return m, nil
 }
 
-func scanErr(sc *bufio.Scanner, name, format, msg string) error {
+// scanErr reports why a scanner stopped at line (1-based): a read error, a
+// line over the scanner's limit, or msg when the input simply ended.
+func scanErr(sc *bufio.Scanner, name, format string, line int, msg string) error {
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %s: %w", format, name, err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%s: %s:%d: line longer than %d bytes", format, name, line, maxLine)
+		}
+		return fmt.Errorf("%s: %s:%d: %w", format, name, line, err)
 	}
 	return fmt.Errorf("%s: %s: %s", format, name, msg)
 }
+
+// maxLine bounds one line of a text point-cloud or mesh file.
+const maxLine = 1 << 20

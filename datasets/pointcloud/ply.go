@@ -50,7 +50,8 @@ const maxPLYList = 1 << 16
 // the normals nx, ny, nz when all three are present, and a per-vertex label
 // from a property named "label" (or "scalar_label", "class"); from the
 // "face" element the list "vertex_indices" (or "vertex_index"), fan
-// triangulated. Other elements and properties are read and ignored. Errors
+// triangulated. Vertex positions must be finite and face indices of an
+// integer type. Other elements and properties are read and ignored. Errors
 // name the file and the header line, body line (ascii) or byte offset
 // (binary) and what was expected.
 func ParsePLY(r io.Reader, name string) (*Mesh, error) {
@@ -179,6 +180,9 @@ func readPLYBody(src plySource, elems []plyElement, name string) (*Mesh, error) 
 				faceAt = i
 			}
 		}
+		if e.name == "face" && faceAt >= 0 && isFloatType(e.props[faceAt].typ) {
+			return nil, fmt.Errorf("ply: %s: header: face property %s is a list of %s, want an integer type (vertex indices)", name, e.props[faceAt].name, e.props[faceAt].typ)
+		}
 		if e.name == "vertex" {
 			m.Vertices = make([]float32, 0, capHint(3*e.count))
 			if hasN {
@@ -220,6 +224,13 @@ func readPLYBody(src plySource, elems []plyElement, name string) (*Mesh, error) 
 			}
 			switch e.name {
 			case "vertex":
+				// Positions must be finite; normals are kept as read (scans
+				// such as assimp's pond.0.ply carry NaN normals).
+				for _, p := range []string{"x", "y", "z"} {
+					if v := float32(vals[idx[p]]); math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						return nil, fmt.Errorf("ply: %s: vertex %d: %s = %v, want a finite number", name, k, p, vals[idx[p]])
+					}
+				}
 				m.Vertices = append(m.Vertices, float32(vals[idx["x"]]), float32(vals[idx["y"]]), float32(vals[idx["z"]]))
 				if hasN {
 					m.Normals = append(m.Normals, float32(vals[idx["nx"]]), float32(vals[idx["ny"]]), float32(vals[idx["nz"]]))

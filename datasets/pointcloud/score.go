@@ -2,6 +2,7 @@ package pointcloud
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,11 +28,23 @@ import (
 func ScoreMIoU(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("score miou", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: gap score miou -gt FILE -pred FILE [-set shapenet|parts]\n\nPart-segmentation mIoU; each line: category label label ...\n\nflags:")
+		fs.PrintDefaults()
+	}
 	gtPath := fs.String("gt", "", "ground-truth file")
 	predPath := fs.String("pred", "", "prediction file")
 	set := fs.String("set", "shapenet", "category set: shapenet or parts")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("score miou: %w (usage: gap score miou -gt FILE -pred FILE [-set shapenet|parts])", err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return err
+		}
+		return fmt.Errorf("score miou: %w (usage: gap score miou -gt FILE -pred FILE [-set shapenet|parts]; -h lists the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("score miou: unexpected arguments %q", fs.Args())
 	}
 	if *gtPath == "" || *predPath == "" {
 		return fmt.Errorf("score miou: need -gt FILE and -pred FILE")
@@ -96,6 +109,9 @@ func readLabelFile(path string, names []string) ([]labelLine, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, want a text file of one shape per line", path)
+	}
 	return parseLabelLines(f, path, names)
 }
 
@@ -133,6 +149,9 @@ func parseLabelLines(r io.Reader, name string, names []string) ([]labelLine, err
 		out = append(out, l)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, n+1, 64<<20)
+		}
 		return nil, fmt.Errorf("%s:%d: %w", name, n+1, err)
 	}
 	return out, nil

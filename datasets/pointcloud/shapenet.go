@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -57,8 +58,9 @@ const ShapeNetPartCount = 50
 // points and normals (3 per point) and the part labels. name labels errors.
 func ParseShapeNetTxt(r io.Reader, name string) (pts, normals []float32, parts []int32, err error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
+	sc.Buffer(make([]byte, 64*1024), maxLine)
+	n := 1
+	for ; sc.Scan(); n++ {
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
 			continue
@@ -68,8 +70,8 @@ func ParseShapeNetTxt(r io.Reader, name string) (pts, normals []float32, parts [
 		}
 		for j := 0; j < 6; j++ {
 			v, err := strconv.ParseFloat(f[j], 32)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("shapenet: %s:%d: value %d %q is not a number", name, n, j+1, f[j])
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, nil, nil, fmt.Errorf("shapenet: %s:%d: value %d %q, want a finite number", name, n, j+1, f[j])
 			}
 			if j < 3 {
 				pts = append(pts, float32(v))
@@ -84,8 +86,8 @@ func ParseShapeNetTxt(r io.Reader, name string) (pts, normals []float32, parts [
 		}
 		parts = append(parts, int32(v))
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("shapenet: %s: %w", name, err)
+	if sc.Err() != nil {
+		return nil, nil, nil, scanErr(sc, name, "shapenet", n, "")
 	}
 	return pts, normals, parts, nil
 }
@@ -145,6 +147,9 @@ func NewShapeNet(root, split string, numPoints int, seed uint64) (*ShapeNet, err
 	var list []string
 	if err := json.Unmarshal(data, &list); err != nil {
 		return nil, fmt.Errorf("shapenet: %s: want a JSON list of \"shape_data/<synset>/<id>\": %w", listPath, err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("shapenet: %s: 0 shapes in split %s, want a JSON list of \"shape_data/<synset>/<id>\"", listPath, split)
 	}
 	s := &ShapeNet{root: root, numPoints: numPoints, seed: seed}
 	for i, e := range list {

@@ -2,6 +2,8 @@ package translation
 
 import (
 	"bytes"
+	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -282,4 +284,51 @@ func FuzzTokenize13a(f *testing.F) {
 			t.Fatalf("double space in %q", out)
 		}
 	})
+}
+
+// TestScoreBLEUInputChecks: a UTF-8 byte-order mark is dropped (the score
+// equals the one without it, as sacreBLEU reads the files), NUL bytes and a
+// folder given as -ref are refused with the file (and line) named.
+func TestScoreBLEUInputChecks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h := write("hyp", strings.Join(sbHyps, "\n")+"\n")
+	r := write("ref", strings.Join(sbRefs[0], "\n")+"\n")
+	rb := write("ref-bom", "\ufeff"+strings.Join(sbRefs[0], "\n")+"\n")
+	hb := write("hyp-bom", "\ufeff"+strings.Join(sbHyps, "\n")+"\n")
+	var plain, withBOM bytes.Buffer
+	if err := ScoreBLEU([]string{"-ref", r, "-hyp", h}, &plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := ScoreBLEU([]string{"-ref", rb, "-hyp", hb}, &withBOM); err != nil {
+		t.Fatal(err)
+	}
+	if plain.String() != withBOM.String() {
+		t.Errorf("BOM changes the score: %q vs %q", withBOM.String(), plain.String())
+	}
+	nul := write("nul", sbHyps[0]+"\n"+"a\x00b\n")
+	if _, err := ReadLines(nul); err == nil || !strings.Contains(err.Error(), nul+":2: NUL byte at byte 2") {
+		t.Errorf("NUL: %v", err)
+	}
+	if err := ScoreBLEU([]string{"-ref", dir, "-hyp", h}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), dir+": is a folder, want a text file") {
+		t.Errorf("folder: %v", err)
+	}
+	long := write("long", strings.Repeat("a", maxLineBytes+1)+"\n")
+	if _, err := ReadLines(long); err == nil || !strings.Contains(err.Error(), long+":1: line longer than") {
+		t.Errorf("long line: %v", err)
+	}
+	empty := write("empty", "")
+	if err := ScoreBLEU([]string{"-ref", empty, "-hyp", empty}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), empty+": 0 lines") {
+		t.Errorf("empty files: %v", err)
+	}
+	var help bytes.Buffer
+	if err := ScoreBLEU([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "-ref") || !strings.Contains(help.String(), "-tokenize") {
+		t.Errorf("-h: %v, printed %q", err, help.String())
+	}
 }

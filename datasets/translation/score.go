@@ -1,6 +1,7 @@
 package translation
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +27,10 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 func ScoreBLEU(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("score bleu", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: gap score bleu -ref FILE [-ref FILE2 ...] -hyp FILE [flags]\n\nCorpus BLEU as sacreBLEU computes it; files hold one segment per line.\n\nflags:")
+		fs.PrintDefaults()
+	}
 	var refs multiFlag
 	fs.Var(&refs, "ref", "reference file (repeat for several references)")
 	hyp := fs.String("hyp", "", "hypothesis file")
@@ -33,7 +38,15 @@ func ScoreBLEU(args []string, stdout io.Writer) error {
 	tok := fs.String("tokenize", "13a", "tokenizer: 13a or none")
 	smooth := fs.String("smooth", SmoothExp, "smoothing: exp, none, floor, add-k")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("score bleu: %w (usage: gap score bleu -ref FILE [-ref FILE2] -hyp FILE [-lowercase])", err)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return err
+		}
+		return fmt.Errorf("score bleu: %w (usage: gap score bleu -ref FILE [-ref FILE2] -hyp FILE [-lowercase]; -h lists the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("score bleu: unexpected arguments %q", fs.Args())
 	}
 	if len(refs) == 0 || *hyp == "" {
 		return fmt.Errorf("score bleu: need -hyp FILE and at least one -ref FILE")
@@ -41,6 +54,9 @@ func ScoreBLEU(args []string, stdout io.Writer) error {
 	hyps, err := ReadLines(*hyp)
 	if err != nil {
 		return fmt.Errorf("score bleu: %w", err)
+	}
+	if len(hyps) == 0 {
+		return fmt.Errorf("score bleu: %s: 0 lines, want one hypothesis segment per line", *hyp)
 	}
 	refLines := make([][]string, len(refs))
 	for k, p := range refs {
