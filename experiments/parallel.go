@@ -35,6 +35,8 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 	id := spec.ID()
 	dir := env.ckptDir(id)
 	newMethod := parallelFactory(env.Registry, spec)
+	// Resolve the schedule (T, fine-tune length) whichever stages run below.
+	pm.Epochs(spec.Profile.Epochs)
 	// The init stage, unless its checkpoint exists.
 	if c, err := LoadCheckpoint(roundPath(dir, 0)); err != nil {
 		return nil, err
@@ -54,7 +56,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 		if err != nil {
 			return nil, err
 		}
-		if err := SaveCheckpoint(roundPath(dir, 0), c); err != nil {
+		if err := env.saveCheckpoint(roundPath(dir, 0), c); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +154,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 		if err != nil {
 			return nil, err
 		}
-		if err := SaveCheckpoint(ftPath, c); err != nil {
+		if err := env.saveCheckpoint(ftPath, c); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +285,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMe
 	if err != nil {
 		return err
 	}
-	return SaveCheckpoint(branchPath(dir, r, b), c)
+	return env.saveCheckpoint(branchPath(dir, r, b), c)
 }
 
 // mergeRound merges round r's branches into round r+1's checkpoint and
@@ -366,7 +368,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 	if err != nil {
 		return err
 	}
-	return SaveCheckpoint(roundPath(dir, r+1), c)
+	return env.saveCheckpoint(roundPath(dir, r+1), c)
 }
 
 // partitionFunc assigns every parameter and buffer name to a partition: a

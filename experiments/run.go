@@ -34,6 +34,12 @@ type Env struct {
 	// branch b of round r of the run id whose spec is in the run's checkpoint
 	// folder, as RunBranch does, and return once the branch checkpoint is written.
 	Branches BranchRunner
+	// KeepCheckpoints keeps a finished run's checkpoint folder (by default it
+	// is removed once the run's result is written).
+	KeepCheckpoints bool
+	// OnCheckpoint, when set, is called after every checkpoint file is
+	// written (tests use it to stop a process at a stage boundary).
+	OnCheckpoint func(path string)
 }
 
 // BranchRunner trains one P-GaP branch: see Env.Branches and RunBranch.
@@ -59,6 +65,17 @@ func (e Env) log() *slog.Logger {
 
 // ResultPath is where a finished run's Arrow file lives.
 func (e Env) ResultPath(id string) string { return filepath.Join(e.Dir, id+results.Ext) }
+
+// saveCheckpoint writes a checkpoint and reports it to OnCheckpoint.
+func (e Env) saveCheckpoint(path string, c *Checkpoint) error {
+	if err := SaveCheckpoint(path, c); err != nil {
+		return err
+	}
+	if e.OnCheckpoint != nil {
+		e.OnCheckpoint(path)
+	}
+	return nil
+}
 
 func (e Env) ckptDir(id string) string { return filepath.Join(e.Dir, "ckpt", id) }
 
@@ -104,6 +121,11 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if _, err := results.Write(env.Dir, run); err != nil {
 		return nil, err
 	}
+	if !env.KeepCheckpoints {
+		if err := os.RemoveAll(env.ckptDir(id)); err != nil {
+			env.log().Warn("could not remove the finished run's checkpoints", "run", id, "err", err)
+		}
+	}
 	return run, nil
 }
 
@@ -146,7 +168,7 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, data *dataPair, m
 		if err != nil {
 			return nil, err
 		}
-		if err := SaveCheckpoint(path, c); err != nil {
+		if err := env.saveCheckpoint(path, c); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -55,6 +56,10 @@ type Options struct {
 	Registry   *methods.Registry
 	// Branches runs P-GaP branches outside this process (see Env.Branches).
 	Branches BranchRunner
+	// KeepCheckpoints keeps finished runs' checkpoint folders (see Env).
+	KeepCheckpoints bool
+	// OnCheckpoint is called after every checkpoint write (see Env).
+	OnCheckpoint func(path string)
 }
 
 // RunPlan executes every run of the plan, up to Jobs at once, with the cores
@@ -71,7 +76,8 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	jobs = min(jobs, max(1, len(specs)))
 	threads := max(1, cores/jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
-		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches}
+		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
+		KeepCheckpoints: opt.KeepCheckpoints, OnCheckpoint: opt.OnCheckpoint}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}
@@ -106,8 +112,9 @@ dispatch:
 	}
 	close(next)
 	wg.Wait()
+	// The first real error, not a sibling's cancellation caused by it.
 	for _, err := range errs {
-		if err != nil && err != context.Canceled {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return out, err
 		}
 	}
