@@ -12,7 +12,7 @@ import (
 )
 
 // checkpointVersion is bumped whenever the checkpoint layout changes.
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 // Checkpoint is the whole state of a run (or of a P-GaP stage) at an epoch
 // boundary: loading it and training on gives the same result, bit for bit, as
@@ -45,6 +45,9 @@ type Checkpoint struct {
 	// Threads is the kernels' thread count: results are bit-identical only
 	// for the same count, so a run resumes only with it.
 	Threads int
+	// PhaseStart is the step at which the current optimiser (and warm-up)
+	// started.
+	PhaseStart int64
 }
 
 // SaveCheckpoint writes c to path atomically (see writeAtomic).

@@ -40,13 +40,13 @@ func ImageNet() *Table {
 	cgapSmall := map[string]string{"kappa": "4", "rounds": "1", "step_epochs": "1", "finetune_epochs": "1"}
 	pgapSmall := map[string]string{"kappa": "4", "rounds": "2", "step_epochs": "1", "finetune_epochs": "1"}
 	return &Table{
-		Name:           "imagenet",
-		Title:          "ResNet-50 on ImageNet: top-1 at 80% and 90% sparsity",
-		Suite:          "image",
-		Metric:         "top1",
-		MetricLabel:    "top-1 (%)",
-		Rows:           imagenetRows(),
-		DenseFirstLast: true,
+		Name:        "imagenet",
+		Title:       "ResNet-50 on ImageNet: top-1 at 80% and 90% sparsity",
+		Suite:       "image",
+		Metric:      "top1",
+		MetricLabel: "top-1 (%)",
+		Rows:        imagenetRows(),
+		DenseLayers: "first-last",
 		Profiles: map[string]Profile{
 			"smoke": {
 				Name:   "smoke",

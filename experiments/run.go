@@ -34,6 +34,8 @@ type Env struct {
 	// branch b of round r of the run id whose spec is in the run's checkpoint
 	// folder, as RunBranch does, and return once the branch checkpoint is written.
 	Branches BranchRunner
+	// Suites builds the Task of a table's suite (nil: DefaultSuites).
+	Suites Suites
 	// KeepCheckpoints keeps a finished run's checkpoint folder (by default it
 	// is removed once the run's result is written).
 	KeepCheckpoints bool
@@ -102,16 +104,15 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("row %s: %w", spec.Row.Key(), err)
 	}
-	data, err := env.Data.Load(spec.Profile.Data, spec.Profile.Model, spec.DataPath)
-	if err != nil {
-		return nil, err
+	if env.Data == nil {
+		env.Data = &DataCache{}
 	}
 	started := time.Now()
 	var run *results.Run
 	if pm, ok := method.(methods.Parallel); ok {
-		run, err = executeParallel(ctx, spec, env, data, pm)
+		run, err = executeParallel(ctx, spec, env, pm)
 	} else {
-		run, err = executeSerial(ctx, spec, env, data, method)
+		run, err = executeSerial(ctx, spec, env, method)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s (%s, seed %d): %w", id, spec.Row.Key(), spec.Seed, err)
@@ -129,91 +130,21 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	return run, nil
 }
 
-// executeSerial trains a one-process method epoch by epoch with a checkpoint
-// after each epoch.
-func executeSerial(ctx context.Context, spec RunSpec, env Env, data *dataPair, method methods.Method) (*results.Run, error) {
-	id := spec.ID()
-	t, err := newTrainer(spec, data, env.Threads, method)
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(env.ckptDir(id), "main.ckpt")
-	ck, err := LoadCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	initRNG, err := t.rngSrc.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	start := 0
-	if ck != nil {
-		initRNG = ck.InitRNG
-	}
-	if err := t.initMethod(initRNG); err != nil {
-		return nil, err
-	}
-	if ck != nil {
-		if err := t.restore(ck, true); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", path, err)
-		}
-		start = ck.Epoch
-		env.log().Info("resuming", "run", id, "row", spec.Row.Key(), "seed", spec.Seed, "epoch", start)
-	}
-	for epoch := start; epoch < t.totalEpochs; epoch++ {
-		if err := t.trainAndEval(ctx, env, "main", 0, epoch, epoch); err != nil {
-			return nil, err
-		}
-		c, err := t.checkpoint(id, "main", epoch+1, initRNG)
-		if err != nil {
-			return nil, err
-		}
-		if err := env.saveCheckpoint(path, c); err != nil {
-			return nil, err
-		}
-	}
-	return t.result(spec, method)
-}
-
-// trainAndEval runs one epoch, evaluates, records the curves and reports.
-// globalEpoch is the epoch's position on the run's curve.
-func (t *trainer) trainAndEval(ctx context.Context, env Env, stage string, stageID uint64, epoch, globalEpoch int) error {
-	loss, err := t.runEpoch(ctx, epoch, stageID)
-	if err != nil {
-		return err
-	}
-	t.afterEpoch(epoch)
-	tl, top1, top5, err := t.evaluate()
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	t.last = &evalResult{tl, top1, top5}
-	ge := globalEpoch + 1
-	t.curves = append(t.curves,
-		results.Point{Epoch: ge, Step: t.step, Metric: "train_loss", Value: loss},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top1", Value: top1},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top5", Value: top5},
-		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
-	)
-	if env.Progress != nil {
-		env.Progress(Progress{ID: t.spec.ID(), Row: t.spec.Row.Key(), Seed: t.spec.Seed, Stage: stage,
-			Epoch: ge, Epochs: t.totalEpochs, Loss: loss, Metric: top1, Elapsed: t.wall})
-	}
-	return nil
-}
-
 // result assembles the finished run's record.
-func (t *trainer) result(spec RunSpec, method methods.Method) (*results.Run, error) {
+func (t *trainer) result(ctx context.Context, spec RunSpec, method methods.Method) (*results.Run, error) {
 	if t.last == nil {
-		tl, top1, top5, err := t.evaluate()
-		if err != nil {
+		if _, err := t.evaluate(ctx); err != nil {
 			return nil, fmt.Errorf("final evaluation: %w", err)
 		}
-		t.last = &evalResult{tl, top1, top5}
 	}
-	final := map[string]float64{"top1": t.last.top1, "top5": t.last.top5, "test_loss": t.last.loss}
+	final := make(map[string]float64, len(t.last)+2)
+	for k, v := range t.last {
+		final[k] = v
+	}
+	// Sparsity of the prunable layers (those not kept dense) and of the
+	// whole model's conv and linear weights (dense layers included).
 	final["sparsity"] = methods.OverallSparsity(t.mctx.Tensors)
+	final["sparsity_model"] = methods.ModelSparsity(t.mctx.Tensors)
 	var layers []results.Layer
 	for _, ts := range t.mctx.Tensors {
 		layers = append(layers, results.Layer{Name: ts.Name, Partition: ts.Partition,

@@ -39,7 +39,7 @@ func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 		}
 		for s := 0; s < max(1, p.Seeds); s++ {
 			specs = append(specs, RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
-				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseFirstLast: p.Table.DenseFirstLast})
+				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers})
 		}
 	}
 	return specs, pending
@@ -60,6 +60,8 @@ type Options struct {
 	KeepCheckpoints bool
 	// OnCheckpoint is called after every checkpoint write (see Env).
 	OnCheckpoint func(path string)
+	// Suites builds the Task of a table's suite (nil: DefaultSuites).
+	Suites Suites
 }
 
 // RunPlan executes every run of the plan, up to Jobs at once, with the cores
@@ -77,7 +79,7 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	threads := max(1, cores/jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
-		KeepCheckpoints: opt.KeepCheckpoints, OnCheckpoint: opt.OnCheckpoint}
+		KeepCheckpoints: opt.KeepCheckpoints, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}

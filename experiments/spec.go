@@ -20,8 +20,10 @@ type RunSpec struct {
 	Seed    int64
 	// DataPath is the root of the real data set for profiles that need one.
 	DataPath string
-	// DenseFirstLast keeps the first and last prunable layers dense.
-	DenseFirstLast bool
+	// DenseLayers says which prunable layers every sparse row keeps dense:
+	// "first" (the first layer, as RigL's ImageNet runs), "first-last" or
+	// "none" (see Table.DenseLayers).
+	DenseLayers string
 	// Threads is the kernels' thread count. Results are bit-identical only for
 	// the same count, so it is part of the run's identity; 0 means the
 	// executing environment's (Env.Threads).
@@ -53,7 +55,7 @@ func (s RunSpec) Settings() map[string]string {
 		"method":             s.Row.Method,
 		"sparsity":           f(s.Row.Sparsity),
 		"distribution":       s.Row.Distribution,
-		"dense_first_last":   strconv.FormatBool(s.DenseFirstLast),
+		"dense_layers":       s.denseRule(),
 		"seed":               strconv.FormatInt(s.Seed, 10),
 		"threads":            strconv.Itoa(s.Threads),
 		"model":              p.Model.Name,
@@ -89,6 +91,14 @@ func (s RunSpec) Settings() map[string]string {
 		m["method."+k] = v
 	}
 	return m
+}
+
+// denseRule is the run's dense-layer rule ("none" when unset).
+func (s RunSpec) denseRule() string {
+	if s.DenseLayers == "" {
+		return "none"
+	}
+	return s.DenseLayers
 }
 
 // ID is the run identity: the first 16 hex digits of the SHA-256 of the sorted

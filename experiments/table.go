@@ -23,9 +23,10 @@ type Table struct {
 	MetricLabel string
 	Rows        []Row
 	Profiles    map[string]Profile
-	// DenseFirstLast keeps the first and last layer dense in every sparse row,
-	// as RigL and the GaP ResNet-50 runs do.
-	DenseFirstLast bool
+	// DenseLayers says which prunable layers every sparse row keeps dense:
+	// "first" (the first layer only: RigL's ImageNet choice), "first-last"
+	// (the first and the last), or "none" / "" (every layer pruned).
+	DenseLayers string
 }
 
 // Row is one line of a table.

@@ -74,7 +74,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		row.Sparsity, row.Distribution = 0, "dense"
 	}
 	plan := experiments.Plan{Table: &experiments.Table{Name: t.Name, Title: t.Title, Suite: t.Suite, Metric: t.Metric,
-		Rows: []experiments.Row{row}, DenseFirstLast: t.DenseFirstLast}, Profile: p, Seeds: 1, DataPath: *data}
+		Rows: []experiments.Row{row}, DenseLayers: t.DenseLayers}, Profile: p, Seeds: 1, DataPath: *data}
 	specs, _ := plan.Specs()
 	for i := range specs {
 		specs[i].Seed = *seed

@@ -1,0 +1,169 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
+)
+
+// A run is a small graph of stages (see DESIGN.md, "Runs as stages"):
+//
+//	serial method:   main                                  (one stage)
+//	P-GaP:           round-0 -> branch-r-b (b < kappa) -> merge -> round-(r+1)
+//	                 ... -> finetune
+//
+// A stage is one primitive: start from a checkpoint (another stage's, or a
+// fresh model and Method.Init), train a range of epochs with a method,
+// evaluate, and save the stage's checkpoint <id>.ckpt in the run's folder
+// after every epoch. A stage whose checkpoint is complete is skipped, so
+// stages are idempotent by their id: an interrupted run resumes where it
+// stopped, any stage can be re-run by deleting its file, and a stage can run
+// in another process (gap pgap-branch) or on another machine.
+
+// stage is one stage of a run.
+type stage struct {
+	// id names the stage; its checkpoint is <run folder>/<id>.ckpt.
+	id string
+	// from is the checkpoint the stage starts from; nil starts a fresh model
+	// and calls Method.Init.
+	from *Checkpoint
+	// method trains the stage (a fresh instance: Epochs is called on it).
+	method methods.Method
+	// begin and end are the run's epochs the stage trains: [begin, end).
+	begin, end int
+	// prepare runs once on a stage started from `from`, after loading it and
+	// before training (P-GaP's BranchInit).
+	prepare func(t *trainer) error
+	// eval evaluates after every epoch (else progress reports the loss only).
+	eval bool
+	// stream separates the augmentation of stages that train the same epochs.
+	stream uint64
+	// threads is the stage's kernel thread count.
+	threads int
+	// label names the stage in progress reports.
+	label string
+}
+
+func (e Env) stagePath(id, stageID string) string {
+	return filepath.Join(e.ckptDir(id), stageID+".ckpt")
+}
+
+// runStage runs a stage to its end, resuming from its own checkpoint when one
+// exists, and returns the trainer (at the stage's end) and its final
+// checkpoint. With needTrainer false a stage already complete returns its
+// checkpoint without building a trainer.
+func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer bool) (*trainer, *Checkpoint, error) {
+	id := spec.ID()
+	path := env.stagePath(id, st.id)
+	own, err := LoadCheckpoint(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if own != nil && own.Stage != st.id {
+		return nil, nil, fmt.Errorf("checkpoint %s holds stage %q, not %q (delete it to re-run the stage)", path, own.Stage, st.id)
+	}
+	if own != nil && own.Epoch >= st.end && !needTrainer {
+		return nil, own, nil
+	}
+	t, err := newTrainer(spec, env, st.threads, st.method)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.end > t.totalEpochs || st.begin > st.end {
+		return nil, nil, fmt.Errorf("stage %s: epochs [%d, %d) outside the run's %d", st.id, st.begin, st.end, t.totalEpochs)
+	}
+	var initRNG []byte
+	start := st.begin
+	switch {
+	case own != nil: // resume the stage
+		initRNG = own.InitRNG
+		if err := t.initMethod(initRNG); err != nil {
+			return nil, nil, err
+		}
+		if err := t.restore(own); err != nil {
+			return nil, nil, fmt.Errorf("resume %s: %w", path, err)
+		}
+		start = own.Epoch
+		if start > st.begin && start < st.end {
+			env.log().Info("resuming", "run", id, "row", spec.Row.Key(), "seed", spec.Seed, "stage", st.id, "epoch", start)
+		}
+	case st.from != nil: // start from another stage's checkpoint, as a new process would
+		initRNG = st.from.InitRNG
+		if err := t.initMethod(initRNG); err != nil {
+			return nil, nil, err
+		}
+		if err := t.restoreModel(st.from); err != nil {
+			return nil, nil, err
+		}
+		if err := t.restoreProgress(st.from); err != nil {
+			return nil, nil, err
+		}
+		if st.prepare != nil {
+			if err := st.prepare(t); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := t.restartOptimizer(); err != nil {
+			return nil, nil, err
+		}
+	default: // a fresh model
+		if initRNG, err = t.rngSrc.MarshalBinary(); err != nil {
+			return nil, nil, err
+		}
+		if err := t.initMethod(initRNG); err != nil {
+			return nil, nil, err
+		}
+	}
+	save := func(epoch int) (*Checkpoint, error) {
+		c, err := t.checkpoint(id, st.id, epoch, initRNG)
+		if err != nil {
+			return nil, err
+		}
+		return c, env.saveCheckpoint(path, c)
+	}
+	last := own
+	if own == nil && start == st.end { // a stage that trains nothing (P-GaP's init)
+		if last, err = save(st.end); err != nil {
+			return nil, nil, err
+		}
+	}
+	for epoch := start; epoch < st.end; epoch++ {
+		loss, err := t.runEpoch(ctx, epoch, st.stream)
+		if err != nil {
+			return nil, nil, err
+		}
+		t.afterEpoch(epoch)
+		metric := -1.0
+		if st.eval {
+			m, err := t.evaluate(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			t.curves = append(t.curves, results.Point{Epoch: epoch + 1, Step: t.step, Metric: "train_loss", Value: loss})
+			t.recordEval(epoch+1, m)
+			metric = t.headline(m)
+		}
+		if env.Progress != nil {
+			env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: st.label,
+				Epoch: epoch + 1, Epochs: t.totalEpochs, Loss: loss, Metric: metric, Elapsed: t.wall})
+		}
+		if last, err = save(epoch + 1); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, last, nil
+}
+
+// executeSerial runs a one-process method: one stage over all its epochs.
+func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Method) (*results.Run, error) {
+	n := method.Epochs(spec.Profile.Epochs)
+	t, _, err := runStage(ctx, spec, env, stage{id: "main", method: method, begin: 0, end: n, eval: true,
+		threads: env.Threads, label: "main"}, true)
+	if err != nil {
+		return nil, err
+	}
+	return t.result(ctx, spec, method)
+}
