@@ -87,6 +87,9 @@ func (s RunSpec) Settings() map[string]string {
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
+	for k, v := range p.Options {
+		m["opt."+k] = v
+	}
 	for k, v := range s.MethodParams() {
 		m["method."+k] = v
 	}

@@ -61,6 +61,10 @@ type Profile struct {
 	MethodParams map[string]map[string]string
 	// EvalBatch is the batch size used for evaluation.
 	EvalBatch int
+	// Options holds a suite's own settings (model and data details that
+	// ModelSpec and DataSpec do not name), read by its TaskBuilder; every
+	// entry is part of the run's identity.
+	Options map[string]string
 }
 
 // ModelSpec names a model builder and its size.
