@@ -100,12 +100,13 @@ type OptimSpec struct {
 	WarmupEpochs   int
 	LabelSmoothing float64
 	ClipNorm       float64 // 0 = no clipping
-	// KeepStateAcrossPhases keeps the optimiser state (momentum) where a
-	// method's phases would restart it (methods.Restarter: each GaP step, the
-	// fine-tune of prune-from-pretrained). By default it is zeroed there, as
-	// the reference code starts a fresh optimiser for each of those phases
-	// (P-GaP's branches always start from fresh optimisers); the
-	// learning-rate schedule runs on over the whole run either way.
+	// KeepStateAcrossPhases keeps the optimiser where a method's phases
+	// would restart it (methods.Restarter: each GaP step, the fine-tune of
+	// prune-from-pretrained). By default a fresh optimiser starts there (zero
+	// state, Adam's step counter at 0, the warm-up restarted), as the
+	// reference code starts a new process for each of those phases (P-GaP's
+	// branches and fine-tune always start fresh optimisers); the schedule's
+	// decay runs on over the whole run either way.
 	KeepStateAcrossPhases bool
 }
 

@@ -179,10 +179,11 @@ type AfterStepper interface {
 // Restarter is implemented by methods whose phases are, in their reference
 // code, separate training processes with fresh optimisers: each GaP step
 // (the reference restarts its optimiser at every step), the fine-tune after
-// a one-shot or iterative prune (run_mag_prune.sh). The runner zeroes the
-// optimiser state (momentum, Adam moments) before an epoch for which
-// RestartsOptimizerAt is true, unless the profile keeps it; the
-// learning-rate schedule runs on.
+// a one-shot or iterative prune (run_mag_prune.sh). Before an epoch for
+// which RestartsOptimizerAt is true the runner starts a fresh optimiser
+// (zero momentum and moments, Adam's step counter at 0) and restarts the
+// profile's learning-rate warm-up, unless the profile keeps the state; the
+// schedule's decay runs on over the whole run.
 type Restarter interface {
 	RestartsOptimizerAt(epoch int) bool
 }
