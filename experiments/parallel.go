@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -149,10 +150,7 @@ func writeSpec(dir string, spec RunSpec) error {
 	if err != nil {
 		return fmt.Errorf("p-gap spec: %w", err)
 	}
-	return writeAtomic(specPath(dir), func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
+	return atomicfile.WriteBytes(specPath(dir), data)
 }
 
 // RunBranch trains branch b of round r of the P-GaP run id whose results

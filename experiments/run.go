@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -93,6 +94,9 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if _, err := os.Stat(env.ResultPath(id)); err == nil {
 		return results.Read(env.ResultPath(id)) // finished: read back, not retrained
 	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
 	if spec.Row.Pending != "" {
 		return nil, fmt.Errorf("row %s is pending: %s", spec.Row.Key(), spec.Row.Pending)
 	}
@@ -106,6 +110,12 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	}
 	if env.Data == nil {
 		env.Data = &DataCache{}
+	}
+	// Temporary files a killed process left half-written.
+	if n, err := atomicfile.CleanStale(env.ckptDir(id)); err != nil {
+		return nil, err
+	} else if n > 0 {
+		env.log().Info("removed temporary files of an interrupted write", "run", id, "files", n)
 	}
 	started := time.Now()
 	var run *results.Run

@@ -96,6 +96,27 @@ func (s RunSpec) Settings() map[string]string {
 	return m
 }
 
+// Validate checks the settings a run cannot start without: a sparsity in
+// [0, 1) (NaN refused), a base budget of at least one epoch, a positive
+// batch and thread count.
+func (s RunSpec) Validate() error {
+	r, p := s.Row, s.Profile
+	switch {
+	case !(r.Sparsity >= 0 && r.Sparsity < 1):
+		return fmt.Errorf("row %s: sparsity %v: expected a value in [0, 1)", r.Key(), r.Sparsity)
+	case p.Epochs < 1 || p.Epochs > 1<<20:
+		return fmt.Errorf("profile %s: epochs %d: expected 1..2^20", p.Name, p.Epochs)
+	case p.Batch < 1:
+		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
+	case s.Threads < 0:
+		return fmt.Errorf("threads %d: expected >= 1 (0 = the environment's)", s.Threads)
+	}
+	if _, err := denseSet(nil, s.denseRule()); err != nil {
+		return fmt.Errorf("table %s: %w", s.Table, err)
+	}
+	return nil
+}
+
 // denseRule is the run's dense-layer rule ("none" when unset).
 func (s RunSpec) denseRule() string {
 	if s.DenseLayers == "" {

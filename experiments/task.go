@@ -104,7 +104,11 @@ func (s Suites) Build(suite string, c TaskConfig) (Task, error) {
 // choice) or "first-last".
 func denseSet(ps *nn.ParamSet, rule string) (map[string]bool, error) {
 	var fl []string
-	for _, p := range ps.All() {
+	var all []*nn.Param
+	if ps != nil {
+		all = ps.All()
+	}
+	for _, p := range all {
 		if p.Prunable && p.FirstOrLast {
 			fl = append(fl, p.Name)
 		}

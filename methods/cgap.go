@@ -46,10 +46,10 @@ func newCGaP(p map[string]string) (Method, error) {
 	c.stepP = ps.Int("step_epochs", 0)
 	c.ftP = ps.Int("finetune_epochs", 0)
 	c.order = ps.Enum("order", "cyclic", "random")
-	ps.Check(c.kappa >= 1, "kappa", "an integer >= 1")
-	ps.Check(c.rounds >= 0, "rounds", "an integer >= 0")
-	ps.Check(c.stepP >= 0, "step_epochs", "an integer >= 0 (0 = base/4)")
-	ps.Check(c.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	ps.Check(inRange(c.kappa, 1), "kappa", "an integer in 1..2^20")
+	ps.Check(inRange(c.rounds, 0), "rounds", "an integer in 0..2^20")
+	ps.Check(inRange(c.stepP, 0), "step_epochs", "an integer in 0..2^20 (0 = base/4)")
+	ps.Check(inRange(c.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = base)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

@@ -112,3 +112,10 @@ func (p *params) Err() error {
 	}
 	return fmt.Errorf("method %s: unknown parameter(s) %s (valid: %s)", p.method, strings.Join(unknown, ", "), list)
 }
+
+// maxCount bounds counts of epochs, rounds and partitions: far above any
+// real schedule, low enough that products of them cannot overflow.
+const maxCount = 1 << 20
+
+// inRange reports whether a count is in lo..maxCount.
+func inRange(v, lo int) bool { return v >= lo && v <= maxCount }

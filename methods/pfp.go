@@ -17,8 +17,8 @@ func newPFP(p map[string]string) (Method, error) {
 	m := &PFP{base: base{"pfp"}}
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.ftP = ps.Int("finetune_epochs", 0)
-	ps.Check(m.denseP >= 0, "dense_epochs", "an integer >= 0 (0 = base)")
-	ps.Check(m.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	ps.Check(inRange(m.denseP, 0), "dense_epochs", "an integer in 0..2^20 (0 = base)")
+	ps.Check(inRange(m.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = base)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

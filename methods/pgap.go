@@ -63,10 +63,10 @@ func newPGaP(p map[string]string) (Method, error) {
 	g.rounds = ps.Int("rounds", 10)
 	g.stepP = ps.Int("step_epochs", 0)
 	g.ftP = ps.Int("finetune_epochs", 0)
-	ps.Check(g.kappa >= 1, "kappa", "an integer >= 1")
-	ps.Check(g.rounds >= 1, "rounds", "an integer >= 1")
-	ps.Check(g.stepP >= 0, "step_epochs", "an integer >= 0 (0 = base/4)")
-	ps.Check(g.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	ps.Check(inRange(g.kappa, 1), "kappa", "an integer in 1..2^20")
+	ps.Check(inRange(g.rounds, 1), "rounds", "an integer in 1..2^20")
+	ps.Check(inRange(g.stepP, 0), "step_epochs", "an integer in 0..2^20 (0 = base/4)")
+	ps.Check(inRange(g.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = base)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

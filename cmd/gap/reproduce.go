@@ -24,11 +24,15 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	data := fs.String("data", "", "root of the real data set (profile full)")
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
+	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *seeds < 1 {
 		return usagef("-seeds %d: expected a count >= 1", *seeds)
+	}
+	if *jobs < 0 {
+		return usagef("-jobs %d: expected a count >= 0 (0 = the number of cores)", *jobs)
 	}
 	t, err := experiments.LookupTable(*table)
 	if err != nil {
@@ -67,7 +71,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
 	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
-		Registry: reg, Branches: processBranches(stderr), Commit: commit})
+		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep})
 	prog.finish()
 	if err != nil {
 		return err
