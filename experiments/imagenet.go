@@ -4,20 +4,30 @@ package experiments
 // baselines and GaP at 80% and 90%, uniform and non-uniform. "Non-uniform" is
 // the GaP reference code's global-magnitude ratios for the magnitude-based
 // methods (GMP, prune-from-pretrained, C-GaP, P-GaP) and ERK for the
-// sparse-from-scratch baselines (RigL, SET, static), as in their papers.
+// sparse-from-scratch baselines (RigL, SET, static, SNIP), as in their
+// papers. Every baseline trains the base budget (x1); RigL and SET also
+// train the C-GaP row's budget ("gap": the paper's "RigL 5x" comparison,
+// budget-matched); C-GaP and P-GaP follow their own schedule.
 func imagenetRows() []Row {
 	rows := []Row{{Method: "dense", Distribution: "dense"}}
 	nonUniform := map[string]string{
-		"gmp": "global", "rigl": "erk", "set": "erk", "static": "erk",
+		"gmp": "global", "rigl": "erk", "set": "erk", "static": "erk", "snip": "erk",
 		"pfp": "global", "cgap": "global", "pgap": "global",
 	}
-	for _, m := range []string{"gmp", "rigl", "set", "static", "pfp", "cgap", "pgap"} {
+	add := func(m, budget string) {
 		for _, s := range []float64{0.8, 0.9} {
 			rows = append(rows,
-				Row{Method: m, Sparsity: s, Distribution: "uniform"},
-				Row{Method: m, Sparsity: s, Distribution: nonUniform[m]})
+				Row{Method: m, Sparsity: s, Distribution: "uniform", Budget: budget},
+				Row{Method: m, Sparsity: s, Distribution: nonUniform[m], Budget: budget})
 		}
 	}
+	for _, m := range []string{"gmp", "rigl", "set", "static", "snip", "pfp"} {
+		add(m, "")
+	}
+	add("rigl", "gap")
+	add("set", "gap")
+	add("cgap", "")
+	add("pgap", "")
 	return rows
 }
 
@@ -46,7 +56,7 @@ func ImageNet() *Table {
 		Metric:      "top1",
 		MetricLabel: "top-1 (%)",
 		Rows:        imagenetRows(),
-		DenseLayers: "first-last",
+		DenseLayers: "first", // RigL's ImageNet choice: the first conv only
 		Profiles: map[string]Profile{
 			"smoke": {
 				Name:   "smoke",
@@ -58,7 +68,6 @@ func ImageNet() *Table {
 				MethodParams: map[string]map[string]string{
 					"cgap": {"kappa": "4", "rounds": "1", "step_epochs": "1", "finetune_epochs": "1"},
 					"pgap": {"kappa": "4", "rounds": "1", "step_epochs": "1", "finetune_epochs": "1"},
-					"pfp":  {"dense_epochs": "1", "finetune_epochs": "1"},
 					"gmp":  {"freq": "4"},
 					"rigl": {"delta_t": "4"},
 					"set":  {"delta_t": "4"},
@@ -74,7 +83,7 @@ func ImageNet() *Table {
 				MethodParams: map[string]map[string]string{
 					"cgap": cgapSmall,
 					"pgap": pgapSmall,
-					"pfp":  {"dense_epochs": "2", "finetune_epochs": "1"},
+					"pfp":  {"dense_frac": "0.67"},
 					"gmp":  {"freq": "20"},
 					"rigl": {"delta_t": "20"},
 					"set":  {"delta_t": "20"},

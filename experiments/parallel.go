@@ -39,7 +39,7 @@ func resolvePGaP(spec RunSpec, newMethod func() (methods.Parallel, error)) (pgap
 	if err != nil {
 		return pgapPlan{}, err
 	}
-	total := pm.Epochs(spec.Profile.Epochs)
+	total := pm.Epochs(spec.baseEpochs())
 	return pgapPlan{rounds: pm.Rounds(), kappa: pm.Branches(), T: pm.BranchEpochs(), total: total}, nil
 }
 

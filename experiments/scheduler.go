@@ -21,9 +21,13 @@ type Plan struct {
 	DataPath string
 	// Rows, when non-empty, restricts the plan to these row keys.
 	Rows []string
+	// Registry resolves "gap" budgets (nil: methods.Default()).
+	Registry *methods.Registry
 }
 
-// Specs expands the plan into one RunSpec per row and seed, skipping pending rows.
+// Specs expands the plan into one RunSpec per row and seed, skipping pending
+// rows and resolving each row's budget to its base epochs (a row whose budget
+// cannot be resolved gets an error from RunSpec.Validate).
 func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 	want := map[string]bool{}
 	for _, k := range p.Rows {
@@ -37,12 +41,45 @@ func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 			pending = append(pending, r)
 			continue
 		}
+		epochs, err := p.RowEpochs(r)
 		for s := 0; s < max(1, p.Seeds); s++ {
-			specs = append(specs, RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
-				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers})
+			spec := RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
+				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers,
+				Epochs: epochs}
+			if err != nil {
+				spec.budgetErr = err.Error()
+			}
+			specs = append(specs, spec)
 		}
 	}
 	return specs, pending
+}
+
+// RowEpochs resolves a row's budget (Row.Budget) to its base epochs at the
+// plan's profile.
+func (p Plan) RowEpochs(r Row) (int, error) {
+	if n, ok := budgetMultiple(r.Budget); ok {
+		return n * p.Profile.Epochs, nil
+	}
+	if r.Budget != "gap" {
+		return 0, fmt.Errorf("row %s: budget %q: expected x1, xN (N a positive integer) or gap", r.Key(), r.Budget)
+	}
+	reg := p.Registry
+	if reg == nil {
+		reg = methods.Default()
+	}
+	for _, g := range p.Table.Rows {
+		if g.Method != "cgap" {
+			continue
+		}
+		spec := RunSpec{Row: g, Profile: p.Profile}
+		m, err := reg.New("cgap", spec.MethodParams())
+		if err != nil {
+			return 0, fmt.Errorf("row %s: budget gap: %w", r.Key(), err)
+		}
+		return m.Epochs(p.Profile.Epochs), nil
+	}
+	return 0, fmt.Errorf("row %s: budget gap: table %s has no C-GaP row to match", r.Key(), p.Table.Name)
 }
 
 // Options control how a plan is executed.
@@ -69,6 +106,9 @@ type Options struct {
 // ones. It returns the finished runs in plan order; the first error stops the
 // dispatch of new runs and is returned once the running ones end.
 func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error) {
+	if plan.Registry == nil {
+		plan.Registry = opt.Registry
+	}
 	specs, _ := plan.Specs()
 	cores := runtime.GOMAXPROCS(0)
 	jobs := opt.Jobs

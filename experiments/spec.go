@@ -3,6 +3,7 @@ package experiments
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,6 +25,12 @@ type RunSpec struct {
 	// "first" (the first layer, as RigL's ImageNet runs), "first-last" or
 	// "none" (see Table.DenseLayers).
 	DenseLayers string
+	// Epochs is the row's budget in epochs (its Budget resolved): the base
+	// the method derives its schedule from; 0 means Profile.Epochs (x1).
+	// Training FLOPs stay reported against dense at Profile.Epochs.
+	Epochs int
+	// budgetErr is why the row's budget could not be resolved.
+	budgetErr string
 	// Threads is the kernels' thread count. Results are bit-identical only for
 	// the same count, so it is part of the run's identity; 0 means the
 	// executing environment's (Env.Threads).
@@ -71,6 +78,8 @@ func (s RunSpec) Settings() map[string]string {
 		"data.pad":           strconv.Itoa(p.Data.Pad),
 		"data.hflip":         strconv.FormatBool(p.Data.HFlip),
 		"epochs.base":        strconv.Itoa(p.Epochs),
+		"epochs.row":         strconv.Itoa(s.baseEpochs()),
+		"budget":             s.Row.Budget,
 		"batch":              strconv.Itoa(p.Batch),
 		"eval_batch":         strconv.Itoa(p.EvalBatch),
 		"optim":              p.Optim.Name,
@@ -101,6 +110,9 @@ func (s RunSpec) Settings() map[string]string {
 // batch and thread count.
 func (s RunSpec) Validate() error {
 	r, p := s.Row, s.Profile
+	if s.budgetErr != "" {
+		return errors.New(s.budgetErr)
+	}
 	switch {
 	case !(r.Sparsity >= 0 && r.Sparsity < 1):
 		return fmt.Errorf("row %s: sparsity %v: expected a value in [0, 1)", r.Key(), r.Sparsity)
@@ -108,6 +120,8 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("profile %s: epochs %d: expected 1..2^20", p.Name, p.Epochs)
 	case p.Batch < 1:
 		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
+	case s.Epochs < 0 || s.Epochs > 1<<20:
+		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
 	case s.Threads < 0:
 		return fmt.Errorf("threads %d: expected >= 1 (0 = the environment's)", s.Threads)
 	}
@@ -115,6 +129,14 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("table %s: %w", s.Table, err)
 	}
 	return nil
+}
+
+// baseEpochs is the row's budget in epochs.
+func (s RunSpec) baseEpochs() int {
+	if s.Epochs > 0 {
+		return s.Epochs
+	}
+	return s.Profile.Epochs
 }
 
 // denseRule is the run's dense-layer rule ("none" when unset).

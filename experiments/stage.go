@@ -159,7 +159,7 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 
 // executeSerial runs a one-process method: one stage over all its epochs.
 func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Method) (*results.Run, error) {
-	n := method.Epochs(spec.Profile.Epochs)
+	n := method.Epochs(spec.baseEpochs())
 	t, _, err := runStage(ctx, spec, env, stage{id: "main", method: method, begin: 0, end: n, eval: true,
 		threads: env.Threads, label: "main"}, true)
 	if err != nil {

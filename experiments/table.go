@@ -7,6 +7,7 @@ package experiments
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gap-harness/gap/results"
@@ -37,12 +38,40 @@ type Row struct {
 	Distribution string            // uniform, global (non-uniform, GaP's) or erk
 	// Pending, when set, says why the row is not run yet; it is listed, never faked.
 	Pending string
+	// Budget is the row's training budget: "" or "x1" (the profile's base
+	// epochs), "xN" (N times them: RigL's "5x"), or "gap" (the epochs of
+	// the table's C-GaP row at the same profile, for budget-matched
+	// comparisons). The method gets the resolved epochs as its base and
+	// stretches its schedule with it (RigL's T_end, GMP's window, the
+	// phases of prune-from-pretrained).
+	Budget string
 }
 
 // Key identifies a row within its table: results.RowKey(method, sparsity,
-// distribution), e.g. "cgap/0.9/uniform".
+// distribution), e.g. "cgap/0.9/uniform", followed by "@<budget>" when the
+// budget is not x1 ("rigl/0.9/erk@x5", "rigl/0.9/erk@gap").
 func (r Row) Key() string {
-	return results.RowKey(r.Method, r.Sparsity, r.Distribution)
+	k := results.RowKey(r.Method, r.Sparsity, r.Distribution)
+	if r.Budget != "" && r.Budget != "x1" {
+		k += "@" + r.Budget
+	}
+	return k
+}
+
+// budgetMultiple parses "", "x1", "xN" (N a positive integer); ok is false
+// for "gap" and anything else.
+func budgetMultiple(b string) (n int, ok bool) {
+	if b == "" {
+		return 1, true
+	}
+	if !strings.HasPrefix(b, "x") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(b[1:])
+	if err != nil || n < 1 || n > 1000 {
+		return 0, false
+	}
+	return n, true
 }
 
 // Profile is the scale a table runs at: smoke (seconds), default (minutes on two

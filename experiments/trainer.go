@@ -70,7 +70,7 @@ func newTrainer(spec RunSpec, env Env, threads int, method methods.Method) (*tra
 		return nil, fmt.Errorf("profile %s: %d steps of %d examples per epoch: expected at least one of one", p.Name, t.stepsPerEpoch, t.batch)
 	}
 	t.tape = engine.NewTape[float32](threads)
-	t.totalEpochs = method.Epochs(p.Epochs)
+	t.totalEpochs = method.Epochs(spec.baseEpochs())
 
 	keepDense, err := denseSet(t.params, spec.denseRule())
 	if err != nil {

@@ -58,6 +58,9 @@ func (g *GMP) Epochs(base int) int {
 	return base
 }
 
+// Window is the pruning window [start, end) in epochs (valid after Epochs).
+func (g *GMP) Window() (start, end int) { return g.startEp, g.endEp }
+
 // Init starts dense.
 func (g *GMP) Init(ctx *Context) error {
 	if g.endEp == 0 {

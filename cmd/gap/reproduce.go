@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gap-harness/gap/experiments"
@@ -109,8 +110,27 @@ var methodLabels = map[string]string{
 	"cgap": "C-GaP", "pgap": "P-GaP", "magnitude_oneshot": "One-shot magnitude",
 }
 
+// paperKey is the key of the paper's row a table row stands for: a RigL row
+// at the GaP rows' budget stands for the paper's "RigL 5x" row.
+func paperKey(r experiments.Row) string {
+	m := r.Method
+	if r.Budget == "gap" && m == "rigl" {
+		m = "rigl5x"
+	}
+	if r.Budget != "" && r.Budget != "x1" && r.Budget != "gap" {
+		if r.Budget == "x5" && m == "rigl" {
+			m = "rigl5x"
+		} else {
+			return r.Key()
+		}
+	}
+	return results.RowKey(m, r.Sparsity, r.Distribution)
+}
+
 // tableSpec describes a table for the report: its rows in table order with the
-// paper's numbers where the paper (or the baseline's paper) has them.
+// paper's numbers where the paper (or the baseline's paper) has them, each
+// budget row labelled with its multiple of the base epochs, then the paper's
+// rows that the table does not run, shown as pending.
 func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	var paper reports.TableSpec
 	if t.Name == "imagenet" {
@@ -131,14 +151,29 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	if p.Proxy != "" {
 		spec.Proxies[p.Name] = p.Name + " profile: " + p.Proxy
 	}
+	plan := experiments.Plan{Table: t, Profile: p}
+	covered := map[string]bool{}
 	spec.Rows = nil
 	for _, r := range t.Rows {
-		rs, ok := byKey[r.Key()]
+		pk := paperKey(r)
+		covered[pk] = true
+		rs, ok := byKey[pk]
 		if !ok {
-			rs = reports.RowSpec{Key: r.Key(), Sparsity: r.Sparsity}
+			rs = reports.RowSpec{Sparsity: r.Sparsity}
 		}
+		rs.Key = r.Key()
 		if l, ok := methodLabels[r.Method]; ok {
 			rs.Method = l
+		}
+		if r.Budget != "" && r.Budget != "x1" {
+			label := r.Budget
+			if n, err := plan.RowEpochs(r); err == nil && p.Epochs > 0 {
+				label = strconv.FormatFloat(float64(n)/float64(p.Epochs), 'g', 3, 64) + "× epochs"
+				if r.Budget == "gap" {
+					label = fmt.Sprintf("GaP budget, %s×", strconv.FormatFloat(float64(n)/float64(p.Epochs), 'g', 3, 64))
+				}
+			}
+			rs.Method += " (" + label + ")"
 		}
 		switch r.Distribution {
 		case "global":
@@ -149,6 +184,11 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 			rs.Distribution = "—"
 		}
 		spec.Rows = append(spec.Rows, rs)
+	}
+	for _, r := range paper.Rows {
+		if !covered[r.Key] {
+			spec.Rows = append(spec.Rows, r) // no runs: the report shows it pending
+		}
 	}
 	return spec
 }
