@@ -81,3 +81,67 @@ func TestBudgets(t *testing.T) {
 		t.Fatalf("gap budget without a C-GaP row: %v", err)
 	}
 }
+
+// defaultsMethod is a method registered from outside package methods with
+// the package's exported parameter parser, whose default can be changed.
+type defaultsMethod struct {
+	methods.Base
+	k int
+}
+
+func (defaultsMethod) Epochs(base int) int             { return base }
+func (defaultsMethod) Init(ctx *methods.Context) error { return nil }
+
+func registerDefaults(t *testing.T, def int) *methods.Registry {
+	reg := methods.Default()
+	err := reg.Register("defaults", "test method", func(p map[string]string) (methods.Method, error) {
+		ps := methods.NewParams("defaults", p)
+		m := &defaultsMethod{k: ps.Int("k", def)}
+		ps.Check(m.k >= 0, "k", "an integer >= 0")
+		if err := ps.Err(); err != nil {
+			return nil, err
+		}
+		m.Base = methods.NewBase("defaults", ps)
+		return m, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// TestRunIDHashesResolvedDefaults checks that the run identity hashes the
+// method's resolved parameters: a changed default gives a new id (no stale
+// result is reused), and giving a parameter at its default value does not.
+func TestRunIDHashesResolvedDefaults(t *testing.T) {
+	tab := ImageNet()
+	p, _ := tab.Profile("smoke")
+	tab.Rows = []Row{{Method: "defaults", Sparsity: 0.5, Distribution: "uniform"}}
+	id := func(reg *methods.Registry, given map[string]string) string {
+		tab.Rows[0].Params = given
+		specs, _ := (Plan{Table: tab, Profile: p, Seeds: 1, Registry: reg}).Specs()
+		if err := specs[0].Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return specs[0].ID()
+	}
+	one, two := registerDefaults(t, 1), registerDefaults(t, 2)
+	if id(one, nil) == id(two, nil) {
+		t.Fatal("changing a method's default kept the run id: a stale result would be reused")
+	}
+	if id(one, nil) != id(one, map[string]string{"k": "1"}) {
+		t.Fatal("giving a parameter at its default value changed the run id")
+	}
+	if id(one, map[string]string{"k": "3"}) == id(one, nil) {
+		t.Fatal("a different value kept the run id")
+	}
+	tab.Rows[0].Params = map[string]string{"k": "-1"}
+	specs, _ := (Plan{Table: tab, Profile: p, Seeds: 1, Registry: one}).Specs()
+	if err := specs[0].Validate(); err == nil || !strings.Contains(err.Error(), "k") {
+		t.Fatalf("a bad parameter: want an error naming it, got %v", err)
+	}
+	help, err := one.Help("defaults")
+	if err != nil || len(help) != 1 || help[0].Default != "1" || help[0].Valid != "an integer >= 0" {
+		t.Fatalf("help: %+v, %v", help, err)
+	}
+}

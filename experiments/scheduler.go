@@ -42,10 +42,18 @@ func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 			continue
 		}
 		epochs, err := p.RowEpochs(r)
+		reg := p.Registry
+		if reg == nil {
+			reg = methods.Default()
+		}
+		resolved, rerr := reg.Resolve(r.Method, (RunSpec{Row: r, Profile: p.Profile}).MethodParams())
+		if err == nil && rerr != nil {
+			err = fmt.Errorf("row %s: %w", r.Key(), rerr)
+		}
 		for s := 0; s < max(1, p.Seeds); s++ {
 			spec := RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
 				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers,
-				Epochs: epochs}
+				Epochs: epochs, MethodResolved: resolved}
 			if err != nil {
 				spec.budgetErr = err.Error()
 			}

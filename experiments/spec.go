@@ -29,6 +29,12 @@ type RunSpec struct {
 	// the method derives its schedule from; 0 means Profile.Epochs (x1).
 	// Training FLOPs stay reported against dense at Profile.Epochs.
 	Epochs int
+	// MethodResolved holds every parameter of the row's method with its
+	// resolved value (given or the method's default; see
+	// methods.Registry.Resolve): the run identity hashes these, so a
+	// changed default or a new parameter never reuses a stale result. Nil
+	// means the given values only (MethodParams).
+	MethodResolved map[string]string
 	// budgetErr is why the row's budget could not be resolved.
 	budgetErr string
 	// Threads is the kernels' thread count. Results are bit-identical only for
@@ -99,7 +105,11 @@ func (s RunSpec) Settings() map[string]string {
 	for k, v := range p.Options {
 		m["opt."+k] = v
 	}
-	for k, v := range s.MethodParams() {
+	mp := s.MethodResolved
+	if mp == nil {
+		mp = s.MethodParams()
+	}
+	for k, v := range mp {
 		m["method."+k] = v
 	}
 	return m

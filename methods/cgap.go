@@ -40,7 +40,7 @@ type CGaP struct {
 
 func newCGaP(p map[string]string) (Method, error) {
 	ps := newParams("cgap", p)
-	c := &CGaP{base: base{"cgap"}}
+	c := &CGaP{base: base{name: "cgap", ps: ps}}
 	c.kappa = ps.Int("kappa", 4)
 	c.rounds = ps.Int("rounds", 10)
 	c.stepP = ps.Int("step_epochs", 0)

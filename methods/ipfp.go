@@ -24,7 +24,7 @@ type IPFP struct {
 
 func newIPFP(p map[string]string) (Method, error) {
 	ps := newParams("ipfp", p)
-	m := &IPFP{base: base{"ipfp"}}
+	m := &IPFP{base: base{name: "ipfp", ps: ps}}
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.cycles = ps.Int("cycles", 3)
 	m.cycleP = ps.Int("cycle_epochs", 0)

@@ -193,8 +193,21 @@ func stepChanges(m Method, epoch int) bool {
 	return epoch > 0 && m.Phase(epoch).Step != m.Phase(epoch-1).Step
 }
 
-// base is embedded by the simple methods: no-op hooks.
-type base struct{ name string }
+// base is embedded by the simple methods: no-op hooks and the parameters
+// as parsed.
+type base struct {
+	name string
+	ps   *params
+}
+
+// Params describes every parameter the method declares with its resolved
+// value (see Described).
+func (b base) Params() []ParamInfo {
+	if b.ps == nil {
+		return nil
+	}
+	return append([]ParamInfo(nil), b.ps.infos...)
+}
 
 // Name is the registry name.
 func (b base) Name() string { return b.name }

@@ -21,7 +21,7 @@ type PFP struct {
 
 func newPFP(p map[string]string) (Method, error) {
 	ps := newParams("pfp", p)
-	m := &PFP{base: base{"pfp"}}
+	m := &PFP{base: base{name: "pfp", ps: ps}}
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.ftP = ps.Int("finetune_epochs", 0)
 	m.denseFrac = ps.Float("dense_frac", 0.5)

@@ -58,7 +58,7 @@ var _ Parallel = (*PGaP)(nil)
 
 func newPGaP(p map[string]string) (Method, error) {
 	ps := newParams("pgap", p)
-	g := &PGaP{base: base{"pgap"}}
+	g := &PGaP{base: base{name: "pgap", ps: ps}}
 	g.kappa = ps.Int("kappa", 4)
 	g.rounds = ps.Int("rounds", 10)
 	g.stepP = ps.Int("step_epochs", 0)

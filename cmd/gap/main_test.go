@@ -134,3 +134,15 @@ func TestTableSpecKeepsPaperRows(t *testing.T) {
 		t.Error("no RigL row at the GaP budget")
 	}
 }
+
+// TestListMethodHelp checks that `gap list -method M` prints M's parameters
+// with their types, defaults and valid ranges.
+func TestListMethodHelp(t *testing.T) {
+	code, out, _ := runCLI(t, "list", "-method", "cgap")
+	if code != 0 || !strings.Contains(out, "kappa") || !strings.Contains(out, "default 4") || !strings.Contains(out, "cyclic|random") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "list", "-method", "nope"); code != 2 || !strings.Contains(stderr, "cgap") {
+		t.Fatalf("unknown method: exit %d %s", code, stderr)
+	}
+}
