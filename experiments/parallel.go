@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/gap-harness/gap/internal/atomicfile"
@@ -273,11 +274,25 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	t.trainFLOPs = cur.TrainFLOPs + flops
 	t.wall = secondsToDuration(cur.WallSeconds + wall)
 	t.step = int64((r+1)*plan.T) * int64(t.stepsPerEpoch)
+	ge := (r + 1) * plan.T
+	if bn, ok := m.(methods.BNReestimator); ok && bn.BNBatches() > 0 {
+		// The merged model as merged, for the record, then its batch-norm
+		// statistics re-estimated on training batches of the next epoch.
+		raw, err := t.evaluate(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range sortedStrings(raw) {
+			t.curves = append(t.curves, results.Point{Epoch: ge, Step: t.step, Metric: "merge_raw_" + k, Value: raw[k]})
+		}
+		if err := t.reestimateBN(ctx, ge, bn.BNBatches()); err != nil {
+			return fmt.Errorf("p-gap merge round %d: %w", r, err)
+		}
+	}
 	ev, err := t.evaluate(ctx)
 	if err != nil {
 		return err
 	}
-	ge := (r + 1) * plan.T
 	t.recordEval(ge, ev)
 	if env.Progress != nil {
 		env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("merge %d", r),
@@ -288,4 +303,35 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 		return err
 	}
 	return env.saveCheckpoint(env.stagePath(id, roundID(r+1)), c)
+}
+
+// reestimateBN runs n training batches of epoch `epoch` forward, without
+// gradients or weight updates, so that every batch norm's running statistics
+// follow the current weights (momentum averaging over the batches). Their
+// forward FLOPs are charged to training.
+func (t *trainer) reestimateBN(ctx context.Context, epoch, n int) error {
+	t.tape.SetNoGrad(true)
+	defer t.tape.SetNoGrad(false)
+	fwd := methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd)
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t.tape.Reset()
+		if _, err := t.task.Loss(t.tape, epoch, i%t.stepsPerEpoch, nil); err != nil {
+			return fmt.Errorf("batch-norm re-estimation: %w", err)
+		}
+		t.trainFLOPs += float64(t.batch) * fwd
+	}
+	t.tape.Reset()
+	return nil
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

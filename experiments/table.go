@@ -45,6 +45,10 @@ type Row struct {
 	// stretches its schedule with it (RigL's T_end, GMP's window, the
 	// phases of prune-from-pretrained).
 	Budget string
+	// Variant, when set, tells apart rows of one method, sparsity and
+	// distribution that differ in Params (an ablation); it ends the key
+	// ("pgap/0.9/uniform#T2-bn").
+	Variant string
 }
 
 // Key identifies a row within its table: results.RowKey(method, sparsity,
@@ -54,6 +58,9 @@ func (r Row) Key() string {
 	k := results.RowKey(r.Method, r.Sparsity, r.Distribution)
 	if r.Budget != "" && r.Budget != "x1" {
 		k += "@" + r.Budget
+	}
+	if r.Variant != "" {
+		k += "#" + r.Variant
 	}
 	return k
 }

@@ -52,9 +52,22 @@ type PGaP struct {
 	kappa, rounds int
 	stepEp, ftEp  int // resolved by Epochs
 	stepP, ftP    int // parameters (0 = derive from base)
+	bnBatches     int // batch-norm re-estimation batches after a merge (0 = off)
 }
 
 var _ Parallel = (*PGaP)(nil)
+
+// BNReestimator is implemented by parallel methods that re-estimate the
+// merged model's batch-norm statistics before it is evaluated and trained
+// on: the runner runs BNBatches training batches forward (no weight
+// update) through the merged model.
+type BNReestimator interface {
+	BNBatches() int
+}
+
+// BNBatches is the number of forward batches that re-estimate batch-norm
+// statistics after each merge (0: none, as the reference).
+func (g *PGaP) BNBatches() int { return g.bnBatches }
 
 func newPGaP(p map[string]string) (Method, error) {
 	ps := newParams("pgap", p)
@@ -63,6 +76,8 @@ func newPGaP(p map[string]string) (Method, error) {
 	g.rounds = ps.Int("rounds", 10)
 	g.stepP = ps.Int("step_epochs", 0)
 	g.ftP = ps.Int("finetune_epochs", 0)
+	g.bnBatches = ps.Int("bn_batches", 0)
+	ps.Check(inRange(g.bnBatches, 0), "bn_batches", "an integer in 0..2^20 (forward batches re-estimating batch-norm statistics after a merge; 0 = off, as the reference)")
 	ps.Check(inRange(g.kappa, 1), "kappa", "an integer in 1..2^20")
 	ps.Check(inRange(g.rounds, 1), "rounds", "an integer in 1..2^20")
 	ps.Check(inRange(g.stepP, 0), "step_epochs", "an integer in 0..2^20 (0 = base/4)")

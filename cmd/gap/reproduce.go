@@ -175,7 +175,12 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 			}
 			rs.Method += " (" + label + ")"
 		}
+		if r.Variant != "" {
+			rs.Method += " [" + r.Variant + "]"
+		}
 		switch r.Distribution {
+		case "uniform":
+			rs.Distribution = "uniform"
 		case "global":
 			rs.Distribution = "non-uniform (global)"
 		case "erk":
