@@ -14,8 +14,8 @@ func PGaPAblation() *Table {
 	base := ImageNet()
 	def := base.Profiles["default"]
 	def.Name = "default"
-	def.Proxy = "ResNet-18/8 on 4,000 Fashion-MNIST images (a smaller slice of the imagenet default profile)"
-	def.Data.TrainN, def.Data.TestN = 4000, 1000
+	def.Proxy = "ResNet-18/8 on 2,000 Fashion-MNIST images (a smaller slice of the imagenet default profile)"
+	def.Data.TrainN, def.Data.TestN = 2000, 500
 	smoke := base.Profiles["smoke"]
 	var rows []Row
 	for _, s := range []struct{ T, R int }{{1, 1}, {1, 2}, {2, 1}} {
@@ -29,7 +29,7 @@ func PGaPAblation() *Table {
 					"finetune_epochs": "1", "bn_batches": fmt.Sprint(bn)}})
 		}
 	}
-	rows = append(rows, Row{Method: "cgap", Sparsity: 0.9, Distribution: "uniform", Variant: "reference",
+	rows = append(rows, Row{Method: "cgap", Sparsity: 0.9, Distribution: "uniform", Variant: "reference", // C-GaP at the same step length
 		Params: map[string]string{"kappa": "4", "step_epochs": "1", "rounds": "1", "finetune_epochs": "1"}})
 	return &Table{
 		Name:        "pgap-ablation",

@@ -63,7 +63,7 @@ func ImageNet() *Table {
 				Proxy:  "ResNet-18/16 on 256 Fashion-MNIST images (smoke test, not a result)",
 				Model:  ModelSpec{Name: "resnet18", Width: 1.0 / 16, Classes: 10, InputSize: 16, InputC: 1, SmallStem: true},
 				Data:   DataSpec{Name: "fashion-mnist", TrainN: 256, TestN: 128, Size: 16},
-				Epochs: 2, Batch: 32, EvalBatch: 128,
+				Epochs: 2, Batch: 32, EvalBatch: 128, GlobalWarmupEpochs: 1,
 				Optim: sgd,
 				MethodParams: map[string]map[string]string{
 					"cgap": {"kappa": "4", "rounds": "1", "step_epochs": "1", "finetune_epochs": "1"},
@@ -78,7 +78,7 @@ func ImageNet() *Table {
 				Proxy:  "ResNet-18/8 (4 stages) on Fashion-MNIST 28x28, a reduced-budget proxy for ResNet-50 on ImageNet",
 				Model:  ModelSpec{Name: "resnet18", Width: 1.0 / 8, Classes: 10, InputSize: 28, InputC: 1, SmallStem: true},
 				Data:   DataSpec{Name: "fashion-mnist", TrainN: 8000, TestN: 2000},
-				Epochs: 3, Batch: 64, EvalBatch: 250,
+				Epochs: 3, Batch: 64, EvalBatch: 250, GlobalWarmupEpochs: 1,
 				Optim: sgd,
 				MethodParams: map[string]map[string]string{
 					"cgap": cgapSmall,
@@ -94,7 +94,7 @@ func ImageNet() *Table {
 				Proxy:  "ResNet-18/4 (4 stages) on the full Fashion-MNIST with crop and flip, a longer proxy for ResNet-50 on ImageNet (its dense row is the harness's >= 92% sanity check)",
 				Model:  ModelSpec{Name: "resnet18", Width: 1.0 / 4, Classes: 10, InputSize: 28, InputC: 1, SmallStem: true},
 				Data:   DataSpec{Name: "fashion-mnist", Pad: 2, HFlip: true},
-				Epochs: 12, Batch: 128, EvalBatch: 1000,
+				Epochs: 12, Batch: 128, EvalBatch: 1000, GlobalWarmupEpochs: 1,
 				Optim: sgd,
 				MethodParams: map[string]map[string]string{
 					"cgap": {"kappa": "4", "rounds": "2", "step_epochs": "2", "finetune_epochs": "4"},
@@ -105,7 +105,7 @@ func ImageNet() *Table {
 				Name:   "full",
 				Model:  ModelSpec{Name: "resnet50", Width: 1, Classes: 1000, InputSize: 224, InputC: 3},
 				Data:   DataSpec{Name: "imagenet"},
-				Epochs: 100, Batch: 256, EvalBatch: 250,
+				Epochs: 100, Batch: 256, EvalBatch: 250, GlobalWarmupEpochs: 5,
 				Optim: OptimSpec{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 1e-4, Schedule: "cosine", WarmupEpochs: 5, LabelSmoothing: 0.1},
 				MethodParams: map[string]map[string]string{
 					"cgap": {"kappa": "4", "rounds": "2", "step_epochs": "10", "finetune_epochs": "30"},

@@ -31,17 +31,23 @@ func roundID(r int) string     { return fmt.Sprintf("round-%d", r) }
 func branchID(r, b int) string { return fmt.Sprintf("branch-%d-%d", r, b) }
 
 // pgapPlan is a P-GaP run's resolved schedule.
+// Epochs are the run's: the method's epoch e is the run's w+e after a
+// warm-up of w epochs.
 type pgapPlan struct {
-	rounds, kappa, T, total int
+	rounds, kappa, T int
+	w, total         int // warm-up epochs; the run's epochs (w + the method's)
 }
+
+func (p pgapPlan) clock() clock { return clock{offset: p.w, total: p.total} }
 
 func resolvePGaP(spec RunSpec, newMethod func() (methods.Parallel, error)) (pgapPlan, error) {
 	pm, err := newMethod()
 	if err != nil {
 		return pgapPlan{}, err
 	}
-	total := pm.Epochs(spec.baseEpochs())
-	return pgapPlan{rounds: pm.Rounds(), kappa: pm.Branches(), T: pm.BranchEpochs(), total: total}, nil
+	n := pm.Epochs(spec.baseEpochs())
+	w := warmupEpochs(spec, pm)
+	return pgapPlan{rounds: pm.Rounds(), kappa: pm.Branches(), T: pm.BranchEpochs(), w: w, total: w + n}, nil
 }
 
 // executeParallel runs P-GaP's graph of stages: init, kappa branches per
@@ -55,7 +61,20 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := runStage(ctx, spec, env, stage{id: roundID(0), method: pm, threads: env.Threads, label: "init"}, false); err != nil {
+	init := stage{id: roundID(0), method: pm, threads: env.Threads, label: "init", clock: plan.clock()}
+	if plan.w > 0 {
+		if c, err := LoadCheckpoint(env.stagePath(id, roundID(0))); err != nil {
+			return nil, err
+		} else if c == nil {
+			from, err := runWarmup(ctx, spec, env, plan.w, plan.total)
+			if err != nil {
+				return nil, err
+			}
+			init.from, init.initAfterLoad = from, true
+		}
+		init.begin, init.end = plan.w, plan.w
+	}
+	if _, _, err := runStage(ctx, spec, env, init, false); err != nil {
 		return nil, err
 	}
 	if env.Branches != nil {
@@ -115,8 +134,8 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err != nil {
 		return nil, err
 	}
-	t, _, err := runStage(ctx, spec, env, stage{id: "finetune", from: last, method: ft, begin: plan.rounds * plan.T, end: plan.total,
-		eval: true, stream: 1 << 20, threads: env.Threads, label: "finetune"}, true)
+	t, _, err := runStage(ctx, spec, env, stage{id: "finetune", from: last, method: ft, begin: plan.w + plan.rounds*plan.T, end: plan.total,
+		eval: true, stream: 1 << 20, threads: env.Threads, label: "finetune", clock: plan.clock()}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +225,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (met
 		return err
 	}
 	_, _, err = runStage(ctx, spec, env, stage{id: branchID(r, b), from: cur, method: m,
-		begin: r * plan.T, end: (r + 1) * plan.T, stream: uint64(1+r)<<8 | uint64(b), threads: threads,
+		begin: plan.w + r*plan.T, end: plan.w + (r+1)*plan.T, stream: uint64(1+r)<<8 | uint64(b), threads: threads, clock: plan.clock(),
 		label:   fmt.Sprintf("round %d branch %d", r, b),
 		prepare: func(t *trainer) error { return m.BranchInit(t.mctx, b) }}, false)
 	return err
@@ -225,7 +244,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 		if err != nil {
 			return err
 		}
-		if c == nil || c.Epoch < (r+1)*plan.T {
+		if c == nil || c.Epoch < plan.w+(r+1)*plan.T {
 			return fmt.Errorf("p-gap: %s is missing or unfinished", path)
 		}
 		states[b] = c.State
@@ -237,7 +256,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	if err != nil {
 		return err
 	}
-	t, err := newTrainer(spec, env, env.Threads, m)
+	t, err := newTrainer(spec, env, env.Threads, m, plan.clock())
 	if err != nil {
 		return err
 	}
@@ -273,8 +292,8 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	}
 	t.trainFLOPs = cur.TrainFLOPs + flops
 	t.wall = secondsToDuration(cur.WallSeconds + wall)
-	t.step = int64((r+1)*plan.T) * int64(t.stepsPerEpoch)
-	ge := (r + 1) * plan.T
+	ge := plan.w + (r+1)*plan.T
+	t.step = int64(ge) * int64(t.stepsPerEpoch)
 	if bn, ok := m.(methods.BNReestimator); ok && bn.BNBatches() > 0 {
 		// The merged model as merged, for the record, then its batch-norm
 		// statistics re-estimated on training batches of the next epoch.
@@ -296,7 +315,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	t.recordEval(ge, ev)
 	if env.Progress != nil {
 		env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("merge %d", r),
-			Epoch: ge, Epochs: t.totalEpochs, Loss: ev["test_loss"], Metric: t.headline(ev), Elapsed: t.wall})
+			Epoch: ge, Epochs: plan.total, Loss: ev["test_loss"], Metric: t.headline(ev), Elapsed: t.wall})
 	}
 	c, err := t.checkpoint(id, roundID(r+1), ge, cur.InitRNG)
 	if err != nil {

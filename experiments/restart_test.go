@@ -24,7 +24,7 @@ func TestRestartIsAFreshOptimizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m)
+	tr, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,13 +161,17 @@ func (t *trainer) result(ctx context.Context, spec RunSpec, method methods.Metho
 			Params: int64(len(ts.M)), Nonzero: int64(methods.CountOnes(ts.M))})
 	}
 	var phases []results.Phase
+	off := t.clock.offset
+	if off > 0 {
+		phases = append(phases, results.Phase{Name: "warmup", Partition: -1, StartEpoch: 0, EndEpoch: off})
+	}
 	for e := 0; e < t.totalEpochs; e++ {
 		ph := method.Phase(e)
-		if n := len(phases); n > 0 && phases[n-1].Name == ph.Name && phases[n-1].Partition == ph.Partition && phases[n-1].EndEpoch == e {
-			phases[n-1].EndEpoch = e + 1
+		if n := len(phases); n > 0 && phases[n-1].Name == ph.Name && phases[n-1].Partition == ph.Partition && phases[n-1].EndEpoch == off+e {
+			phases[n-1].EndEpoch = off + e + 1
 			continue
 		}
-		phases = append(phases, results.Phase{Name: ph.Name, Partition: ph.Partition, StartEpoch: e, EndEpoch: e + 1})
+		phases = append(phases, results.Phase{Name: ph.Name, Partition: ph.Partition, StartEpoch: off + e, EndEpoch: off + e + 1})
 	}
 	var denseFwd float64
 	for _, ts := range t.mctx.Tensors {
@@ -177,7 +181,7 @@ func (t *trainer) result(ctx context.Context, spec RunSpec, method methods.Metho
 	return &results.Run{
 		ID: spec.ID(), Table: spec.Table, Row: spec.Row.Key(), Suite: spec.Suite, Profile: p.Name,
 		Method: spec.Row.Method, Model: p.Model.Name, Dataset: p.Data.Name, Distribution: spec.Row.Distribution,
-		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: t.totalEpochs, Settings: spec.Settings(),
+		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: off + t.totalEpochs, Settings: spec.Settings(),
 		Curves: t.curves, Final: final, Metric: spec.Metric, Layers: layers, Phases: phases,
 		MaskChanges: t.maskChanges, TrainFLOPs: t.trainFLOPs, DenseTrainFLOPs: t.denseTrainFLOPs(),
 		InferFLOPs:      methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd),

@@ -86,6 +86,7 @@ func (s RunSpec) Settings() map[string]string {
 		"epochs.base":        strconv.Itoa(p.Epochs),
 		"epochs.row":         strconv.Itoa(s.baseEpochs()),
 		"budget":             s.Row.Budget,
+		"global_warmup":      strconv.Itoa(p.GlobalWarmupEpochs),
 		"batch":              strconv.Itoa(p.Batch),
 		"eval_batch":         strconv.Itoa(p.EvalBatch),
 		"optim":              p.Optim.Name,

@@ -45,6 +45,11 @@ type stage struct {
 	threads int
 	// label names the stage in progress reports.
 	label string
+	// clock places the method's epochs in the run (see clock).
+	clock clock
+	// initAfterLoad calls Method.Init on the weights loaded from `from`
+	// (the warm-up's trained weights) instead of on a fresh model.
+	initAfterLoad bool
 }
 
 func (e Env) stagePath(id, stageID string) string {
@@ -68,18 +73,21 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 	if own != nil && own.Epoch >= st.end && !needTrainer {
 		return nil, own, nil
 	}
-	t, err := newTrainer(spec, env, st.threads, st.method)
+	t, err := newTrainer(spec, env, st.threads, st.method, st.clock)
 	if err != nil {
 		return nil, nil, err
 	}
-	if st.end > t.totalEpochs || st.begin > st.end {
-		return nil, nil, fmt.Errorf("stage %s: epochs [%d, %d) outside the run's %d", st.id, st.begin, st.end, t.totalEpochs)
+	if st.end > t.clock.total || st.begin > st.end {
+		return nil, nil, fmt.Errorf("stage %s: epochs [%d, %d) outside the run's %d", st.id, st.begin, st.end, t.clock.total)
 	}
 	var initRNG []byte
 	start := st.begin
 	switch {
 	case own != nil: // resume the stage
 		initRNG = own.InitRNG
+		// Init replays with the targets it fixed (they may have come from
+		// weights the replay does not see).
+		t.mctx.Targets = copyTargets(own.Targets)
 		if err := t.initMethod(initRNG); err != nil {
 			return nil, nil, err
 		}
@@ -89,6 +97,23 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		start = own.Epoch
 		if start > st.begin && start < st.end {
 			env.log().Info("resuming", "run", id, "row", spec.Row.Key(), "seed", spec.Seed, "stage", st.id, "epoch", start)
+		}
+	case st.from != nil && st.initAfterLoad: // Init on the loaded (warmed-up) weights
+		if err := t.restoreModel(st.from); err != nil {
+			return nil, nil, err
+		}
+		if err := t.restoreProgress(st.from); err != nil {
+			return nil, nil, err
+		}
+		t.mctx.Targets = nil // computed by Init from these weights
+		if initRNG, err = t.rngSrc.MarshalBinary(); err != nil {
+			return nil, nil, err
+		}
+		if err := t.initMethod(initRNG); err != nil {
+			return nil, nil, err
+		}
+		if err := t.restartOptimizer(); err != nil {
+			return nil, nil, err
 		}
 	case st.from != nil: // start from another stage's checkpoint, as a new process would
 		initRNG = st.from.InitRNG
@@ -135,7 +160,7 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		if err != nil {
 			return nil, nil, err
 		}
-		t.afterEpoch(epoch)
+		t.afterEpoch(epoch - t.clock.offset)
 		metric := -1.0
 		if st.eval {
 			m, err := t.evaluate(ctx)
@@ -148,7 +173,7 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		}
 		if env.Progress != nil {
 			env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: st.label,
-				Epoch: epoch + 1, Epochs: t.totalEpochs, Loss: loss, Metric: metric, Elapsed: t.wall})
+				Epoch: epoch + 1, Epochs: t.clock.total, Loss: loss, Metric: metric, Elapsed: t.wall})
 		}
 		if last, err = save(epoch + 1); err != nil {
 			return nil, nil, err
@@ -157,11 +182,50 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 	return t, last, nil
 }
 
-// executeSerial runs a one-process method: one stage over all its epochs.
+// warmupEpochs is the run's dense warm-up: the profile's GlobalWarmupEpochs
+// for a "global" row of a method that fixes its targets at Init, so that the
+// ratios come from trained weights; else 0.
+func warmupEpochs(spec RunSpec, method methods.Method) int {
+	if spec.Row.Distribution != methods.Global || spec.Profile.GlobalWarmupEpochs <= 0 {
+		return 0
+	}
+	if m, ok := method.(methods.TargetsAtInit); ok && m.TargetsAtInit() {
+		return spec.Profile.GlobalWarmupEpochs
+	}
+	return 0
+}
+
+// runWarmup trains the dense warm-up stage [0, w) of a run of `total` epochs
+// and returns its checkpoint.
+func runWarmup(ctx context.Context, spec RunSpec, env Env, w, total int) (*Checkpoint, error) {
+	reg := env.Registry
+	if reg == nil {
+		reg = methods.Default()
+	}
+	dense, err := reg.New("dense", nil)
+	if err != nil {
+		return nil, err
+	}
+	_, ck, err := runStage(ctx, spec, env, stage{id: "warmup", method: dense, begin: 0, end: w, eval: true,
+		threads: env.Threads, label: "warm-up", clock: clock{offset: 0, total: total}}, false)
+	return ck, err
+}
+
+// executeSerial runs a one-process method: one stage over all its epochs,
+// after a dense warm-up stage when the row's "global" ratios need trained
+// weights.
 func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Method) (*results.Run, error) {
 	n := method.Epochs(spec.baseEpochs())
-	t, _, err := runStage(ctx, spec, env, stage{id: "main", method: method, begin: 0, end: n, eval: true,
-		threads: env.Threads, label: "main"}, true)
+	w := warmupEpochs(spec, method)
+	st := stage{id: "main", method: method, begin: 0, end: n, eval: true, threads: env.Threads, label: "main"}
+	if w > 0 {
+		from, err := runWarmup(ctx, spec, env, w, w+n)
+		if err != nil {
+			return nil, err
+		}
+		st.from, st.initAfterLoad, st.begin, st.end, st.clock = from, true, w, w+n, clock{offset: w, total: w + n}
+	}
+	t, _, err := runStage(ctx, spec, env, st, true)
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,14 @@ type Profile struct {
 	MethodParams map[string]map[string]string
 	// EvalBatch is the batch size used for evaluation.
 	EvalBatch int
+	// GlobalWarmupEpochs trains the model dense for this many epochs before
+	// the methods that fix their targets at Init (C-GaP, P-GaP, static,
+	// SNIP, RigL, SET) compute "global" ratios, so that every method of a
+	// global column takes them from trained weights (GMP and
+	// prune-from-pretrained prune a trained model anyway). The warm-up is
+	// part of the run: its epochs, curves and FLOPs are counted. 0: ratios
+	// from the initial weights.
+	GlobalWarmupEpochs int
 	// Options holds a suite's own settings (model and data details that
 	// ModelSpec and DataSpec do not name), read by its TaskBuilder; every
 	// entry is part of the run's identity.

@@ -31,7 +31,9 @@ type trainer struct {
 	tape    *engine.Tape[float32]
 
 	batch, stepsPerEpoch, totalEpochs int
-	otherFwd                          float64 // forward FLOPs per example outside the prunable tensors
+	// clock places the method's epochs in the run (after a warm-up).
+	clock    clock
+	otherFwd float64 // forward FLOPs per example outside the prunable tensors
 
 	// Progress counters, checkpointed.
 	step int64
@@ -50,10 +52,16 @@ type trainer struct {
 	last map[string]float64
 }
 
+// clock places a method's epochs in the run: the method's epoch e is the
+// run's epoch offset+e (offset = the dense warm-up's epochs), and the run
+// has total epochs in all (0: offset + the method's epochs), over which the
+// learning-rate schedule runs.
+type clock struct{ offset, total int }
+
 // newTrainer builds the stage's Task (seeded initialisation, data), the
 // optimiser and the method's view of the prunable tensors. It calls
 // Method.Epochs but not Method.Init.
-func newTrainer(spec RunSpec, env Env, threads int, method methods.Method) (*trainer, error) {
+func newTrainer(spec RunSpec, env Env, threads int, method methods.Method, clk clock) (*trainer, error) {
 	p := spec.Profile
 	suites := env.Suites
 	if suites == nil {
@@ -71,6 +79,10 @@ func newTrainer(spec RunSpec, env Env, threads int, method methods.Method) (*tra
 	}
 	t.tape = engine.NewTape[float32](threads)
 	t.totalEpochs = method.Epochs(spec.baseEpochs())
+	if clk.total == 0 {
+		clk.total = clk.offset + t.totalEpochs
+	}
+	t.clock = clk
 
 	keepDense, err := denseSet(t.params, spec.denseRule())
 	if err != nil {
@@ -129,7 +141,7 @@ func (t *trainer) newOptimizer() error {
 	if err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
-	total := int64(t.totalEpochs) * int64(t.stepsPerEpoch)
+	total := int64(t.clock.total) * int64(t.stepsPerEpoch)
 	switch o.Schedule {
 	case "", "constant":
 		t.sched = optim.Constant{Base: o.LR}
@@ -188,13 +200,20 @@ func augRNG(seed int64, stream uint64, epoch int) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed)^0x5851f42d4c957f2d, stream<<32|uint64(epoch)))
 }
 
-// runEpoch trains one epoch: the run's only epoch loop. stream separates the
-// augmentation of stages that train the same epochs (P-GaP's branches).
+// methodStep is the method's own step count at the run's current step.
+func (t *trainer) methodStep() int64 {
+	return t.step - int64(t.clock.offset)*int64(t.stepsPerEpoch)
+}
+
+// runEpoch trains the run's epoch `epoch`: the run's only epoch loop. stream
+// separates the augmentation of stages that train the same epochs (P-GaP's
+// branches). The method sees its own epochs and steps (after the warm-up).
 func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanLoss float64, err error) {
 	start := time.Now()
 	aug := augRNG(t.spec.Seed, stream, epoch)
-	t.mctx.Epoch = epoch
-	if r, ok := t.method.(methods.Restarter); ok && r.RestartsOptimizerAt(epoch) && !t.spec.Profile.Optim.KeepStateAcrossPhases {
+	me := epoch - t.clock.offset
+	t.mctx.Epoch = me
+	if r, ok := t.method.(methods.Restarter); ok && r.RestartsOptimizerAt(me) && !t.spec.Profile.Optim.KeepStateAcrossPhases {
 		if err := t.restartOptimizer(); err != nil {
 			return 0, err
 		}
@@ -221,11 +240,12 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 		if err := t.tape.Backward(loss); err != nil {
 			return 0, fmt.Errorf("backward: %w", err)
 		}
-		t.mctx.Step = t.step
+		ms := t.methodStep()
+		t.mctx.Step = ms
 		if err := t.method.Update(t.mctx); err != nil {
 			return 0, fmt.Errorf("%s update at step %d: %w", t.method.Name(), t.step, err)
 		}
-		if skipper == nil || !skipper.SkipsOptimizerStep(t.step) {
+		if skipper == nil || !skipper.SkipsOptimizerStep(ms) {
 			if c := t.spec.Profile.Optim.ClipNorm; c > 0 {
 				t.clipGradients(c)
 			}
@@ -238,11 +258,11 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 				return 0, fmt.Errorf("%s after step %d: %w", t.method.Name(), t.step, err)
 			}
 		}
-		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(t.step)
+		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(ms)
 		t.trainFLOPs += methods.StepFLOPs(t.mctx.Tensors, t.batch, dg, t.otherFwd)
 		t.step++
 	}
-	t.mctx.Epoch = epoch
+	t.mctx.Epoch = me
 	if err := t.method.EpochEnd(t.mctx); err != nil {
 		return 0, fmt.Errorf("%s epoch end %d: %w", t.method.Name(), epoch, err)
 	}

@@ -200,3 +200,6 @@ func (c *CGaP) Phase(epoch int) Phase {
 
 // RestartsOptimizerAt is true where a new phase step starts (see Restarter).
 func (m *CGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*CGaP) TargetsAtInit() bool { return true }

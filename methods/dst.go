@@ -151,3 +151,6 @@ func (d *dst) updateTensor(ctx *Context, t *Tensor, f float64) error {
 	}
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*dst) TargetsAtInit() bool { return true }

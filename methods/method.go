@@ -188,6 +188,16 @@ type Restarter interface {
 	RestartsOptimizerAt(epoch int) bool
 }
 
+// TargetsAtInit is implemented by the methods that fix their per-layer
+// targets at Init, sparse from the first step (C-GaP, P-GaP, static, SNIP,
+// RigL, SET). For the "global" distribution, whose ratios come from the
+// weights, a runner may train the model dense for a short warm-up before
+// Init so that the ratios come from trained weights, as they do for the
+// methods that prune a trained model (GMP, prune-from-pretrained).
+type TargetsAtInit interface {
+	TargetsAtInit() bool
+}
+
 // stepChanges reports whether epoch starts a new phase step of m.
 func stepChanges(m Method, epoch int) bool {
 	return epoch > 0 && m.Phase(epoch).Step != m.Phase(epoch-1).Step

@@ -225,3 +225,6 @@ func Merge(branches []map[string][]float32, partitionOf func(name string) int,
 
 // RestartsOptimizerAt is true where a new phase step starts (see Restarter).
 func (m *PGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*PGaP) TargetsAtInit() bool { return true }

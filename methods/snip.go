@@ -72,3 +72,6 @@ func (s *SNIP) Init(ctx *Context) error {
 	ApplyMasks(ctx)
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*SNIP) TargetsAtInit() bool { return true }

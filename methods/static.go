@@ -24,3 +24,6 @@ func (s *Static) Init(ctx *Context) error {
 	}
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*Static) TargetsAtInit() bool { return true }
