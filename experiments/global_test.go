@@ -73,7 +73,7 @@ func TestGlobalRatiosFromTrainedWeights(t *testing.T) {
 		if err != nil || warm == nil {
 			t.Fatalf("%s: no warm-up checkpoint (%v)", r.Row, err)
 		}
-		stage := "main.ckpt"
+		stage := "phase-0.ckpt" // C-GaP's first step
 		if i == 1 {
 			stage = "round-0.ckpt"
 		}

@@ -117,6 +117,7 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		}
 	case st.from != nil: // start from another stage's checkpoint, as a new process would
 		initRNG = st.from.InitRNG
+		t.mctx.Targets = copyTargets(st.from.Targets) // Init replays with the fixed targets
 		if err := t.initMethod(initRNG); err != nil {
 			return nil, nil, err
 		}
@@ -211,23 +212,53 @@ func runWarmup(ctx context.Context, spec RunSpec, env Env, w, total int) (*Check
 	return ck, err
 }
 
-// executeSerial runs a one-process method: one stage over all its epochs,
-// after a dense warm-up stage when the row's "global" ratios need trained
-// weights.
+// phaseBounds splits a method's epochs [0, n) where it restarts its
+// optimiser (methods.Restarter: each C-GaP step, prune-from-pretrained's
+// fine-tune), unless the profile keeps the optimiser: each piece is a stage,
+// as each is a separate process in the reference code.
+func phaseBounds(spec RunSpec, method methods.Method, n int) []int {
+	b := []int{0}
+	if r, ok := method.(methods.Restarter); ok && !spec.Profile.Optim.KeepStateAcrossPhases {
+		for e := 1; e < n; e++ {
+			if r.RestartsOptimizerAt(e) {
+				b = append(b, e)
+			}
+		}
+	}
+	return append(b, n)
+}
+
+// executeSerial runs a one-process method as a chain of stages: a dense
+// warm-up when the row's "global" ratios need trained weights, then one stage
+// per optimiser phase of the method ("main" when it has one phase; else
+// "phase-0", "phase-1", ...: prune-from-pretrained's dense+prune and
+// fine-tune, C-GaP's steps), each starting from the previous one's
+// checkpoint with a fresh optimiser.
 func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Method) (*results.Run, error) {
 	n := method.Epochs(spec.baseEpochs())
 	w := warmupEpochs(spec, method)
-	st := stage{id: "main", method: method, begin: 0, end: n, eval: true, threads: env.Threads, label: "main"}
+	clk := clock{offset: w, total: w + n}
+	var from *Checkpoint
 	if w > 0 {
-		from, err := runWarmup(ctx, spec, env, w, w+n)
-		if err != nil {
+		var err error
+		if from, err = runWarmup(ctx, spec, env, w, w+n); err != nil {
 			return nil, err
 		}
-		st.from, st.initAfterLoad, st.begin, st.end, st.clock = from, true, w, w+n, clock{offset: w, total: w + n}
 	}
-	t, _, err := runStage(ctx, spec, env, st, true)
-	if err != nil {
-		return nil, err
+	bounds := phaseBounds(spec, method, n)
+	var t *trainer
+	for j := 0; j+1 < len(bounds); j++ {
+		id := "main"
+		if len(bounds) > 2 {
+			id = fmt.Sprintf("phase-%d", j)
+		}
+		st := stage{id: id, method: method, begin: w + bounds[j], end: w + bounds[j+1], eval: true, threads: env.Threads,
+			label: id, clock: clk, from: from, initAfterLoad: j == 0 && from != nil}
+		last := j+2 == len(bounds)
+		var err error
+		if t, from, err = runStage(ctx, spec, env, st, last); err != nil {
+			return nil, err
+		}
 	}
 	return t.result(ctx, spec, method)
 }
