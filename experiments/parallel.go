@@ -226,6 +226,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (met
 	}
 	_, _, err = runStage(ctx, spec, env, stage{id: branchID(r, b), from: cur, method: m,
 		begin: plan.w + r*plan.T, end: plan.w + (r+1)*plan.T, stream: uint64(1+r)<<8 | uint64(b), threads: threads, clock: plan.clock(),
+		evalLast: true,
 		label:   fmt.Sprintf("round %d branch %d", r, b),
 		prepare: func(t *trainer) error { return m.BranchInit(t.mctx, b) }}, false)
 	return err
@@ -237,6 +238,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (met
 func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (methods.Parallel, error), cur *Checkpoint, plan pgapPlan, r int) error {
 	id := spec.ID()
 	states := make([]map[string][]float32, plan.kappa)
+	var branchEval []results.Point // each branch's final evaluation, for the record
 	var flops, wall float64
 	for b := 0; b < plan.kappa; b++ {
 		path := env.stagePath(id, branchID(r, b))
@@ -248,6 +250,12 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 			return fmt.Errorf("p-gap: %s is missing or unfinished", path)
 		}
 		states[b] = c.State
+		for _, pt := range c.Curves {
+			if pt.Epoch == c.Epoch && len(pt.Metric) > 5 && pt.Metric[:5] == "test_" {
+				pt.Metric = fmt.Sprintf("branch%d_%s", b, pt.Metric[5:])
+				branchEval = append(branchEval, pt)
+			}
+		}
 		// Every branch's training counts: kappa x the compute in aggregate.
 		flops += c.TrainFLOPs - cur.TrainFLOPs
 		wall = max(wall, c.WallSeconds-cur.WallSeconds)
@@ -274,6 +282,12 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 			targets[ts.Name] = t.mctx.Targets[ts.Name]
 		}
 	}
+	// For the record: the merged model before its prune (every partition
+	// as its branch left it), evaluated below.
+	unpruned, _, err := methods.Merge(states, t.task.PartitionOf, nil, nil)
+	if err != nil {
+		return fmt.Errorf("p-gap merge round %d: %w", r, err)
+	}
 	weights, masks, err := methods.Merge(states, t.task.PartitionOf, prunable, targets)
 	if err != nil {
 		return fmt.Errorf("p-gap merge round %d: %w", r, err)
@@ -294,6 +308,10 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	t.wall = secondsToDuration(cur.WallSeconds + wall)
 	ge := plan.w + (r+1)*plan.T
 	t.step = int64(ge) * int64(t.stepsPerEpoch)
+	t.curves = append(t.curves, branchEval...)
+	if err := t.recordUnpruned(ctx, unpruned, weights, ge); err != nil {
+		return fmt.Errorf("p-gap merge round %d: %w", r, err)
+	}
 	if bn, ok := m.(methods.BNReestimator); ok && bn.BNBatches() > 0 {
 		// The merged model as merged, for the record, then its batch-norm
 		// statistics re-estimated on training batches of the next epoch.
@@ -353,4 +371,34 @@ func sortedStrings[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// recordUnpruned evaluates the merged model before its prune (dense masks)
+// and records it as merge_unpruned_*, then loads the pruned merge back.
+func (t *trainer) recordUnpruned(ctx context.Context, unpruned, pruned map[string][]float32, epoch int) error {
+	saved := make([][]float32, len(t.mctx.Tensors))
+	for i, ts := range t.mctx.Tensors {
+		saved[i] = append([]float32(nil), ts.M...)
+		for j := range ts.M {
+			ts.M[j] = 1
+		}
+	}
+	if err := t.params.LoadStateDict(unpruned); err != nil {
+		return err
+	}
+	ev, err := t.task.Evaluate(ctx, t.threads)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortedStrings(ev) {
+		t.curves = append(t.curves, results.Point{Epoch: epoch, Step: t.step, Metric: "merge_unpruned_" + k, Value: ev[k]})
+	}
+	for i, ts := range t.mctx.Tensors {
+		copy(ts.M, saved[i])
+	}
+	if err := t.params.LoadStateDict(pruned); err != nil {
+		return err
+	}
+	methods.ApplyMasks(t.mctx)
+	return nil
 }

@@ -39,6 +39,9 @@ type stage struct {
 	prepare func(t *trainer) error
 	// eval evaluates after every epoch (else progress reports the loss only).
 	eval bool
+	// evalLast evaluates after the stage's last epoch only (P-GaP's
+	// branches, for the record).
+	evalLast bool
 	// stream separates the augmentation of stages that train the same epochs.
 	stream uint64
 	// threads is the stage's kernel thread count.
@@ -163,7 +166,7 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		}
 		t.afterEpoch(epoch - t.clock.offset)
 		metric := -1.0
-		if st.eval {
+		if st.eval || (st.evalLast && epoch+1 == st.end) {
 			m, err := t.evaluate(ctx)
 			if err != nil {
 				return nil, nil, err
