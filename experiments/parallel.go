@@ -227,8 +227,8 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (met
 	_, _, err = runStage(ctx, spec, env, stage{id: branchID(r, b), from: cur, method: m,
 		begin: plan.w + r*plan.T, end: plan.w + (r+1)*plan.T, stream: uint64(1+r)<<8 | uint64(b), threads: threads, clock: plan.clock(),
 		evalLast: true,
-		label:   fmt.Sprintf("round %d branch %d", r, b),
-		prepare: func(t *trainer) error { return m.BranchInit(t.mctx, b) }}, false)
+		label:    fmt.Sprintf("round %d branch %d", r, b),
+		prepare:  func(t *trainer) error { return m.BranchInit(t.mctx, b) }}, false)
 	return err
 }
 
