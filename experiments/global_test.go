@@ -82,6 +82,16 @@ func TestGlobalRatiosFromTrainedWeights(t *testing.T) {
 			t.Fatalf("%s: no %s (%v)", r.Row, stage, err)
 		}
 		want := handRatios(warm.State)
+		// No cap: check that no layer is pruned whole (layer collapse, which
+		// the removed cap guarded against at random init).
+		maxR, maxInit := 0.0, 0.0
+		for _, n := range names {
+			maxR, maxInit = max(maxR, want[n]), max(maxInit, initRatios[n])
+			if want[n] >= 1 {
+				t.Errorf("%s: layer %s pruned whole by the trained-weight threshold", r.Row, n)
+			}
+		}
+		t.Logf("%s: largest layer ratio %.4f from the warm-up's weights, %.4f from the initial weights", r.Row, maxR, maxInit)
 		differ := 0
 		for _, n := range names {
 			got := after.Targets[n]

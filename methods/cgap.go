@@ -145,11 +145,7 @@ func checkPartitions(ctx *Context, kappa int) error {
 // prunePartition magnitude-prunes partition p's non-Dense tensors to their
 // targets.
 func prunePartition(ctx *Context, keeps []int, p int) {
-	for i, t := range ctx.Tensors {
-		if t.Partition == p && !t.Dense {
-			TopKMask(absCopy(t.W), keeps[i], t.M)
-		}
-	}
+	PruneToKeeps(ctx, keeps, func(t *Tensor) bool { return t.Partition == p })
 }
 
 // growPartition sets partition p's masks to 1 (its pruned weights are 0).

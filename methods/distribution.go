@@ -194,6 +194,21 @@ func ResolveTargets(ctx *Context) ([]float64, error) {
 }
 
 // targetKeeps resolves the targets as exact keep counts per tensor.
+// TargetKeeps is each tensor's keep count at its target (ResolveTargets).
+func TargetKeeps(ctx *Context) ([]int, error) { return targetKeeps(ctx) }
+
+// PruneToKeeps is the shared prune loop: every non-Dense tensor for which
+// sel is true (nil: all) keeps its keeps[i] largest-|w| weights; masks are
+// then applied. Scores other than |w| go through TopKMask directly.
+func PruneToKeeps(ctx *Context, keeps []int, sel func(*Tensor) bool) {
+	for i, t := range ctx.Tensors {
+		if !t.Dense && (sel == nil || sel(t)) {
+			TopKMask(absCopy(t.W), keeps[i], t.M)
+		}
+	}
+	ApplyMasks(ctx)
+}
+
 func targetKeeps(ctx *Context) ([]int, error) {
 	s, err := ResolveTargets(ctx)
 	if err != nil {

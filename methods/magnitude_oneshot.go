@@ -32,13 +32,7 @@ func (m *MagnitudeOneshot) Init(ctx *Context) error {
 	if err != nil {
 		return fmt.Errorf("%s init: %w", m.name, err)
 	}
-	for i, t := range ctx.Tensors {
-		if t.Dense {
-			setOnes(t.M)
-			continue
-		}
-		TopKMask(absCopy(t.W), keeps[i], t.M)
-	}
-	ApplyMasks(ctx)
+	denseMasks(ctx)
+	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }

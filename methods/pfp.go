@@ -64,12 +64,7 @@ func (m *PFP) EpochEnd(ctx *Context) error {
 	if err != nil {
 		return m.errorf("prune at epoch %d: %w", ctx.Epoch, err)
 	}
-	for i, t := range ctx.Tensors {
-		if !t.Dense {
-			TopKMask(absCopy(t.W), keeps[i], t.M)
-		}
-	}
-	ApplyMasks(ctx)
+	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }
 
