@@ -393,11 +393,12 @@ func (t *trainer) recordUnpruned(ctx context.Context, unpruned, pruned map[strin
 	for _, k := range sortedStrings(ev) {
 		t.curves = append(t.curves, results.Point{Epoch: epoch, Step: t.step, Metric: "merge_unpruned_" + k, Value: ev[k]})
 	}
-	for i, ts := range t.mctx.Tensors {
-		copy(ts.M, saved[i])
-	}
+	// The state dicts hold masks too: load the pruned merge, then its masks.
 	if err := t.params.LoadStateDict(pruned); err != nil {
 		return err
+	}
+	for i, ts := range t.mctx.Tensors {
+		copy(ts.M, saved[i])
 	}
 	methods.ApplyMasks(t.mctx)
 	return nil

@@ -139,7 +139,7 @@ func TestKillAtStageBoundaries(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(15, 1))
 	kills := 0
-	for try := 0; try < 8; try++ {
+	for try := 0; try < 6; try++ {
 		at := 1 + rng.IntN(max(1, saves/3))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStageKillHelperProcess$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "GAP_STAGEKILL_DIR="+dir, fmt.Sprintf("GAP_STAGEKILL_AT=%d", at))

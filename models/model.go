@@ -192,8 +192,9 @@ func (m *common) DenseSet(rule string) ([]string, error) {
 
 // PartitionOf implements Model.PartitionOf from the map the builder filled
 // (see claim) and, for a name the builder did not claim, the parameter's own
-// Partition.
+// Partition. A state dict's mask entry (<weight>.mask) goes with its weight.
 func (m *common) PartitionOf(name string) int {
+	name = strings.TrimSuffix(name, nn.MaskSuffix) // a mask goes with its weight
 	if p, ok := m.partOf[name]; ok {
 		return p
 	}
