@@ -195,7 +195,31 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 			spec.Rows = append(spec.Rows, r) // no runs: the report shows it pending
 		}
 	}
+	if n := budgetNote(t, p); n != "" {
+		spec.Notes = append(append([]string(nil), spec.Notes...), n)
+	}
 	return spec
+}
+
+// budgetNote says, for a profile, which rows train which budget and so which
+// comparisons are budget-matched.
+func budgetNote(t *experiments.Table, p experiments.Profile) string {
+	plan := experiments.Plan{Table: t, Profile: p}
+	gap := 0
+	hasGapRows := false
+	for _, r := range t.Rows {
+		if r.Budget == "gap" {
+			hasGapRows = true
+			if n, err := plan.RowEpochs(r); err == nil {
+				gap = n
+			}
+		}
+	}
+	note := fmt.Sprintf("Budgets (%s profile): every baseline trains the base budget, %d epochs (prune-from-pretrained's dense and fine-tune phases share it); C-GaP and P-GaP follow their own schedule (the Epochs column; P-GaP's is one branch's path, its training FLOPs count every branch).", p.Name, p.Epochs)
+	if hasGapRows && gap > 0 {
+		note += fmt.Sprintf(" Rows marked \"GaP budget\" train C-GaP's %d epochs: C-GaP against them is the budget-matched comparison (the paper's \"RigL 5×\" analogue); against the x1 rows it is not.", gap)
+	}
+	return note
 }
 
 // loadRuns reads a table's runs from a results folder.
