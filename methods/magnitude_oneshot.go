@@ -18,7 +18,7 @@ func newMagnitudeOneshot(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &MagnitudeOneshot{base{"magnitude-oneshot"}, f}, nil
+	return &MagnitudeOneshot{base{name: "magnitude-oneshot", ps: ps}, f}, nil
 }
 
 // Epochs is epochs_factor x base (at least 1).
@@ -32,13 +32,7 @@ func (m *MagnitudeOneshot) Init(ctx *Context) error {
 	if err != nil {
 		return fmt.Errorf("%s init: %w", m.name, err)
 	}
-	for i, t := range ctx.Tensors {
-		if t.Dense {
-			setOnes(t.M)
-			continue
-		}
-		TopKMask(absCopy(t.W), keeps[i], t.M)
-	}
-	ApplyMasks(ctx)
+	denseMasks(ctx)
+	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }
