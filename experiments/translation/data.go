@@ -33,6 +33,11 @@ type DataSpec struct {
 	EvalSplit string
 	// Vocab is the joint BPE vocabulary size (shared embedding).
 	Vocab int
+	// MaxWords, when > 0, keeps only pairs (training and evaluation) with
+	// at most MaxWords whitespace-separated words on each side, before
+	// TrainPairs/EvalPairs take their first n: the proxies' short-sentence
+	// subsets.
+	MaxWords int
 	// MaxLen drops training pairs with more than MaxLen BPE tokens on a side
 	// (the count is logged and kept in Task.Skipped).
 	MaxLen int
@@ -100,6 +105,9 @@ func loadCorpus(ctx context.Context, d DataSpec) (*corpus, error) {
 			eval = c.Valid
 		}
 	}
+	if d.MaxWords > 0 {
+		train, eval = shortPairs(train, d.MaxWords), shortPairs(eval, d.MaxWords)
+	}
 	if d.TrainPairs > 0 && d.TrainPairs < len(train) {
 		train = train[:d.TrainPairs]
 	}
@@ -140,12 +148,23 @@ func loadCorpus(ctx context.Context, d DataSpec) (*corpus, error) {
 	return c, nil
 }
 
+// shortPairs keeps the pairs with at most n words on each side, in order.
+func shortPairs(ps []tdata.Pair, n int) []tdata.Pair {
+	var out []tdata.Pair
+	for _, p := range ps {
+		if len(strings.Fields(p.Src)) <= n && len(strings.Fields(p.Tgt)) <= n {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // loadBPE trains the joint BPE on the training text, or reads it from the
 // cache (keyed by vocabulary size and corpus size).
 func loadBPE(d DataSpec, train []tdata.Pair) (*tdata.BPE, error) {
 	var path string
 	if d.CacheDir != "" && d.Dir == "" {
-		path = filepath.Join(d.CacheDir, fmt.Sprintf("bpe-sword-%d-%d.txt", d.Vocab, len(train)))
+		path = filepath.Join(d.CacheDir, fmt.Sprintf("bpe-sword-%d-w%d-%d.txt", d.Vocab, d.MaxWords, len(train)))
 		if b, err := tdata.LoadBPE(path); err == nil {
 			return b, nil
 		} else if !errors.Is(err, os.ErrNotExist) {

@@ -102,23 +102,23 @@ func Profiles() []Profile {
 	return []Profile{
 		{
 			Name: "smoke", Proxy: true, Threads: 2,
-			Label: "PROXY (smoke): SWORD En-Es, 400 pairs, Transformer d32 3+3, 1 epoch per phase, greedy on 24 test sentences",
-			Spec: Spec{Model: proxyModel(32, 2, 64, 3, 0, 3), Search: greedyShort,
-				Data: DataSpec{TrainPairs: 400, EvalPairs: 24, EvalSplit: "test", Vocab: 300, MaxLen: 24, MaxTokens: 600}},
+			Label: "PROXY (smoke): SWORD En-Es, 96 verses of <= 12 words, Transformer d16 3+3, 1 epoch per phase, greedy on 16 test verses",
+			Spec: Spec{Model: proxyModel(16, 2, 32, 3, 0, 3), Search: greedyShort,
+				Data: DataSpec{TrainPairs: 96, EvalPairs: 16, EvalSplit: "test", MaxWords: 12, Vocab: 250, MaxLen: 40, MaxTokens: 400}},
 			Optim: smokeOpt, Budget: Budget{DenseEpochs: 1, EpochsPerStep: 1, Rounds: 1, FinetuneEpochs: 1},
 		},
 		{
 			Name: "default", Proxy: true, Threads: 2,
-			Label: "PROXY (default): SWORD En-Es (KJV -> Reina-Valera 1909), 4000 pairs <= 48 BPE tokens, Transformer d64 3+3 FFN 256, beam 4 on 200 test verses",
+			Label: "PROXY (default): SWORD En-Es (KJV -> Reina-Valera 1909), the ~5000 training verses of <= 15 words, Transformer d64 3+3 FFN 256, beam 4 on 200 test verses of <= 15 words",
 			Spec: Spec{Model: proxyModel(64, 4, 256, 3, 0.1, 3), Search: transformer.SearchOpts{Beam: 4, LenPenalty: 1, MaxLenA: 1.2, MaxLenB: 10},
-				Data: DataSpec{TrainPairs: 4000, EvalPairs: 200, EvalSplit: "test", Vocab: 2000, MaxLen: 48, MaxTokens: 2048}},
+				Data: DataSpec{EvalPairs: 200, EvalSplit: "test", MaxWords: 15, Vocab: 2000, MaxLen: 48, MaxTokens: 2048}},
 			Optim: defOpt, Budget: Budget{DenseEpochs: 4, EpochsPerStep: 1, Rounds: 1, FinetuneEpochs: 2},
 		},
 		{
 			Name: "long", Proxy: true, Threads: 2,
-			Label: "PROXY (long): SWORD En-Es, all training verses <= 64 BPE tokens, Transformer d128 3+3 FFN 512, beam 4 on the test split",
+			Label: "PROXY (long): SWORD En-Es, the ~16000 training verses of <= 25 words, Transformer d128 3+3 FFN 512, beam 4 on the test verses of <= 25 words",
 			Spec: Spec{Model: proxyModel(128, 4, 512, 3, 0.1, 3), Search: transformer.DefaultSearch(),
-				Data: DataSpec{EvalSplit: "test", Vocab: 4000, MaxLen: 64, MaxTokens: 4096}},
+				Data: DataSpec{EvalSplit: "test", MaxWords: 25, Vocab: 4000, MaxLen: 64, MaxTokens: 4096}},
 			Optim: longOpt, Budget: Budget{DenseEpochs: 10, EpochsPerStep: 2, Rounds: 2, FinetuneEpochs: 10},
 		},
 		{

@@ -62,7 +62,8 @@ func idsTensor(ids []int32, b, l int) nn.STensor {
 // same 50 batches with Adam (0.9, 0.98), dropout off, and requires every
 // step's loss to agree to 1e-3 relative; then PyTorch greedy-decodes 100
 // test sentences from Go's trained weights (re-running the whole prefix each
-// step) and at least 99% must equal Go's incremental (KV-cache) greedy output.
+// step) and at least 99% must equal Go's incremental (KV-cache) greedy output;
+// likewise PyTorch's beam-4 search with its own KV cache against Go's Beam.
 func TestParityTorch(t *testing.T) {
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
@@ -125,6 +126,7 @@ func TestParityTorch(t *testing.T) {
 	}
 	tp = engine.NewTape[float32](2)
 	goGreedy := m.Greedy(tp, test.Src, test.B, test.SrcLen, SearchOpts{Beam: 1, LenPenalty: 1, MaxLenA: maxA, MaxLenB: maxB})
+	goBeam := m.Beam(tp, test.Src, test.B, test.SrcLen, SearchOpts{Beam: 4, LenPenalty: 1, MaxLenA: maxA, MaxLenB: maxB})
 	// PyTorch.
 	cmd := exec.Command(py, filepath.Join("..", "..", "scripts", "torch", "parity_transformer.py"), dir)
 	out, err := cmd.CombinedOutput()
@@ -132,7 +134,7 @@ func TestParityTorch(t *testing.T) {
 		t.Fatalf("parity_transformer.py: %v\n%s", err, out)
 	}
 	var thLoss []float64
-	thGreedy := map[int]string{}
+	thGreedy, thBeam := map[int]string{}, map[int]string{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -146,9 +148,12 @@ func TestParityTorch(t *testing.T) {
 		case len(f) >= 2 && f[0] == "greedy":
 			i, _ := strconv.Atoi(f[1])
 			thGreedy[i] = strings.Join(f[2:], " ")
+		case len(f) >= 2 && f[0] == "beam4":
+			i, _ := strconv.Atoi(f[1])
+			thBeam[i] = strings.Join(f[2:], " ")
 		}
 	}
-	if len(thLoss) != steps || len(thGreedy) != nTest {
+	if len(thLoss) != steps || len(thGreedy) != nTest || len(thBeam) != nTest {
 		t.Fatalf("PyTorch printed %d losses and %d decodings:\n%s", len(thLoss), len(thGreedy), out)
 	}
 	worst := 0.0
@@ -159,21 +164,25 @@ func TestParityTorch(t *testing.T) {
 			t.Errorf("step %d: Go loss %.7g, PyTorch %.7g (rel %.2g)", i, goLoss[i], thLoss[i], rel)
 		}
 	}
-	same := 0
-	for i, h := range goGreedy {
-		s := make([]string, len(h.Tokens))
-		for j, x := range h.Tokens {
-			s[j] = strconv.Itoa(int(x))
+	agree := func(what string, hyps []Hypothesis, th map[int]string) int {
+		same := 0
+		for i, h := range hyps {
+			s := make([]string, len(h.Tokens))
+			for j, x := range h.Tokens {
+				s[j] = strconv.Itoa(int(x))
+			}
+			if strings.Join(s, " ") == th[i] {
+				same++
+			} else {
+				t.Logf("%s sentence %d: Go %v, PyTorch %s", what, i, h.Tokens, th[i])
+			}
 		}
-		if strings.Join(s, " ") == thGreedy[i] {
-			same++
-		} else {
-			t.Logf("sentence %d: Go %v, PyTorch %s", i, h.Tokens, thGreedy[i])
-		}
+		return same
 	}
-	t.Logf("loss step 0 %.6g -> step %d %.6g; max relative loss difference over %d steps: %.3g; greedy outputs equal: %d/%d",
-		goLoss[0], steps-1, goLoss[steps-1], steps, worst, same, nTest)
-	if same*100 < 99*nTest {
-		t.Errorf("greedy outputs equal for %d of %d sentences (need 99%%)", same, nTest)
+	same, sameBeam := agree("greedy", goGreedy, thGreedy), agree("beam 4", goBeam, thBeam)
+	t.Logf("loss step 0 %.6g -> step %d %.6g; max relative loss difference over %d steps: %.3g; equal outputs: greedy %d/%d, beam 4 %d/%d",
+		goLoss[0], steps-1, goLoss[steps-1], steps, worst, same, nTest, sameBeam, nTest)
+	if same*100 < 99*nTest || sameBeam*100 < 99*nTest {
+		t.Errorf("outputs equal for greedy %d and beam 4 %d of %d sentences (need 99%%)", same, sameBeam, nTest)
 	}
 }

@@ -259,3 +259,28 @@ func TestLossGradient(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBeam4 times beam-4 decoding (KV caches) of 64 random 32-token
+// sources with the bench configuration's random-weight model, outputs of at
+// most 32 tokens (2 threads); parity_transformer.py --bench-decode times the
+// same in PyTorch.
+func BenchmarkBeam4(b *testing.B) {
+	c := Bench()
+	m, err := New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	const n, l = 64, 32
+	src := make([]int32, n*l)
+	for i := range src {
+		src[i] = int32(4 + rng.IntN(c.Vocab-4))
+	}
+	tp := engine.NewTape[float32](2)
+	o := SearchOpts{Beam: 4, LenPenalty: 1, MaxLenA: 1, MaxLenB: 0}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Beam(tp, src, n, l, o)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "sent/s")
+}

@@ -212,6 +212,10 @@ def parity(d):
         outs = greedy(model, bt["test_src"].long(), float(meta["max_a"]), int(meta["max_b"]))
     for i, o in enumerate(outs):
         print("greedy", i, " ".join(map(str, o)))
+    with torch.no_grad():
+        beams = beam_cached(model, bt["test_src"].long(), 4, float(meta["max_a"]), int(meta["max_b"]))
+    for i, o in enumerate(beams):
+        print("beam4", i, " ".join(map(str, o)))
 
 
 def bench(a):
@@ -242,16 +246,120 @@ def bench(a):
           f"s_per_step={s:.4f} img_per_s={a.batch / s:.1f} peak_rss_mb={rss:.0f} torch={torch.__version__}")
 
 
+def beam_cached(model, src, k, max_a, max_b, lenpen=1.0):
+    """Beam search with per-layer key/value caches (fairseq's rules: the 2k best
+    continuations are ranked, <eos> among the first k finishes a hypothesis,
+    the first k others continue; done when k hypotheses finished)."""
+    c = model.c
+    d, h = c["D"], c["Heads"]
+    dh = d // h
+    b = src.shape[0]
+    enc, pad = model.encode(src)
+    rows = b * k
+    enc = enc.repeat_interleave(k, 0)
+    pad = pad.repeat_interleave(k, 0)
+    lens = (src != PAD).sum(1)
+    maxl = [max(1, int(max_a * int(n)) + max_b) for n in lens]
+
+    def heads(x):
+        return x.view(rows, -1, h, dh).transpose(1, 2)
+
+    cross = [(heads(L.encoder_attn.k_proj(enc)), heads(L.encoder_attn.v_proj(enc))) for L in model.decoder.layers]
+    cache = [None] * len(model.decoder.layers)
+    scores = torch.full((rows,), float("-inf"), dtype=torch.float64)
+    scores[::k] = 0
+    hist = [[] for _ in range(rows)]
+    tok = torch.full((rows,), BOS, dtype=torch.long)
+    fin = [[] for _ in range(b)]
+    done = [False] * b
+    t = 0
+    while not all(done):
+        x = model.embed(tok[:, None], start=t)
+        for i, L in enumerate(model.decoder.layers):
+            y = L.self_attn_layer_norm(x)
+            q, kk, vv = heads(L.self_attn.q_proj(y)), heads(L.self_attn.k_proj(y)), heads(L.self_attn.v_proj(y))
+            if cache[i] is not None:
+                kk, vv = torch.cat([cache[i][0], kk], 2), torch.cat([cache[i][1], vv], 2)
+            cache[i] = (kk, vv)
+            a = ((q @ kk.transpose(-1, -2)) / math.sqrt(dh)).softmax(-1) @ vv
+            x = x + L.self_attn.out_proj(a.transpose(1, 2).reshape(rows, 1, d))
+            y = L.encoder_attn_layer_norm(x)
+            q = heads(L.encoder_attn.q_proj(y))
+            s = (q @ cross[i][0].transpose(-1, -2)) / math.sqrt(dh)
+            s = s.masked_fill(pad[:, None, None, :], float("-inf"))
+            a = s.softmax(-1) @ cross[i][1]
+            x = x + L.encoder_attn.out_proj(a.transpose(1, 2).reshape(rows, 1, d))
+            x = x + L.fc2(F.relu(L.fc1(L.final_layer_norm(x))))
+        lp = (model.decoder.layer_norm(x)[:, 0] @ model.encoder.embed_tokens.weight.t()).double().log_softmax(-1)
+        lp[:, PAD] = float("-inf")
+        lp[:, BOS] = float("-inf")
+        idx = torch.arange(rows)
+        new_scores = torch.full((rows,), float("-inf"), dtype=torch.float64)
+        new_hist = list(hist)
+        for s_ in range(b):
+            if done[s_]:
+                continue
+            sl = slice(s_ * k, (s_ + 1) * k)
+            l = lp[sl]
+            if t >= maxl[s_]:
+                e = l[:, EOS].clone()
+                l = torch.full_like(l, float("-inf"))
+                l[:, EOS] = e
+            cand = (scores[sl][:, None] + l).view(-1)
+            top_s, top_i = cand.topk(2 * k)
+            nxt = 0
+            for rank in range(2 * k):
+                sc, flat = float(top_s[rank]), int(top_i[rank])
+                if sc == float("-inf"):
+                    break
+                r, w = s_ * k + flat // l.shape[1], flat % l.shape[1]
+                if w == EOS:
+                    if rank < k and len(fin[s_]) < k:
+                        fin[s_].append((sc / (t + 1) ** lenpen, hist[r]))
+                    continue
+                if nxt < k:
+                    rr = s_ * k + nxt
+                    idx[rr], new_scores[rr], new_hist[rr] = r, sc, hist[r] + [w]
+                    tok[rr] = w
+                    nxt += 1
+            if len(fin[s_]) >= k or t >= maxl[s_] or nxt == 0:
+                done[s_] = True
+        scores, hist = new_scores, new_hist
+        cache = [(kv[0].index_select(0, idx), kv[1].index_select(0, idx)) for kv in cache]
+        t += 1
+    return [max(f)[1] if f else [] for f in fin]
+
+
+def bench_decode(a):
+    torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
+    c = dict(Vocab=8000, D=256, Heads=4, FFN=1024, EncLayers=3, DecLayers=3, Dropout=0.1,
+             AttnDropout=0.1, ReLUDropout=0.1, LabelSmoothing=0.1)
+    model = Transformer(c).eval()
+    src = torch.randint(4, 8000, (64, 32))
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        n = 0
+        for _ in range(a.steps):
+            beam_cached(model, src, 4, 1.0, 0)
+            n += src.shape[0]
+        s = time.perf_counter() - t0
+    print(f"RESULT decode=beam4 model=transformer sentences={n} threads={a.threads} sent_per_s={n / s:.2f}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("dir", nargs="?", help="parity directory written by the Go test")
     p.add_argument("--bench", action="store_true", help="time the bench configuration's training step")
+    p.add_argument("--bench-decode", action="store_true", help="time beam-4 decoding with a KV cache")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     a = p.parse_args()
-    if a.bench:
+    if a.bench_decode:
+        bench_decode(a)
+    elif a.bench:
         bench(a)
     elif a.dir:
         parity(a.dir)
