@@ -42,15 +42,36 @@ type Task struct {
 	pairs int // training pairs kept
 }
 
-// New loads and tokenises the data and builds the model.
-func New(ctx context.Context, s Spec) (*Task, error) {
-	if s.Data.MaxTokens < 1 {
-		return nil, fmt.Errorf("translation: max tokens per batch %d", s.Data.MaxTokens)
-	}
-	c, err := loadCorpus(ctx, s.Data)
+// Data is a loaded, tokenised corpus, read-only: tasks of the same DataSpec
+// (P-GaP branches, the rows of a table) can share one.
+type Data struct{ c *corpus }
+
+// LoadData reads the text of d, trains (or reads the cached) BPE and
+// encodes the pairs.
+func LoadData(ctx context.Context, d DataSpec) (*Data, error) {
+	c, err := loadCorpus(ctx, d)
 	if err != nil {
 		return nil, err
 	}
+	return &Data{c: c}, nil
+}
+
+// New loads and tokenises the data and builds the model.
+func New(ctx context.Context, s Spec) (*Task, error) {
+	d, err := LoadData(ctx, s.Data)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithData(s, d)
+}
+
+// NewWithData builds the model on already loaded data (loaded with the same
+// s.Data).
+func NewWithData(s Spec, d *Data) (*Task, error) {
+	if s.Data.MaxTokens < 1 {
+		return nil, fmt.Errorf("translation: max tokens per batch %d", s.Data.MaxTokens)
+	}
+	c := d.c
 	var ns, nt int
 	for _, p := range c.train {
 		ns += len(p[0])
@@ -113,14 +134,15 @@ func (t *Task) Batch(epoch, step int) (*transformer.Batch, error) {
 	return makeBatch(t.data.train, t.plan[order[step]]), nil
 }
 
-// Loss records the label-smoothed cross-entropy of the step's batch (dropout
-// from rng).
+// Loss records the label-smoothed cross-entropy of the step's batch, with
+// dropout drawn from rng (none when rng is nil).
 func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (*engine.Var[float32], error) {
 	bt, err := t.Batch(epoch, step)
 	if err != nil {
 		return nil, err
 	}
-	return t.model.Loss(tp, bt, true, rng), nil
+	// Without a generator (the runner's saliency batches) dropout is off.
+	return t.model.Loss(tp, bt, rng != nil, rng), nil
 }
 
 // evalBatch is how many sentences are decoded together.

@@ -144,7 +144,6 @@ func New(c Config) (*Model, error) {
 	nn.Normal(emb, 0, 1/math.Sqrt(float64(c.D)), rng)
 	clear(emb.Data()[int(PadID)*c.D : int(PadID+1)*c.D])
 	m.embed = m.ps.Add("encoder.embed_tokens.weight", emb, false)
-	m.embed.FirstOrLast = true // the input embedding and the output projection
 	m.embed.FwdFLOPs = 2 * float64(c.D) * float64(c.Vocab) * float64(c.TgtLen)
 	lin := func(name string, in, out int, gain float64, part, tokens int) *nn.Linear {
 		l := nn.NewLinear(m.ps, name, in, out, true, rng)
@@ -187,6 +186,13 @@ func New(c Config) (*Model, error) {
 		m.dec = append(m.dec, l)
 	}
 	m.decLN = nn.NewLayerNorm(m.ps, "decoder.layer_norm", c.D, lnEps)
+	// The first prunable layer is the first encoder layer's q, k and v
+	// projections (side by side), the last the last decoder layer's fc2. The
+	// reference prunes them all (a table keeps them dense only by choice).
+	first := m.enc[0].selfAttn
+	for _, l := range []*nn.Linear{first.q, first.k, first.v, m.dec[len(m.dec)-1].fc2} {
+		l.W.FirstOrLast = true
+	}
 	return m, nil
 }
 

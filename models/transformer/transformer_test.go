@@ -105,8 +105,17 @@ func TestParams(t *testing.T) {
 			t.Errorf("missing %s", name)
 		}
 	}
-	if e := ps.Get("encoder.embed_tokens.weight"); e.Prunable || !e.FirstOrLast {
-		t.Error("embedding must be FirstOrLast and not prunable")
+	if e := ps.Get("encoder.embed_tokens.weight"); e.Prunable || e.FirstOrLast {
+		t.Error("embedding must be neither prunable nor FirstOrLast")
+	}
+	var flagged []string
+	for _, p := range ps.All() {
+		if p.FirstOrLast {
+			flagged = append(flagged, p.Name)
+		}
+	}
+	if got := strings.Join(flagged, " "); got != "encoder.layers.0.self_attn.k_proj.weight encoder.layers.0.self_attn.v_proj.weight encoder.layers.0.self_attn.q_proj.weight decoder.layers.2.fc2.weight" {
+		t.Errorf("FirstOrLast: %s", got)
 	}
 	if m.PartitionOf("decoder.layers.2.fc1.weight") != 5 || m.PartitionOf("nope") != -1 || m.PartitionOf("decoder.layers.9.fc1.weight") != -1 {
 		t.Error("PartitionOf")
