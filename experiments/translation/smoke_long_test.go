@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"os/exec"
 	"testing"
 	"time"
@@ -15,15 +16,24 @@ import (
 	"github.com/gap-harness/gap/engine/optim"
 )
 
-// TestSmokeProfileDenseSWORD trains the smoke profile's dense row on the
-// SWORD English-Spanish corpus (needs mod2imp and the Debian modules) with
-// the reference recipe (Adam 0.9/0.98, inverse-sqrt warm-up) and reports
-// the wall time of loading, training and evaluating, and the BLEU.
+// TestSmokeProfileDenseSWORD trains a profile's dense row (smoke, or the
+// one named by GAP_TRANSLATION_PROFILE; GAP_EPOCHS overrides its epochs) on
+// the SWORD English-Spanish corpus (needs mod2imp and the Debian modules)
+// with the reference recipe (Adam 0.9/0.98, inverse-sqrt warm-up) and
+// reports the wall time of loading, training and evaluating, and the BLEU.
 func TestSmokeProfileDenseSWORD(t *testing.T) {
 	if _, err := exec.LookPath("mod2imp"); err != nil {
 		t.Skip("mod2imp not installed (Debian libsword-utils, sword-text-kjv, sword-text-sparv)")
 	}
 	p := Profiles()[0]
+	for _, q := range Profiles() {
+		if q.Name == os.Getenv("GAP_TRANSLATION_PROFILE") {
+			p = q
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("GAP_EPOCHS")); err == nil && n > 0 {
+		p.Budget.DenseEpochs = n
+	}
 	p.Spec.Data.CacheDir = t.TempDir()
 	if d := os.Getenv("GAP_SWORD_CACHE"); d != "" {
 		p.Spec.Data.CacheDir = d
@@ -75,7 +85,7 @@ func TestSmokeProfileDenseSWORD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("smoke dense on SWORD: vocab %d, %d steps/epoch, %d pairs/step, %d skipped; load %v, train %v (%d steps, loss %.3f -> %.3f), eval %v; BLEU %.2f (cased %.2f)",
+	t.Logf("%s dense on SWORD: vocab %d, %d steps/epoch, %d pairs/step, %d skipped; load %v, train %v (%d steps, loss %.3f -> %.3f), eval %v; BLEU %.2f (cased %.2f)", p.Name,
 		task.Spec().Model.Vocab, task.StepsPerEpoch(), task.ExamplesPerStep(), task.Skipped(), tLoad.Round(time.Millisecond),
 		tTrain.Round(time.Millisecond), step, first, last, time.Since(t2).Round(time.Millisecond), m["bleu"], m["bleu_cased"])
 }
