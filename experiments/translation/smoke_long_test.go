@@ -7,8 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
