@@ -1,6 +1,8 @@
 package translation
 
 import (
+	"fmt"
+
 	"github.com/gap-harness/gap/models/transformer"
 )
 
@@ -82,10 +84,13 @@ type Profile struct {
 	Threads int
 }
 
-// Profiles proposes the table's four profiles. Costs are extrapolated from
-// ../shared/notes/translation-budget.md (PyTorch, 2 threads: 0.65-2.1 s per
-// 64x32-token step at d 128-256) and must be re-measured with `gap bench
-// step -model transformer` before the lead fixes them.
+// Profiles proposes the table's four profiles. Measured on the shared
+// 2-core machine under heavy load (load average 15-20), dense row only:
+// smoke 1.3 s per epoch (8 steps of ~12 pairs), default 87 s per epoch (64
+// steps of ~79 pairs, 5049 verses); an idle machine should be several times
+// faster. The GaP rows cost 1 + kappa*Rounds*EpochsPerStep + FinetuneEpochs
+// epochs. Re-measure (`go test -tags long ./experiments/translation -run
+// SmokeProfile`, GAP_TRANSLATION_PROFILE, GAP_EPOCHS) before fixing them.
 func Profiles() []Profile {
 	refOptim := OptimSpec{PeakLR: 8.46e-4, WarmupSteps: 4000, Beta1: 0.9, Beta2: 0.98, Eps: 1e-9, RestartScheduleEachPhase: true}
 	proxyModel := func(d, heads, ffn, layers int, drop float64, kappa int) transformer.Config {
@@ -129,4 +134,31 @@ func Profiles() []Profile {
 			Optim: refOptim, Budget: Budget{DenseEpochs: 40, EpochsPerStep: 10, Rounds: 10, FinetuneEpochs: 40},
 		},
 	}
+}
+
+// ProfileByName returns the named profile (smoke, default, long, full).
+func ProfileByName(name string) (Profile, error) {
+	for _, p := range Profiles() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return Profile{}, fmt.Errorf("translation: unknown profile %q (smoke, default, long, full)", name)
+}
+
+// SpecFor resolves a profile's Spec for one run: the row's kappa, the seed,
+// the data folder (dataPath; required by the full profile, optional for the
+// proxies, whose default is the SWORD corpus) and the cache folder.
+func SpecFor(p Profile, kappa int, seed uint64, dataPath, cacheDir string) (Spec, error) {
+	s := p.Spec
+	if kappa > 0 {
+		s.Model.Kappa = kappa
+	}
+	s.Seed = seed
+	s.Data.Dir = dataPath
+	s.Data.CacheDir = cacheDir
+	if !p.Proxy && dataPath == "" {
+		return Spec{}, fmt.Errorf("translation: profile %s needs DATA: a folder with train.src train.tgt valid.src valid.tgt test.src test.tgt", p.Name)
+	}
+	return s, nil
 }

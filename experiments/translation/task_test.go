@@ -217,3 +217,64 @@ func TestScoreBLEU(t *testing.T) {
 		t.Fatalf("upper-cased: %v", m)
 	}
 }
+
+// TestDeterministic builds the same task twice and requires bit-identical
+// losses over a few steps with dropout from the same seed.
+func TestDeterministic(t *testing.T) {
+	dir := writeToyCorpus(t, 60, 4)
+	run := func() []float32 {
+		s := toySpec(dir)
+		s.Model.Dropout, s.Model.AttnDropout, s.Model.ReLUDropout = 0.1, 0.1, 0.1
+		task, err := New(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt, err := optim.NewAdam(task.Params().Vars(), optim.AdamConfig{LR: 1e-3, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := engine.NewTape[float32](2)
+		rng := rand.New(rand.NewPCG(3, 3))
+		var out []float32
+		for step := 0; step < 3; step++ {
+			tp.Reset()
+			task.Params().ZeroGrad()
+			l, err := task.Loss(tp, 1, step%task.StepsPerEpoch(), rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, l.Value.Data()[0])
+			if err := tp.Backward(l); err != nil {
+				t.Fatal(err)
+			}
+			opt.Step()
+		}
+		return out
+	}
+	a, b := run(), run()
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("step %d: %v vs %v", i, a[i], b[i])
+		}
+	}
+}
+
+// TestSpecFor: the full profile needs a data folder; kappa and seed land in
+// the spec.
+func TestSpecFor(t *testing.T) {
+	full, err := ProfileByName("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SpecFor(full, 3, 1, "", ""); err == nil {
+		t.Fatal("full profile without DATA accepted")
+	}
+	smoke, _ := ProfileByName("smoke")
+	s, err := SpecFor(smoke, 6, 9, "", "/tmp/x")
+	if err != nil || s.Model.Kappa != 6 || s.Seed != 9 || s.Data.CacheDir != "/tmp/x" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if _, err := ProfileByName("nope"); err == nil {
+		t.Fatal("unknown profile accepted")
+	}
+}
