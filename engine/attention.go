@@ -227,6 +227,8 @@ type KVCache[T Float] struct {
 	K, V *Tensor[T]
 	// Len is the number of filled positions.
 	Len int
+
+	scratch []T // Reorder's copy of the filled rows
 }
 
 // NewKVCache returns an empty cache for batch rows of up to capacity
@@ -256,20 +258,33 @@ func (c *KVCache[T]) Append(k, v *Tensor[T]) {
 
 // Reorder replaces the cache's batch rows by rows idx of the old cache (beam
 // search keeps the histories of the surviving hypotheses); len(idx) must be
-// the batch size.
+// the batch size. Only the filled positions move; an identity idx is free.
 func (c *KVCache[T]) Reorder(idx []int32) {
 	b, capa, d := c.K.shape[0], c.K.shape[1], c.K.shape[2]
 	if len(idx) != b {
 		panic(fmt.Sprintf("engine: KVCache.Reorder: %d indices for %d rows", len(idx), b))
 	}
+	identity := true
+	for bi, src := range idx {
+		if src < 0 || int(src) >= b {
+			panic(fmt.Sprintf("engine: KVCache.Reorder: index %d out of range [0,%d)", src, b))
+		}
+		identity = identity && int(src) == bi
+	}
+	if identity || c.Len == 0 {
+		return
+	}
 	n := c.Len * d
+	if cap(c.scratch) < b*n {
+		c.scratch = make([]T, b*n)
+	}
+	sc := c.scratch[:b*n]
 	for _, t := range []*Tensor[T]{c.K, c.V} {
-		old := append([]T(nil), t.data...)
+		for bi := 0; bi < b; bi++ {
+			copy(sc[bi*n:(bi+1)*n], t.data[bi*capa*d:bi*capa*d+n])
+		}
 		for bi, src := range idx {
-			if src < 0 || int(src) >= b {
-				panic(fmt.Sprintf("engine: KVCache.Reorder: index %d out of range [0,%d)", src, b))
-			}
-			copy(t.data[bi*capa*d:bi*capa*d+n], old[int(src)*capa*d:int(src)*capa*d+n])
+			copy(t.data[bi*capa*d:bi*capa*d+n], sc[int(src)*n:int(src+1)*n])
 		}
 	}
 }

@@ -142,10 +142,13 @@ func (o SearchOpts) maxLens(src []int32, b, l int) ([]int, int) {
 func logProbs(tp *engine.Tape[float32], logits *engine.Var[float32], row int, forceEOS bool, dst []float64) {
 	v := logits.Shape()[1]
 	x := logits.Value.Data()[row*v : (row+1)*v]
-	mx := math.Inf(-1)
+	m32 := x[0]
 	for _, f := range x {
-		mx = math.Max(mx, float64(f))
+		if f > m32 {
+			m32 = f
+		}
 	}
+	mx := float64(m32)
 	var s float64
 	for _, f := range x {
 		s += math.Exp(float64(f) - mx)
