@@ -4,15 +4,16 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/results"
 )
 
 // checkpointVersion is bumped whenever the checkpoint layout changes.
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 // Checkpoint is the whole state of a run (or of a P-GaP stage) at an epoch
 // boundary: loading it and training on gives the same result, bit for bit, as
@@ -45,46 +46,15 @@ type Checkpoint struct {
 	// Threads is the kernels' thread count: results are bit-identical only
 	// for the same count, so a run resumes only with it.
 	Threads int
+	// PhaseStart is the step at which the current optimiser (and warm-up)
+	// started.
+	PhaseStart int64
 }
 
-// SaveCheckpoint writes c to path atomically (see writeAtomic).
+// SaveCheckpoint writes c to path atomically (package atomicfile).
 func SaveCheckpoint(path string, c *Checkpoint) error {
 	c.Version = checkpointVersion
-	return writeAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(c) })
-}
-
-// writeAtomic writes path through write: into a temporary file in the same
-// folder, synced, then renamed over path, so a crash leaves either the old
-// file or the new one, never half of one.
-func writeAtomic(path string, write func(*os.File) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: rename: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return gob.NewEncoder(w).Encode(c) })
 }
 
 // LoadCheckpoint reads a checkpoint; it returns (nil, nil) when path does not exist.

@@ -17,8 +17,30 @@ type dataPair struct {
 // DataCache loads each data set once and shares it between runs (the splits
 // are read-only once loaded). Its zero value is ready to use.
 type DataCache struct {
-	mu   sync.Mutex
-	sets map[string]*dataPair
+	mu    sync.Mutex
+	sets  map[string]*dataPair
+	other map[string]any
+}
+
+// Get returns the value cached under key, calling load on first use (a
+// suite's data set, say; keys should start with the suite's name). Values
+// must be safe to share read-only between the runs of a process. A failed
+// load is not cached.
+func (c *DataCache) Get(key string, load func() (any, error)) (any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.other[key]; ok {
+		return v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if c.other == nil {
+		c.other = map[string]any{}
+	}
+	c.other[key] = v
+	return v, nil
 }
 
 // DataNames lists the data set names a profile may use.

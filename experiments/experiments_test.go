@@ -149,7 +149,11 @@ func TestFinalSparsityIsTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	dense := map[string]bool{}
-	for _, n := range model.DenseByDefault() {
+	ds, err := model.DenseSet(plan.Table.DenseLayers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ds {
 		dense[n] = true
 	}
 	for _, r := range runs {

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"sort"
 	"sync"
 
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -20,64 +21,81 @@ import (
 //	round-<r+1>.ckpt        the merge of round r's branches, pruned to target
 //	finetune.ckpt           the masked fine-tune, epoch by epoch
 //
-// Every stage is skipped when its checkpoint exists, so any branch can be
+// Every stage is skipped when its checkpoint is complete, so any branch can be
 // re-run on its own (delete its file) and an interrupted run resumes where it
 // stopped. Branches of a round run concurrently, sharing the run's threads;
 // nothing but the checkpoint files passes between them, so they could as well
 // run on separate machines.
 
-func roundPath(dir string, r int) string { return filepath.Join(dir, fmt.Sprintf("round-%d.ckpt", r)) }
-func branchPath(dir string, r, b int) string {
-	return filepath.Join(dir, fmt.Sprintf("branch-%d-%d.ckpt", r, b))
+func roundID(r int) string     { return fmt.Sprintf("round-%d", r) }
+func branchID(r, b int) string { return fmt.Sprintf("branch-%d-%d", r, b) }
+
+// pgapPlan is a P-GaP run's resolved schedule.
+// Epochs are the run's: the method's epoch e is the run's w+e after a
+// warm-up of w epochs.
+type pgapPlan struct {
+	rounds, kappa, T int
+	w, total         int // warm-up epochs; the run's epochs (w + the method's)
 }
 
-func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair, pm methods.Parallel) (*results.Run, error) {
+func (p pgapPlan) clock() clock { return clock{offset: p.w, total: p.total} }
+
+func resolvePGaP(spec RunSpec, newMethod func() (methods.Parallel, error)) (pgapPlan, error) {
+	pm, err := newMethod()
+	if err != nil {
+		return pgapPlan{}, err
+	}
+	n := pm.Epochs(spec.baseEpochs())
+	w := warmupEpochs(spec, pm)
+	return pgapPlan{rounds: pm.Rounds(), kappa: pm.Branches(), T: pm.BranchEpochs(), w: w, total: w + n}, nil
+}
+
+// executeParallel runs P-GaP's graph of stages: init, kappa branches per
+// round, merge, fine-tune. Each stage is skipped when its checkpoint is
+// complete.
+func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Parallel) (*results.Run, error) {
 	id := spec.ID()
 	dir := env.ckptDir(id)
 	newMethod := parallelFactory(env.Registry, spec)
-	// The init stage, unless its checkpoint exists.
-	if c, err := LoadCheckpoint(roundPath(dir, 0)); err != nil {
+	plan, err := resolvePGaP(spec, newMethod)
+	if err != nil {
 		return nil, err
-	} else if c == nil {
-		main, err := newTrainer(spec, data, env.Threads, pm)
-		if err != nil {
+	}
+	init := stage{id: roundID(0), method: pm, threads: env.Threads, label: "init", clock: plan.clock()}
+	if plan.w > 0 {
+		if c, err := LoadCheckpoint(env.stagePath(id, roundID(0))); err != nil {
 			return nil, err
+		} else if c == nil {
+			from, err := runWarmup(ctx, spec, env, plan.w, plan.total)
+			if err != nil {
+				return nil, err
+			}
+			init.from, init.initAfterLoad = from, true
 		}
-		initRNG, err := main.rngSrc.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		if err := main.initMethod(initRNG); err != nil {
-			return nil, err
-		}
-		c, err := main.checkpoint(id, "pgap/round/0", 0, initRNG)
-		if err != nil {
-			return nil, err
-		}
-		if err := SaveCheckpoint(roundPath(dir, 0), c); err != nil {
-			return nil, err
-		}
+		init.begin, init.end = plan.w, plan.w
+	}
+	if _, _, err := runStage(ctx, spec, env, init, false); err != nil {
+		return nil, err
 	}
 	if env.Branches != nil {
 		if err := writeSpec(dir, spec); err != nil {
 			return nil, err
 		}
 	}
-	T := pm.BranchEpochs()
-	for r := 0; r < pm.Rounds(); r++ {
-		if c, err := LoadCheckpoint(roundPath(dir, r+1)); err != nil {
+	for r := 0; r < plan.rounds; r++ {
+		if c, err := LoadCheckpoint(env.stagePath(id, roundID(r+1))); err != nil {
 			return nil, err
 		} else if c != nil {
 			continue
 		}
-		cur, err := LoadCheckpoint(roundPath(dir, r))
+		cur, err := LoadCheckpoint(env.stagePath(id, roundID(r)))
 		if err != nil {
 			return nil, err
 		}
 		if cur == nil {
-			return nil, fmt.Errorf("p-gap: %s is missing", roundPath(dir, r))
+			return nil, fmt.Errorf("p-gap: %s is missing", env.stagePath(id, roundID(r)))
 		}
-		k := pm.Branches()
+		k := plan.kappa
 		threads := max(1, env.Threads/k)
 		errs := make([]error, k)
 		var wg sync.WaitGroup
@@ -92,7 +110,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 					errs[b] = env.Branches(ctx, env.Dir, id, r, b, threads)
 					return
 				}
-				errs[b] = runBranch(ctx, spec, env, data, newMethod, cur, r, b, T, threads)
+				errs[b] = runBranch(ctx, spec, env, newMethod, cur, plan, r, b, threads)
 			}()
 		}
 		wg.Wait()
@@ -101,62 +119,27 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, data *dataPair,
 				return nil, fmt.Errorf("p-gap round %d branch %d: %w", r, b, err)
 			}
 		}
-		if err := mergeRound(ctx, spec, env, data, newMethod, cur, r, k, T); err != nil {
+		if err := mergeRound(ctx, spec, env, newMethod, cur, plan, r); err != nil {
 			return nil, err
 		}
 	}
-	// The fine-tune, resumable epoch by epoch.
+	last, err := LoadCheckpoint(env.stagePath(id, roundID(plan.rounds)))
+	if err != nil {
+		return nil, err
+	}
+	if last == nil {
+		return nil, fmt.Errorf("p-gap: %s is missing", env.stagePath(id, roundID(plan.rounds)))
+	}
 	ft, err := newMethod()
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTrainer(spec, data, env.Threads, ft)
+	t, _, err := runStage(ctx, spec, env, stage{id: "finetune", from: last, method: ft, begin: plan.w + plan.rounds*plan.T, end: plan.total,
+		eval: true, stream: 1 << 20, threads: env.Threads, label: "finetune", clock: plan.clock()}, true)
 	if err != nil {
 		return nil, err
 	}
-	ftPath := filepath.Join(dir, "finetune.ckpt")
-	ck, err := LoadCheckpoint(ftPath)
-	if err != nil {
-		return nil, err
-	}
-	withOpt := true
-	if ck == nil {
-		if ck, err = LoadCheckpoint(roundPath(dir, pm.Rounds())); err != nil {
-			return nil, err
-		}
-		withOpt = false // a fresh optimiser for the fine-tune
-	}
-	if err := t.initMethod(ck.InitRNG); err != nil {
-		return nil, err
-	}
-	if err := t.restore(ck, withOpt); err != nil {
-		return nil, err
-	}
-	if !withOpt {
-		// Progress so far (the merged rounds' curves) comes from the round checkpoint.
-		t.curves = append(t.curves[:0], ck.Curves...)
-		t.maskChanges = append(t.maskChanges[:0], ck.MaskChanges...)
-		t.trainFLOPs = ck.TrainFLOPs
-		t.wall = secondsToDuration(ck.WallSeconds)
-		t.step = ck.Step
-	}
-	start := pm.Rounds() * T
-	if withOpt {
-		start = ck.Epoch
-	}
-	for epoch := start; epoch < t.totalEpochs; epoch++ {
-		if err := t.trainAndEval(ctx, env, "finetune", 1<<20, epoch, epoch); err != nil {
-			return nil, err
-		}
-		c, err := t.checkpoint(id, "pgap/finetune", epoch+1, ck.InitRNG)
-		if err != nil {
-			return nil, err
-		}
-		if err := SaveCheckpoint(ftPath, c); err != nil {
-			return nil, err
-		}
-	}
-	return t.result(spec, ft)
+	return t.result(ctx, spec, ft)
 }
 
 // parallelFactory builds fresh instances of a run's P-GaP-style method (one per
@@ -187,10 +170,7 @@ func writeSpec(dir string, spec RunSpec) error {
 	if err != nil {
 		return fmt.Errorf("p-gap spec: %w", err)
 	}
-	return writeAtomic(specPath(dir), func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
+	return atomicfile.WriteBytes(specPath(dir), data)
 }
 
 // RunBranch trains branch b of round r of the P-GaP run id whose results
@@ -218,87 +198,54 @@ func RunBranch(ctx context.Context, dir, id string, round, branch, threads int, 
 	if env.Data == nil {
 		env.Data = &DataCache{}
 	}
-	data, err := env.Data.Load(spec.Profile.Data, spec.Profile.Model, spec.DataPath)
-	if err != nil {
-		return err
-	}
 	newMethod := parallelFactory(env.Registry, spec)
-	pm, err := newMethod()
+	plan, err := resolvePGaP(spec, newMethod)
 	if err != nil {
 		return err
 	}
-	pm.Epochs(spec.Profile.Epochs)
-	if round < 0 || round >= pm.Rounds() || branch < 0 || branch >= pm.Branches() {
-		return fmt.Errorf("p-gap branch: round %d branch %d outside %d rounds of %d branches", round, branch, pm.Rounds(), pm.Branches())
+	if round < 0 || round >= plan.rounds || branch < 0 || branch >= plan.kappa {
+		return fmt.Errorf("p-gap branch: round %d branch %d outside %d rounds of %d branches", round, branch, plan.rounds, plan.kappa)
 	}
-	cur, err := LoadCheckpoint(roundPath(ck, round))
+	env.Threads = threads
+	cur, err := LoadCheckpoint(env.stagePath(id, roundID(round)))
 	if err != nil {
 		return err
 	}
 	if cur == nil {
-		return fmt.Errorf("p-gap branch: %s is missing", roundPath(ck, round))
+		return fmt.Errorf("p-gap branch: %s is missing", env.stagePath(id, roundID(round)))
 	}
-	return runBranch(ctx, spec, env, data, newMethod, cur, round, branch, pm.BranchEpochs(), threads)
+	return runBranch(ctx, spec, env, newMethod, cur, plan, round, branch, threads)
 }
 
-// runBranch trains branch b of round r from the merged checkpoint cur.
-func runBranch(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMethod func() (methods.Parallel, error), cur *Checkpoint, r, b, T, threads int) error {
-	dir := env.ckptDir(spec.ID())
-	if c, err := LoadCheckpoint(branchPath(dir, r, b)); err != nil || c != nil {
-		return err
-	}
+// runBranch runs the stage of branch b of round r: from the merged
+// checkpoint cur, partition b grown, T epochs.
+func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (methods.Parallel, error), cur *Checkpoint, plan pgapPlan, r, b, threads int) error {
 	m, err := newMethod()
 	if err != nil {
 		return err
 	}
-	t, err := newTrainer(spec, data, threads, m)
-	if err != nil {
-		return err
-	}
-	if err := t.initMethod(cur.InitRNG); err != nil {
-		return err
-	}
-	if err := t.restore(cur, false); err != nil {
-		return err
-	}
-	if err := m.BranchInit(t.mctx, b); err != nil {
-		return err
-	}
-	// Count on from the merged model's totals; mergeRound adds each branch's share.
-	t.trainFLOPs, t.wall = cur.TrainFLOPs, secondsToDuration(cur.WallSeconds)
-	t.step = int64(r*T) * int64(t.stepsPerEpoch)
-	stage := uint64(1+r)<<8 | uint64(b)
-	for e := 0; e < T; e++ {
-		epoch := r*T + e
-		loss, err := t.runEpoch(ctx, epoch, stage)
-		if err != nil {
-			return err
-		}
-		if env.Progress != nil {
-			env.Progress(Progress{ID: spec.ID(), Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("round %d branch %d", r, b),
-				Epoch: epoch + 1, Epochs: t.totalEpochs, Loss: loss, Metric: -1, Elapsed: t.wall})
-		}
-	}
-	c, err := t.checkpoint(spec.ID(), fmt.Sprintf("pgap/branch/%d/%d", r, b), (r+1)*T, cur.InitRNG)
-	if err != nil {
-		return err
-	}
-	return SaveCheckpoint(branchPath(dir, r, b), c)
+	_, _, err = runStage(ctx, spec, env, stage{id: branchID(r, b), from: cur, method: m,
+		begin: plan.w + r*plan.T, end: plan.w + (r+1)*plan.T, stream: uint64(1+r)<<8 | uint64(b), threads: threads, clock: plan.clock(),
+		label:   fmt.Sprintf("round %d branch %d", r, b),
+		prepare: func(t *trainer) error { return m.BranchInit(t.mctx, b) }}, false)
+	return err
 }
 
-// mergeRound merges round r's branches into round r+1's checkpoint and
-// evaluates the merged model.
-func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newMethod func() (methods.Parallel, error), cur *Checkpoint, r, k, T int) error {
-	dir := env.ckptDir(spec.ID())
-	states := make([]map[string][]float32, k)
+// mergeRound is the merge stage of round r: it merges the round's branches
+// (partition i from branch i, by the model's partition map; the mean
+// elsewhere), prunes to the targets, evaluates, and saves round r+1.
+func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (methods.Parallel, error), cur *Checkpoint, plan pgapPlan, r int) error {
+	id := spec.ID()
+	states := make([]map[string][]float32, plan.kappa)
 	var flops, wall float64
-	for b := 0; b < k; b++ {
-		c, err := LoadCheckpoint(branchPath(dir, r, b))
+	for b := 0; b < plan.kappa; b++ {
+		path := env.stagePath(id, branchID(r, b))
+		c, err := LoadCheckpoint(path)
 		if err != nil {
 			return err
 		}
-		if c == nil {
-			return fmt.Errorf("p-gap: %s is missing", branchPath(dir, r, b))
+		if c == nil || c.Epoch < plan.w+(r+1)*plan.T {
+			return fmt.Errorf("p-gap: %s is missing or unfinished", path)
 		}
 		states[b] = c.State
 		// Every branch's training counts: kappa x the compute in aggregate.
@@ -309,14 +256,14 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 	if err != nil {
 		return err
 	}
-	t, err := newTrainer(spec, data, env.Threads, m)
+	t, err := newTrainer(spec, env, env.Threads, m, plan.clock())
 	if err != nil {
 		return err
 	}
 	if err := t.initMethod(cur.InitRNG); err != nil {
 		return err
 	}
-	if err := t.restore(cur, true); err != nil {
+	if err := t.restore(cur); err != nil {
 		return err
 	}
 	prunable := map[string]bool{}
@@ -327,8 +274,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 			targets[ts.Name] = t.mctx.Targets[ts.Name]
 		}
 	}
-	partOf := partitionFunc(t.mctx.Tensors)
-	weights, masks, err := methods.Merge(states, partOf, prunable, targets)
+	weights, masks, err := methods.Merge(states, t.task.PartitionOf, prunable, targets)
 	if err != nil {
 		return fmt.Errorf("p-gap merge round %d: %w", r, err)
 	}
@@ -346,55 +292,65 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, data *dataPair, newM
 	}
 	t.trainFLOPs = cur.TrainFLOPs + flops
 	t.wall = secondsToDuration(cur.WallSeconds + wall)
-	t.step = int64((r+1)*T) * int64(t.stepsPerEpoch)
-	tl, top1, top5, err := t.evaluate()
+	ge := plan.w + (r+1)*plan.T
+	t.step = int64(ge) * int64(t.stepsPerEpoch)
+	if bn, ok := m.(methods.BNReestimator); ok && bn.BNBatches() > 0 {
+		// The merged model as merged, for the record, then its batch-norm
+		// statistics re-estimated on training batches of the next epoch.
+		raw, err := t.evaluate(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range sortedStrings(raw) {
+			t.curves = append(t.curves, results.Point{Epoch: ge, Step: t.step, Metric: "merge_raw_" + k, Value: raw[k]})
+		}
+		if err := t.reestimateBN(ctx, ge, bn.BNBatches()); err != nil {
+			return fmt.Errorf("p-gap merge round %d: %w", r, err)
+		}
+	}
+	ev, err := t.evaluate(ctx)
 	if err != nil {
 		return err
 	}
-	ge := (r + 1) * T
-	t.curves = append(t.curves,
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top1", Value: top1},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top5", Value: top5},
-		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
-	)
+	t.recordEval(ge, ev)
 	if env.Progress != nil {
-		env.Progress(Progress{ID: spec.ID(), Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("merge %d", r),
-			Epoch: ge, Epochs: t.totalEpochs, Loss: tl, Metric: top1, Elapsed: t.wall})
+		env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("merge %d", r),
+			Epoch: ge, Epochs: plan.total, Loss: ev["test_loss"], Metric: t.headline(ev), Elapsed: t.wall})
 	}
-	c, err := t.checkpoint(spec.ID(), fmt.Sprintf("pgap/round/%d", r+1), ge, cur.InitRNG)
+	c, err := t.checkpoint(id, roundID(r+1), ge, cur.InitRNG)
 	if err != nil {
 		return err
 	}
-	return SaveCheckpoint(roundPath(dir, r+1), c)
+	return env.saveCheckpoint(env.stagePath(id, roundID(r+1)), c)
 }
 
-// partitionFunc assigns every parameter and buffer name to a partition: a
-// prunable tensor has its own; any other tensor takes the partition of the
-// prunable tensor with which it shares the longest dotted name prefix (the BN
-// after a conv, a layer's bias), and -1 (averaged over branches) when it shares
-// no prefix with any (e.g. a stem BN named apart from the stem conv).
-func partitionFunc(ts []*methods.Tensor) func(string) int {
-	own := map[string]int{}
-	for _, t := range ts {
-		own[t.Name] = t.Partition
-	}
-	return func(name string) int {
-		if p, ok := own[name]; ok {
-			return p
+// reestimateBN runs n training batches of epoch `epoch` forward, without
+// gradients or weight updates, so that every batch norm's running statistics
+// follow the current weights (momentum averaging over the batches). Their
+// forward FLOPs are charged to training.
+func (t *trainer) reestimateBN(ctx context.Context, epoch, n int) error {
+	t.tape.SetNoGrad(true)
+	defer t.tape.SetNoGrad(false)
+	fwd := methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd)
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		parts := strings.Split(name, ".")
-		best, bestP := 0, -1
-		for _, t := range ts {
-			tp := strings.Split(t.Name, ".")
-			n := 0
-			for n < len(tp)-1 && n < len(parts)-1 && tp[n] == parts[n] {
-				n++
-			}
-			if n > best {
-				best, bestP = n, t.Partition
-			}
+		t.tape.Reset()
+		if _, err := t.task.Loss(t.tape, epoch, i%t.stepsPerEpoch, nil); err != nil {
+			return fmt.Errorf("batch-norm re-estimation: %w", err)
 		}
-		return bestP
+		t.trainFLOPs += float64(t.batch) * fwd
 	}
+	t.tape.Reset()
+	return nil
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

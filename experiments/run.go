@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -34,6 +35,14 @@ type Env struct {
 	// branch b of round r of the run id whose spec is in the run's checkpoint
 	// folder, as RunBranch does, and return once the branch checkpoint is written.
 	Branches BranchRunner
+	// Suites builds the Task of a table's suite (nil: DefaultSuites).
+	Suites Suites
+	// KeepCheckpoints keeps a finished run's checkpoint folder (by default it
+	// is removed once the run's result is written).
+	KeepCheckpoints bool
+	// OnCheckpoint, when set, is called after every checkpoint file is
+	// written (tests use it to stop a process at a stage boundary).
+	OnCheckpoint func(path string)
 }
 
 // BranchRunner trains one P-GaP branch: see Env.Branches and RunBranch.
@@ -60,6 +69,17 @@ func (e Env) log() *slog.Logger {
 // ResultPath is where a finished run's Arrow file lives.
 func (e Env) ResultPath(id string) string { return filepath.Join(e.Dir, id+results.Ext) }
 
+// saveCheckpoint writes a checkpoint and reports it to OnCheckpoint.
+func (e Env) saveCheckpoint(path string, c *Checkpoint) error {
+	if err := SaveCheckpoint(path, c); err != nil {
+		return err
+	}
+	if e.OnCheckpoint != nil {
+		e.OnCheckpoint(path)
+	}
+	return nil
+}
+
 func (e Env) ckptDir(id string) string { return filepath.Join(e.Dir, "ckpt", id) }
 
 // Execute runs one table row for one seed, resuming from its checkpoint when
@@ -74,6 +94,9 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if _, err := os.Stat(env.ResultPath(id)); err == nil {
 		return results.Read(env.ResultPath(id)) // finished: read back, not retrained
 	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
 	if spec.Row.Pending != "" {
 		return nil, fmt.Errorf("row %s is pending: %s", spec.Row.Key(), spec.Row.Pending)
 	}
@@ -85,16 +108,21 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("row %s: %w", spec.Row.Key(), err)
 	}
-	data, err := env.Data.Load(spec.Profile.Data, spec.Profile.Model, spec.DataPath)
-	if err != nil {
+	if env.Data == nil {
+		env.Data = &DataCache{}
+	}
+	// Temporary files a killed process left half-written.
+	if n, err := atomicfile.CleanStale(env.ckptDir(id)); err != nil {
 		return nil, err
+	} else if n > 0 {
+		env.log().Info("removed temporary files of an interrupted write", "run", id, "files", n)
 	}
 	started := time.Now()
 	var run *results.Run
 	if pm, ok := method.(methods.Parallel); ok {
-		run, err = executeParallel(ctx, spec, env, data, pm)
+		run, err = executeParallel(ctx, spec, env, pm)
 	} else {
-		run, err = executeSerial(ctx, spec, env, data, method)
+		run, err = executeSerial(ctx, spec, env, method)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s (%s, seed %d): %w", id, spec.Row.Key(), spec.Seed, err)
@@ -104,107 +132,46 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	if _, err := results.Write(env.Dir, run); err != nil {
 		return nil, err
 	}
+	if !env.KeepCheckpoints {
+		if err := os.RemoveAll(env.ckptDir(id)); err != nil {
+			env.log().Warn("could not remove the finished run's checkpoints", "run", id, "err", err)
+		}
+	}
 	return run, nil
 }
 
-// executeSerial trains a one-process method epoch by epoch with a checkpoint
-// after each epoch.
-func executeSerial(ctx context.Context, spec RunSpec, env Env, data *dataPair, method methods.Method) (*results.Run, error) {
-	id := spec.ID()
-	t, err := newTrainer(spec, data, env.Threads, method)
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(env.ckptDir(id), "main.ckpt")
-	ck, err := LoadCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	initRNG, err := t.rngSrc.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	start := 0
-	if ck != nil {
-		initRNG = ck.InitRNG
-	}
-	if err := t.initMethod(initRNG); err != nil {
-		return nil, err
-	}
-	if ck != nil {
-		if err := t.restore(ck, true); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", path, err)
-		}
-		start = ck.Epoch
-		env.log().Info("resuming", "run", id, "row", spec.Row.Key(), "seed", spec.Seed, "epoch", start)
-	}
-	for epoch := start; epoch < t.totalEpochs; epoch++ {
-		if err := t.trainAndEval(ctx, env, "main", 0, epoch, epoch); err != nil {
-			return nil, err
-		}
-		c, err := t.checkpoint(id, "main", epoch+1, initRNG)
-		if err != nil {
-			return nil, err
-		}
-		if err := SaveCheckpoint(path, c); err != nil {
-			return nil, err
-		}
-	}
-	return t.result(spec, method)
-}
-
-// trainAndEval runs one epoch, evaluates, records the curves and reports.
-// globalEpoch is the epoch's position on the run's curve.
-func (t *trainer) trainAndEval(ctx context.Context, env Env, stage string, stageID uint64, epoch, globalEpoch int) error {
-	loss, err := t.runEpoch(ctx, epoch, stageID)
-	if err != nil {
-		return err
-	}
-	t.afterEpoch(epoch)
-	tl, top1, top5, err := t.evaluate()
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	t.last = &evalResult{tl, top1, top5}
-	ge := globalEpoch + 1
-	t.curves = append(t.curves,
-		results.Point{Epoch: ge, Step: t.step, Metric: "train_loss", Value: loss},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_loss", Value: tl},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top1", Value: top1},
-		results.Point{Epoch: ge, Step: t.step, Metric: "test_top5", Value: top5},
-		results.Point{Epoch: ge, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)},
-	)
-	if env.Progress != nil {
-		env.Progress(Progress{ID: t.spec.ID(), Row: t.spec.Row.Key(), Seed: t.spec.Seed, Stage: stage,
-			Epoch: ge, Epochs: t.totalEpochs, Loss: loss, Metric: top1, Elapsed: t.wall})
-	}
-	return nil
-}
-
 // result assembles the finished run's record.
-func (t *trainer) result(spec RunSpec, method methods.Method) (*results.Run, error) {
+func (t *trainer) result(ctx context.Context, spec RunSpec, method methods.Method) (*results.Run, error) {
 	if t.last == nil {
-		tl, top1, top5, err := t.evaluate()
-		if err != nil {
+		if _, err := t.evaluate(ctx); err != nil {
 			return nil, fmt.Errorf("final evaluation: %w", err)
 		}
-		t.last = &evalResult{tl, top1, top5}
 	}
-	final := map[string]float64{"top1": t.last.top1, "top5": t.last.top5, "test_loss": t.last.loss}
+	final := make(map[string]float64, len(t.last)+2)
+	for k, v := range t.last {
+		final[k] = v
+	}
+	// Sparsity of the prunable layers (those not kept dense) and of the
+	// whole model's conv and linear weights (dense layers included).
 	final["sparsity"] = methods.OverallSparsity(t.mctx.Tensors)
+	final["sparsity_model"] = methods.ModelSparsity(t.mctx.Tensors)
 	var layers []results.Layer
 	for _, ts := range t.mctx.Tensors {
 		layers = append(layers, results.Layer{Name: ts.Name, Partition: ts.Partition,
 			Params: int64(len(ts.M)), Nonzero: int64(methods.CountOnes(ts.M))})
 	}
 	var phases []results.Phase
+	off := t.clock.offset
+	if off > 0 {
+		phases = append(phases, results.Phase{Name: "warmup", Partition: -1, StartEpoch: 0, EndEpoch: off})
+	}
 	for e := 0; e < t.totalEpochs; e++ {
 		ph := method.Phase(e)
-		if n := len(phases); n > 0 && phases[n-1].Name == ph.Name && phases[n-1].Partition == ph.Partition && phases[n-1].EndEpoch == e {
-			phases[n-1].EndEpoch = e + 1
+		if n := len(phases); n > 0 && phases[n-1].Name == ph.Name && phases[n-1].Partition == ph.Partition && phases[n-1].EndEpoch == off+e {
+			phases[n-1].EndEpoch = off + e + 1
 			continue
 		}
-		phases = append(phases, results.Phase{Name: ph.Name, Partition: ph.Partition, StartEpoch: e, EndEpoch: e + 1})
+		phases = append(phases, results.Phase{Name: ph.Name, Partition: ph.Partition, StartEpoch: off + e, EndEpoch: off + e + 1})
 	}
 	var denseFwd float64
 	for _, ts := range t.mctx.Tensors {
@@ -214,7 +181,7 @@ func (t *trainer) result(spec RunSpec, method methods.Method) (*results.Run, err
 	return &results.Run{
 		ID: spec.ID(), Table: spec.Table, Row: spec.Row.Key(), Suite: spec.Suite, Profile: p.Name,
 		Method: spec.Row.Method, Model: p.Model.Name, Dataset: p.Data.Name, Distribution: spec.Row.Distribution,
-		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: t.totalEpochs, Settings: spec.Settings(),
+		Sparsity: spec.Row.Sparsity, Seed: spec.Seed, Epochs: off + t.totalEpochs, Settings: spec.Settings(),
 		Curves: t.curves, Final: final, Metric: spec.Metric, Layers: layers, Phases: phases,
 		MaskChanges: t.maskChanges, TrainFLOPs: t.trainFLOPs, DenseTrainFLOPs: t.denseTrainFLOPs(),
 		InferFLOPs:      methods.InferenceFLOPs(t.mctx.Tensors, t.otherFwd),

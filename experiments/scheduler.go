@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -20,9 +21,13 @@ type Plan struct {
 	DataPath string
 	// Rows, when non-empty, restricts the plan to these row keys.
 	Rows []string
+	// Registry resolves "gap" budgets (nil: methods.Default()).
+	Registry *methods.Registry
 }
 
-// Specs expands the plan into one RunSpec per row and seed, skipping pending rows.
+// Specs expands the plan into one RunSpec per row and seed, skipping pending
+// rows and resolving each row's budget to its base epochs (a row whose budget
+// cannot be resolved gets an error from RunSpec.Validate).
 func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 	want := map[string]bool{}
 	for _, k := range p.Rows {
@@ -36,12 +41,53 @@ func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 			pending = append(pending, r)
 			continue
 		}
+		epochs, err := p.RowEpochs(r)
+		reg := p.Registry
+		if reg == nil {
+			reg = methods.Default()
+		}
+		resolved, rerr := reg.Resolve(r.Method, (RunSpec{Row: r, Profile: p.Profile}).MethodParams())
+		if err == nil && rerr != nil {
+			err = fmt.Errorf("row %s: %w", r.Key(), rerr)
+		}
 		for s := 0; s < max(1, p.Seeds); s++ {
-			specs = append(specs, RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
-				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseFirstLast: p.Table.DenseFirstLast})
+			spec := RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
+				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers,
+				Epochs: epochs, MethodResolved: resolved}
+			if err != nil {
+				spec.budgetErr = err.Error()
+			}
+			specs = append(specs, spec)
 		}
 	}
 	return specs, pending
+}
+
+// RowEpochs resolves a row's budget (Row.Budget) to its base epochs at the
+// plan's profile.
+func (p Plan) RowEpochs(r Row) (int, error) {
+	if n, ok := budgetMultiple(r.Budget); ok {
+		return n * p.Profile.Epochs, nil
+	}
+	if r.Budget != "gap" {
+		return 0, fmt.Errorf("row %s: budget %q: expected x1, xN (N a positive integer) or gap", r.Key(), r.Budget)
+	}
+	reg := p.Registry
+	if reg == nil {
+		reg = methods.Default()
+	}
+	for _, g := range p.Table.Rows {
+		if g.Method != "cgap" {
+			continue
+		}
+		spec := RunSpec{Row: g, Profile: p.Profile}
+		m, err := reg.New("cgap", spec.MethodParams())
+		if err != nil {
+			return 0, fmt.Errorf("row %s: budget gap: %w", r.Key(), err)
+		}
+		return m.Epochs(p.Profile.Epochs), nil
+	}
+	return 0, fmt.Errorf("row %s: budget gap: table %s has no C-GaP row to match", r.Key(), p.Table.Name)
 }
 
 // Options control how a plan is executed.
@@ -55,6 +101,12 @@ type Options struct {
 	Registry   *methods.Registry
 	// Branches runs P-GaP branches outside this process (see Env.Branches).
 	Branches BranchRunner
+	// KeepCheckpoints keeps finished runs' checkpoint folders (see Env).
+	KeepCheckpoints bool
+	// OnCheckpoint is called after every checkpoint write (see Env).
+	OnCheckpoint func(path string)
+	// Suites builds the Task of a table's suite (nil: DefaultSuites).
+	Suites Suites
 }
 
 // RunPlan executes every run of the plan, up to Jobs at once, with the cores
@@ -62,6 +114,9 @@ type Options struct {
 // ones. It returns the finished runs in plan order; the first error stops the
 // dispatch of new runs and is returned once the running ones end.
 func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error) {
+	if plan.Registry == nil {
+		plan.Registry = opt.Registry
+	}
 	specs, _ := plan.Specs()
 	cores := runtime.GOMAXPROCS(0)
 	jobs := opt.Jobs
@@ -71,7 +126,8 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	jobs = min(jobs, max(1, len(specs)))
 	threads := max(1, cores/jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
-		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches}
+		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
+		KeepCheckpoints: opt.KeepCheckpoints, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}
@@ -106,8 +162,9 @@ dispatch:
 	}
 	close(next)
 	wg.Wait()
+	// The first real error, not a sibling's cancellation caused by it.
 	for _, err := range errs {
-		if err != nil && err != context.Canceled {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return out, err
 		}
 	}

@@ -3,6 +3,7 @@ package experiments
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -20,8 +21,22 @@ type RunSpec struct {
 	Seed    int64
 	// DataPath is the root of the real data set for profiles that need one.
 	DataPath string
-	// DenseFirstLast keeps the first and last prunable layers dense.
-	DenseFirstLast bool
+	// DenseLayers says which prunable layers every sparse row keeps dense:
+	// "first" (the first layer, as RigL's ImageNet runs), "first-last" or
+	// "none" (see Table.DenseLayers).
+	DenseLayers string
+	// Epochs is the row's budget in epochs (its Budget resolved): the base
+	// the method derives its schedule from; 0 means Profile.Epochs (x1).
+	// Training FLOPs stay reported against dense at Profile.Epochs.
+	Epochs int
+	// MethodResolved holds every parameter of the row's method with its
+	// resolved value (given or the method's default; see
+	// methods.Registry.Resolve): the run identity hashes these, so a
+	// changed default or a new parameter never reuses a stale result. Nil
+	// means the given values only (MethodParams).
+	MethodResolved map[string]string
+	// budgetErr is why the row's budget could not be resolved.
+	budgetErr string
 	// Threads is the kernels' thread count. Results are bit-identical only for
 	// the same count, so it is part of the run's identity; 0 means the
 	// executing environment's (Env.Threads).
@@ -53,7 +68,7 @@ func (s RunSpec) Settings() map[string]string {
 		"method":             s.Row.Method,
 		"sparsity":           f(s.Row.Sparsity),
 		"distribution":       s.Row.Distribution,
-		"dense_first_last":   strconv.FormatBool(s.DenseFirstLast),
+		"dense_layers":       s.denseRule(),
 		"seed":               strconv.FormatInt(s.Seed, 10),
 		"threads":            strconv.Itoa(s.Threads),
 		"model":              p.Model.Name,
@@ -69,6 +84,9 @@ func (s RunSpec) Settings() map[string]string {
 		"data.pad":           strconv.Itoa(p.Data.Pad),
 		"data.hflip":         strconv.FormatBool(p.Data.HFlip),
 		"epochs.base":        strconv.Itoa(p.Epochs),
+		"epochs.row":         strconv.Itoa(s.baseEpochs()),
+		"budget":             s.Row.Budget,
+		"global_warmup":      strconv.Itoa(p.GlobalWarmupEpochs),
 		"batch":              strconv.Itoa(p.Batch),
 		"eval_batch":         strconv.Itoa(p.EvalBatch),
 		"optim":              p.Optim.Name,
@@ -85,10 +103,59 @@ func (s RunSpec) Settings() map[string]string {
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
-	for k, v := range s.MethodParams() {
+	for k, v := range p.Options {
+		m["opt."+k] = v
+	}
+	mp := s.MethodResolved
+	if mp == nil {
+		mp = s.MethodParams()
+	}
+	for k, v := range mp {
 		m["method."+k] = v
 	}
 	return m
+}
+
+// Validate checks the settings a run cannot start without: a sparsity in
+// [0, 1) (NaN refused), a base budget of at least one epoch, a positive
+// batch and thread count.
+func (s RunSpec) Validate() error {
+	r, p := s.Row, s.Profile
+	if s.budgetErr != "" {
+		return errors.New(s.budgetErr)
+	}
+	switch {
+	case !(r.Sparsity >= 0 && r.Sparsity < 1):
+		return fmt.Errorf("row %s: sparsity %v: expected a value in [0, 1)", r.Key(), r.Sparsity)
+	case p.Epochs < 1 || p.Epochs > 1<<20:
+		return fmt.Errorf("profile %s: epochs %d: expected 1..2^20", p.Name, p.Epochs)
+	case p.Batch < 1:
+		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
+	case s.Epochs < 0 || s.Epochs > 1<<20:
+		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
+	case s.Threads < 0:
+		return fmt.Errorf("threads %d: expected >= 1 (0 = the environment's)", s.Threads)
+	}
+	if _, err := denseSet(nil, s.denseRule()); err != nil {
+		return fmt.Errorf("table %s: %w", s.Table, err)
+	}
+	return nil
+}
+
+// baseEpochs is the row's budget in epochs.
+func (s RunSpec) baseEpochs() int {
+	if s.Epochs > 0 {
+		return s.Epochs
+	}
+	return s.Profile.Epochs
+}
+
+// denseRule is the run's dense-layer rule ("none" when unset).
+func (s RunSpec) denseRule() string {
+	if s.DenseLayers == "" {
+		return "none"
+	}
+	return s.DenseLayers
 }
 
 // ID is the run identity: the first 16 hex digits of the SHA-256 of the sorted

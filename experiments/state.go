@@ -117,7 +117,7 @@ func (t *trainer) checkpoint(id, stage string, epoch int, initRNG []byte) (*Chec
 		RNG: rng, InitRNG: initRNG, Targets: copyTargets(t.mctx.Targets),
 		Curves: append([]results.Point(nil), t.curves...), MaskChanges: append([]results.MaskChange(nil), t.maskChanges...),
 		LastMasks:  copyMasks(t.lastMasks),
-		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads,
+		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads, PhaseStart: t.phaseStart,
 	}, nil
 }
 
@@ -132,11 +132,44 @@ func copyTargets(m map[string]float64) map[string]float64 {
 	return out
 }
 
-// restore loads weights, buffers, masks, optimiser state, generator and progress.
-func (t *trainer) restore(c *Checkpoint, withOpt bool) error {
-	if withOpt && c.Threads != 0 && c.Threads != t.threads {
+// restore loads everything from the stage's own checkpoint (a resume):
+// weights, buffers, masks, targets, progress, generator and optimiser.
+func (t *trainer) restore(c *Checkpoint) error {
+	if c.Threads != 0 && c.Threads != t.threads {
 		return fmt.Errorf("checkpoint of run %s was written with %d threads, this process uses %d: results are bit-identical only for the same thread count (run with the same -jobs on the same machine, or delete the checkpoint)", c.RunID, c.Threads, t.threads)
 	}
+	if err := t.restoreModel(c); err != nil {
+		return err
+	}
+	if err := t.restoreProgress(c); err != nil {
+		return err
+	}
+	byParam := map[string]map[string][]float32{}
+	for k, v := range c.Opt {
+		i := strings.LastIndex(k, "/")
+		name, key := k[:i], k[i+1:]
+		if byParam[name] == nil {
+			byParam[name] = map[string][]float32{}
+		}
+		byParam[name][key] = v
+	}
+	names := make([]string, 0, len(byParam))
+	for n := range byParam {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.opt.SetState(n, byParam[n]); err != nil {
+			return fmt.Errorf("restore optimiser: %w", err)
+		}
+	}
+	t.opt.SetSteps(c.OptSteps)
+	t.phaseStart = c.PhaseStart
+	return nil
+}
+
+// restoreModel loads weights, buffers, masks and the per-tensor targets.
+func (t *trainer) restoreModel(c *Checkpoint) error {
 	if err := t.params.LoadStateDict(c.State); err != nil {
 		return fmt.Errorf("restore weights: %w", err)
 	}
@@ -147,47 +180,32 @@ func (t *trainer) restore(c *Checkpoint, withOpt bool) error {
 		}
 		copy(ts.M, m)
 	}
-	if withOpt {
-		byParam := map[string]map[string][]float32{}
-		for k, v := range c.Opt {
-			i := strings.LastIndex(k, "/")
-			name, key := k[:i], k[i+1:]
-			if byParam[name] == nil {
-				byParam[name] = map[string][]float32{}
-			}
-			byParam[name][key] = v
-		}
-		names := make([]string, 0, len(byParam))
-		for n := range byParam {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			if err := t.opt.SetState(n, byParam[n]); err != nil {
-				return fmt.Errorf("restore optimiser: %w", err)
-			}
-		}
-		t.opt.SetSteps(c.OptSteps)
-		if err := t.rngSrc.UnmarshalBinary(c.RNG); err != nil {
-			return fmt.Errorf("restore generator: %w", err)
-		}
-		t.step = c.Step
-		t.curves = append([]results.Point(nil), c.Curves...)
-		t.maskChanges = append([]results.MaskChange(nil), c.MaskChanges...)
-		t.trainFLOPs = c.TrainFLOPs
-		t.wall = secondsToDuration(c.WallSeconds)
-		t.roundOf = map[int]int{}
-		for _, mc := range c.MaskChanges {
-			if mc.Round+1 > t.roundOf[mc.Partition] {
-				t.roundOf[mc.Partition] = mc.Round + 1
-			}
-		}
-	}
 	if c.Targets != nil {
 		t.mctx.Targets = copyTargets(c.Targets)
 	}
 	methods.ApplyMasks(t.mctx)
-	if withOpt && c.LastMasks != nil {
+	return nil
+}
+
+// restoreProgress loads the run's progress (step, curves, FLOPs, wall time,
+// mask-change records) and the method's generator: a stage that starts from
+// another stage's checkpoint counts on from there.
+func (t *trainer) restoreProgress(c *Checkpoint) error {
+	if err := t.rngSrc.UnmarshalBinary(c.RNG); err != nil {
+		return fmt.Errorf("restore generator: %w", err)
+	}
+	t.step = c.Step
+	t.curves = append([]results.Point(nil), c.Curves...)
+	t.maskChanges = append([]results.MaskChange(nil), c.MaskChanges...)
+	t.trainFLOPs = c.TrainFLOPs
+	t.wall = secondsToDuration(c.WallSeconds)
+	t.roundOf = map[int]int{}
+	for _, mc := range c.MaskChanges {
+		if mc.Round+1 > t.roundOf[mc.Partition] {
+			t.roundOf[mc.Partition] = mc.Round + 1
+		}
+	}
+	if c.LastMasks != nil {
 		t.lastMasks = copyMasks(c.LastMasks)
 	} else {
 		t.snapshotAll()

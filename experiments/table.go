@@ -7,6 +7,7 @@ package experiments
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gap-harness/gap/results"
@@ -23,9 +24,10 @@ type Table struct {
 	MetricLabel string
 	Rows        []Row
 	Profiles    map[string]Profile
-	// DenseFirstLast keeps the first and last layer dense in every sparse row,
-	// as RigL and the GaP ResNet-50 runs do.
-	DenseFirstLast bool
+	// DenseLayers says which prunable layers every sparse row keeps dense:
+	// "first" (the first layer only: RigL's ImageNet choice), "first-last"
+	// (the first and the last), or "none" / "" (every layer pruned).
+	DenseLayers string
 }
 
 // Row is one line of a table.
@@ -36,12 +38,47 @@ type Row struct {
 	Distribution string            // uniform, global (non-uniform, GaP's) or erk
 	// Pending, when set, says why the row is not run yet; it is listed, never faked.
 	Pending string
+	// Budget is the row's training budget: "" or "x1" (the profile's base
+	// epochs), "xN" (N times them: RigL's "5x"), or "gap" (the epochs of
+	// the table's C-GaP row at the same profile, for budget-matched
+	// comparisons). The method gets the resolved epochs as its base and
+	// stretches its schedule with it (RigL's T_end, GMP's window, the
+	// phases of prune-from-pretrained).
+	Budget string
+	// Variant, when set, tells apart rows of one method, sparsity and
+	// distribution that differ in Params (an ablation); it ends the key
+	// ("pgap/0.9/uniform#T2-bn").
+	Variant string
 }
 
 // Key identifies a row within its table: results.RowKey(method, sparsity,
-// distribution), e.g. "cgap/0.9/uniform".
+// distribution), e.g. "cgap/0.9/uniform", followed by "@<budget>" when the
+// budget is not x1 ("rigl/0.9/erk@x5", "rigl/0.9/erk@gap").
 func (r Row) Key() string {
-	return results.RowKey(r.Method, r.Sparsity, r.Distribution)
+	k := results.RowKey(r.Method, r.Sparsity, r.Distribution)
+	if r.Budget != "" && r.Budget != "x1" {
+		k += "@" + r.Budget
+	}
+	if r.Variant != "" {
+		k += "#" + r.Variant
+	}
+	return k
+}
+
+// budgetMultiple parses "", "x1", "xN" (N a positive integer); ok is false
+// for "gap" and anything else.
+func budgetMultiple(b string) (n int, ok bool) {
+	if b == "" {
+		return 1, true
+	}
+	if !strings.HasPrefix(b, "x") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(b[1:])
+	if err != nil || n < 1 || n > 1000 {
+		return 0, false
+	}
+	return n, true
 }
 
 // Profile is the scale a table runs at: smoke (seconds), default (minutes on two
@@ -60,6 +97,18 @@ type Profile struct {
 	MethodParams map[string]map[string]string
 	// EvalBatch is the batch size used for evaluation.
 	EvalBatch int
+	// GlobalWarmupEpochs trains the model dense for this many epochs before
+	// the methods that fix their targets at Init (C-GaP, P-GaP, static,
+	// SNIP, RigL, SET) compute "global" ratios, so that every method of a
+	// global column takes them from trained weights (GMP and
+	// prune-from-pretrained prune a trained model anyway). The warm-up is
+	// part of the run: its epochs, curves and FLOPs are counted. 0: ratios
+	// from the initial weights.
+	GlobalWarmupEpochs int
+	// Options holds a suite's own settings (model and data details that
+	// ModelSpec and DataSpec do not name), read by its TaskBuilder; every
+	// entry is part of the run's identity.
+	Options map[string]string
 }
 
 // ModelSpec names a model builder and its size.
@@ -95,12 +144,13 @@ type OptimSpec struct {
 	WarmupEpochs   int
 	LabelSmoothing float64
 	ClipNorm       float64 // 0 = no clipping
-	// KeepStateAcrossPhases keeps the optimiser state (momentum) where a
-	// method's phases would restart it (methods.Restarter: each GaP step, the
-	// fine-tune of prune-from-pretrained). By default it is zeroed there, as
-	// the reference code starts a fresh optimiser for each of those phases
-	// (P-GaP's branches always start from fresh optimisers); the
-	// learning-rate schedule runs on over the whole run either way.
+	// KeepStateAcrossPhases keeps the optimiser where a method's phases
+	// would restart it (methods.Restarter: each GaP step, the fine-tune of
+	// prune-from-pretrained). By default a fresh optimiser starts there (zero
+	// state, Adam's step counter at 0, the warm-up restarted), as the
+	// reference code starts a new process for each of those phases (P-GaP's
+	// branches and fine-tune always start fresh optimisers); the schedule's
+	// decay runs on over the whole run either way.
 	KeepStateAcrossPhases bool
 }
 

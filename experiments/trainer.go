@@ -5,23 +5,23 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
-	imagedata "github.com/gap-harness/gap/datasets/image"
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
 	"github.com/gap-harness/gap/engine/optim"
 	"github.com/gap-harness/gap/methods"
-	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/results"
 )
 
-// trainer holds one model under training with its method, optimiser and data.
-// P-GaP uses several trainers (one per branch) over the same spec.
+// trainer holds one stage's model under training: the suite's Task, the
+// method, the optimiser and the run's progress. Every stage of every run
+// trains through its one epoch loop (runEpoch).
 type trainer struct {
 	spec    RunSpec
 	threads int
-	model   models.Model
+	task    Task
 	params  *nn.ParamSet
 	opt     optim.Optimizer
 	sched   optim.Schedule
@@ -29,16 +29,18 @@ type trainer struct {
 	mctx    *methods.Context
 	rngSrc  *rand.PCG
 	tape    *engine.Tape[float32]
-	train   imagedata.Classification
-	test    imagedata.Classification
 
 	batch, stepsPerEpoch, totalEpochs int
-	otherFwd                          float64 // forward FLOPs per example outside the prunable tensors
-	xbuf                              []float32
-	ybuf                              []int32
+	// clock places the method's epochs in the run (after a warm-up).
+	clock    clock
+	otherFwd float64 // forward FLOPs per example outside the prunable tensors
 
 	// Progress counters, checkpointed.
-	step        int64
+	step int64
+	// phaseStart is the step at which the current optimiser started (a
+	// restart begins a fresh optimiser and, when the profile warms up, a
+	// fresh warm-up).
+	phaseStart  int64
 	trainFLOPs  float64
 	curves      []results.Point
 	maskChanges []results.MaskChange
@@ -47,59 +49,60 @@ type trainer struct {
 	wall        time.Duration
 
 	// last is the most recent evaluation, reused for the final record.
-	last *evalResult
+	last map[string]float64
 }
 
-// newTrainer builds the model (seeded initialisation), the data, the optimiser
-// and the method's view of the prunable tensors. It does not call Method.Init.
-func newTrainer(spec RunSpec, data *dataPair, threads int, method methods.Method) (*trainer, error) {
+// clock places a method's epochs in the run: the method's epoch e is the
+// run's epoch offset+e (offset = the dense warm-up's epochs), and the run
+// has total epochs in all (0: offset + the method's epochs), over which the
+// learning-rate schedule runs.
+type clock struct{ offset, total int }
+
+// newTrainer builds the stage's Task (seeded initialisation, data), the
+// optimiser and the method's view of the prunable tensors. It calls
+// Method.Epochs but not Method.Init.
+func newTrainer(spec RunSpec, env Env, threads int, method methods.Method, clk clock) (*trainer, error) {
 	p := spec.Profile
-	model, err := buildModel(p.Model, uint64(spec.Seed))
+	suites := env.Suites
+	if suites == nil {
+		suites = DefaultSuites()
+	}
+	task, err := suites.Build(spec.Suite, TaskConfig{Profile: p, Seed: spec.Seed, DataPath: spec.DataPath, Threads: threads, Data: env.Data})
 	if err != nil {
 		return nil, err
 	}
-	t := &trainer{spec: spec, threads: threads, model: model, params: model.Params(), method: method,
-		train: data.train, test: data.test, batch: p.Batch,
+	t := &trainer{spec: spec, threads: threads, task: task, params: task.Params(), method: method,
+		batch: task.ExamplesPerStep(), stepsPerEpoch: task.StepsPerEpoch(),
 		lastMasks: map[int][]float32{}, roundOf: map[int]int{}}
-	t.tape = engine.NewTape[float32](threads)
-	n := t.train.Len()
-	if n < t.batch {
-		return nil, fmt.Errorf("profile %s: %d training examples, fewer than one batch of %d", p.Name, n, t.batch)
+	if t.stepsPerEpoch < 1 || t.batch < 1 {
+		return nil, fmt.Errorf("profile %s: %d steps of %d examples per epoch: expected at least one of one", p.Name, t.stepsPerEpoch, t.batch)
 	}
-	t.stepsPerEpoch = n / t.batch
-	t.totalEpochs = method.Epochs(p.Epochs)
-	c, h, w := t.train.Shape()
-	t.xbuf = make([]float32, t.batch*c*h*w)
-	t.ybuf = make([]int32, t.batch)
+	t.tape = engine.NewTape[float32](threads)
+	t.totalEpochs = method.Epochs(spec.baseEpochs())
+	if clk.total == 0 {
+		clk.total = clk.offset + t.totalEpochs
+	}
+	t.clock = clk
 
+	keepDense, err := denseSet(t.params, spec.denseRule())
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", spec.Table, err)
+	}
 	// Gradients and masks exist from the start so methods can hold views of them.
 	var ts []*methods.Tensor
-	prunable := t.params.Prunable()
 	var prunableFwd float64
-	keepDense := map[string]bool{}
-	if spec.DenseFirstLast {
-		for _, n := range model.DenseByDefault() {
-			keepDense[n] = true
-		}
-	}
-	for _, pr := range prunable {
+	for _, pr := range t.params.Prunable() {
 		v := pr.V
 		if v.Grad == nil {
 			v.Grad = engine.NewTensor[float32](v.Value.Shape()...)
 		}
-		if pr.Mask == nil {
-			pr.Mask = make([]float32, v.Value.Len())
-			for j := range pr.Mask {
-				pr.Mask[j] = 1
-			}
-		}
-		dense := keepDense[pr.Name]
+		pr.EnsureMask()
 		ts = append(ts, &methods.Tensor{Name: pr.Name, Shape: append([]int(nil), v.Value.Shape()...),
-			Partition: pr.Partition, Dense: dense,
+			Partition: pr.Partition, Dense: keepDense[pr.Name],
 			W: v.Value.Data(), G: v.Grad.Data(), M: pr.Mask, FwdFLOPs: pr.FwdFLOPs})
 		prunableFwd += pr.FwdFLOPs
 	}
-	t.otherFwd = math.Max(0, model.DenseForwardFLOPs()-prunableFwd)
+	t.otherFwd = math.Max(0, task.DenseForwardFLOPs()-prunableFwd)
 	if err := t.newOptimizer(); err != nil {
 		return nil, err
 	}
@@ -116,7 +119,8 @@ func newTrainer(spec RunSpec, data *dataPair, threads int, method methods.Method
 	return t, nil
 }
 
-// newOptimizer (re)creates the optimiser and its schedule over the run's steps.
+// newOptimizer creates a fresh optimiser (zero state, step counter 0) and the
+// learning-rate schedule over the run's steps.
 func (t *trainer) newOptimizer() error {
 	o := t.spec.Profile.Optim
 	vars := make([]*engine.Var[float32], 0, len(t.params.All()))
@@ -137,21 +141,40 @@ func (t *trainer) newOptimizer() error {
 	if err != nil {
 		return fmt.Errorf("optimiser: %w", err)
 	}
-	total := int64(t.totalEpochs) * int64(t.stepsPerEpoch)
-	var s optim.Schedule
+	total := int64(t.clock.total) * int64(t.stepsPerEpoch)
 	switch o.Schedule {
 	case "", "constant":
-		s = optim.Constant{Base: o.LR}
+		t.sched = optim.Constant{Base: o.LR}
 	case "cosine":
-		s = optim.Cosine{Base: o.LR, Total: total}
+		t.sched = optim.Cosine{Base: o.LR, Total: total}
 	default:
 		return fmt.Errorf("profile %s: optim.schedule %q: expected constant or cosine", t.spec.Profile.Name, o.Schedule)
 	}
-	if o.WarmupEpochs > 0 {
-		s = optim.Warmup{Inner: s, Steps: int64(o.WarmupEpochs) * int64(t.stepsPerEpoch)}
-	}
-	t.sched = s
 	return nil
+}
+
+// restartOptimizer is the one optimiser restart of the runner, used where the
+// reference starts a new training process (each C-GaP step, each P-GaP branch
+// and fine-tune, prune-from-pretrained's fine-tune): a fresh optimiser (zero
+// momentum and moments, Adam's step counter at 0, so its bias correction
+// starts over) and, when the profile warms up, a fresh warm-up from this step.
+// The schedule's decay runs on over the whole run.
+func (t *trainer) restartOptimizer() error {
+	if err := t.newOptimizer(); err != nil {
+		return err
+	}
+	t.phaseStart = t.step
+	return nil
+}
+
+// lr is the learning rate at the current step: the schedule at the run's step
+// times the warm-up factor counted from the optimiser's start.
+func (t *trainer) lr() float64 {
+	lr := t.sched.LR(t.step)
+	if w := t.spec.Profile.Optim.WarmupEpochs; w > 0 {
+		lr *= optim.Warmup{Inner: optim.Constant{Base: 1}, Steps: int64(w) * int64(t.stepsPerEpoch)}.LR(t.step - t.phaseStart)
+	}
+	return lr
 }
 
 // optState adapts the optimiser to the methods' OptState.
@@ -160,33 +183,11 @@ type optState struct{ t *trainer }
 func (o optState) ZeroPruned(name string, mask []float32) { o.t.opt.ZeroWhereMasked(name, mask) }
 func (o optState) ZeroIndices(name string, idx []int)     { o.t.opt.ZeroState(name, idx) }
 
-// forwardLoss runs the model on a batch of data and returns the loss and logits.
-func (t *trainer) forwardLoss(data imagedata.Classification, idx []int, aug *rand.Rand, training bool) (loss, logits *engine.Var[float32], err error) {
-	c, h, w := data.Shape()
-	n := len(idx)
-	if need := n * c * h * w; len(t.xbuf) < need {
-		t.xbuf = make([]float32, need)
-	}
-	if len(t.ybuf) < n {
-		t.ybuf = make([]int32, n)
-	}
-	if err := data.Batch(idx, t.xbuf[:n*c*h*w], t.ybuf[:n], aug); err != nil {
-		return nil, nil, fmt.Errorf("batch: %w", err)
-	}
-	x := t.tape.Const(engine.FromSlice(t.xbuf[:n*c*h*w], n, c, h, w))
-	logits = t.model.Forward(t.tape, x, training)
-	ls := 0.0
-	if training {
-		ls = t.spec.Profile.Optim.LabelSmoothing
-	}
-	return t.tape.CrossEntropy(logits, t.ybuf[:n], engine.CEOpts{LabelSmoothing: ls}), logits, nil
-}
-
-// oneBatchGrad fills every gradient from one training batch (SNIP's saliency).
+// oneBatchGrad fills every gradient from the first training batch (SNIP's
+// saliency), without augmentation.
 func (t *trainer) oneBatchGrad() error {
 	t.tape.Reset()
-	idx := epochOrder(t.train.Len(), t.spec.Seed, 0, 0)[:t.batch]
-	loss, _, err := t.forwardLoss(t.train, idx, nil, true)
+	loss, err := t.task.Loss(t.tape, 0, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -194,21 +195,28 @@ func (t *trainer) oneBatchGrad() error {
 	return t.tape.Backward(loss)
 }
 
-// epochOrder is the training order of an epoch: a permutation seeded by the run's
-// seed, the stage and the epoch, so a resumed run sees the same batches.
-func epochOrder(n int, seed int64, stage uint64, epoch int) []int {
-	r := rand.New(rand.NewPCG(uint64(seed)^0x9e3779b97f4a7c15, stage<<32|uint64(epoch)))
-	return r.Perm(n)
+// augRNG is the augmentation generator of an epoch of a stage's stream.
+func augRNG(seed int64, stream uint64, epoch int) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed)^0x5851f42d4c957f2d, stream<<32|uint64(epoch)))
 }
 
-// runEpoch trains one epoch. stage separates the data order of P-GaP branches.
-func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLoss float64, err error) {
+// methodStep is the method's own step count at the run's current step.
+func (t *trainer) methodStep() int64 {
+	return t.step - int64(t.clock.offset)*int64(t.stepsPerEpoch)
+}
+
+// runEpoch trains the run's epoch `epoch`: the run's only epoch loop. stream
+// separates the augmentation of stages that train the same epochs (P-GaP's
+// branches). The method sees its own epochs and steps (after the warm-up).
+func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanLoss float64, err error) {
 	start := time.Now()
-	order := epochOrder(t.train.Len(), t.spec.Seed, stage, epoch)
-	aug := rand.New(rand.NewPCG(uint64(t.spec.Seed)^0x5851f42d4c957f2d, stage<<32|uint64(epoch)))
-	t.mctx.Epoch = epoch
-	if r, ok := t.method.(methods.Restarter); ok && r.RestartsOptimizerAt(epoch) && !t.spec.Profile.Optim.KeepStateAcrossPhases {
-		t.resetOptimizerState()
+	aug := augRNG(t.spec.Seed, stream, epoch)
+	me := epoch - t.clock.offset
+	t.mctx.Epoch = me
+	if r, ok := t.method.(methods.Restarter); ok && r.RestartsOptimizerAt(me) && !t.spec.Profile.Optim.KeepStateAcrossPhases {
+		if err := t.restartOptimizer(); err != nil {
+			return 0, err
+		}
 	}
 	denseGrad, _ := t.method.(methods.DenseGradStepper)
 	skipper, _ := t.method.(methods.StepSkipper)
@@ -219,9 +227,9 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 			return 0, err
 		}
 		t.tape.Reset()
-		loss, _, err := t.forwardLoss(t.train, order[b*t.batch:(b+1)*t.batch], aug, true)
+		loss, err := t.task.Loss(t.tape, epoch, b, aug)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("epoch %d step %d: %w", epoch, b, err)
 		}
 		lv := float64(loss.Value.Data()[0])
 		if math.IsNaN(lv) || math.IsInf(lv, 0) {
@@ -232,15 +240,16 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 		if err := t.tape.Backward(loss); err != nil {
 			return 0, fmt.Errorf("backward: %w", err)
 		}
-		t.mctx.Step = t.step
+		ms := t.methodStep()
+		t.mctx.Step = ms
 		if err := t.method.Update(t.mctx); err != nil {
 			return 0, fmt.Errorf("%s update at step %d: %w", t.method.Name(), t.step, err)
 		}
-		if skipper == nil || !skipper.SkipsOptimizerStep(t.step) {
+		if skipper == nil || !skipper.SkipsOptimizerStep(ms) {
 			if c := t.spec.Profile.Optim.ClipNorm; c > 0 {
 				t.clipGradients(c)
 			}
-			t.opt.SetLR(t.sched.LR(t.step))
+			t.opt.SetLR(t.lr())
 			t.opt.Step()
 		}
 		methods.ApplyMasks(t.mctx)
@@ -249,11 +258,11 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stage uint64) (meanLo
 				return 0, fmt.Errorf("%s after step %d: %w", t.method.Name(), t.step, err)
 			}
 		}
-		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(t.step)
+		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(ms)
 		t.trainFLOPs += methods.StepFLOPs(t.mctx.Tensors, t.batch, dg, t.otherFwd)
 		t.step++
 	}
-	t.mctx.Epoch = epoch
+	t.mctx.Epoch = me
 	if err := t.method.EpochEnd(t.mctx); err != nil {
 		return 0, fmt.Errorf("%s epoch end %d: %w", t.method.Name(), epoch, err)
 	}
@@ -275,17 +284,6 @@ func (t *trainer) clipGradients(c float64) {
 	optim.ClipGradNorm(t.params.Vars(), c)
 }
 
-// resetOptimizerState zeroes every optimiser state (momentum, Adam moments) at
-// a phase change; the step counter and learning-rate schedule run on.
-func (t *trainer) resetOptimizerState() {
-	for _, p := range t.params.All() {
-		st := t.opt.State(p.Name)
-		for _, v := range st {
-			clear(v)
-		}
-	}
-}
-
 // denseTrainFLOPs is what dense training for the table's base budget costs:
 // the denominator of "training FLOPs x dense", as RigL reports it (so a method
 // that trains longer than the base budget, like GaP, shows it).
@@ -302,45 +300,33 @@ func (t *trainer) denseStepFLOPs() float64 {
 	return 3 * float64(t.batch) * (fwd + t.otherFwd)
 }
 
-// evalResult is one evaluation of the test split.
-type evalResult struct{ loss, top1, top5 float64 }
+// evaluate runs the task's evaluation and keeps it as the latest.
+func (t *trainer) evaluate(ctx context.Context) (map[string]float64, error) {
+	m, err := t.task.Evaluate(ctx, t.threads)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	t.last = m
+	return m, nil
+}
 
-// evaluate returns the test loss, top-1 and top-5 accuracy (percent).
-func (t *trainer) evaluate() (loss, top1, top5 float64, err error) {
-	t.tape.SetNoGrad(true)
-	defer t.tape.SetNoGrad(false)
-	n := t.test.Len()
-	eb := t.spec.Profile.EvalBatch
-	if eb <= 0 {
-		eb = t.batch
+// recordEval appends an evaluation to the curves at a curve epoch.
+func (t *trainer) recordEval(epoch int, m map[string]float64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	classes := t.test.NumClasses()
-	var c1, c5 int
-	idx := make([]int, 0, eb)
-	for lo := 0; lo < n; lo += eb {
-		hi := min(lo+eb, n)
-		idx = idx[:0]
-		for i := lo; i < hi; i++ {
-			idx = append(idx, i)
-		}
-		t.tape.Reset()
-		l, lg, err := t.forwardLoss(t.test, idx, nil, false)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		loss += float64(l.Value.Data()[0]) * float64(hi-lo)
-		logits := lg.Value.Data()
-		k1, err := imagedata.TopKCorrect(logits, t.ybuf[:hi-lo], classes, 1)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		k5, err := imagedata.TopKCorrect(logits, t.ybuf[:hi-lo], classes, min(5, classes))
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		c1 += k1
-		c5 += k5
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.curves = append(t.curves, results.Point{Epoch: epoch, Step: t.step, Metric: curveName(k), Value: m[k]})
 	}
-	t.tape.Reset()
-	return loss / float64(n), 100 * float64(c1) / float64(n), 100 * float64(c5) / float64(n), nil
+	t.curves = append(t.curves, results.Point{Epoch: epoch, Step: t.step, Metric: "sparsity", Value: methods.OverallSparsity(t.mctx.Tensors)})
+}
+
+// headline is the table's metric from an evaluation (-1 when absent).
+func (t *trainer) headline(m map[string]float64) float64 {
+	if v, ok := m[t.spec.Metric]; ok {
+		return v
+	}
+	return -1
 }

@@ -40,16 +40,16 @@ type CGaP struct {
 
 func newCGaP(p map[string]string) (Method, error) {
 	ps := newParams("cgap", p)
-	c := &CGaP{base: base{"cgap"}}
+	c := &CGaP{base: base{name: "cgap", ps: ps}}
 	c.kappa = ps.Int("kappa", 4)
 	c.rounds = ps.Int("rounds", 10)
 	c.stepP = ps.Int("step_epochs", 0)
 	c.ftP = ps.Int("finetune_epochs", 0)
 	c.order = ps.Enum("order", "cyclic", "random")
-	ps.Check(c.kappa >= 1, "kappa", "an integer >= 1")
-	ps.Check(c.rounds >= 0, "rounds", "an integer >= 0")
-	ps.Check(c.stepP >= 0, "step_epochs", "an integer >= 0 (0 = base/4)")
-	ps.Check(c.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	ps.Check(inRange(c.kappa, 1), "kappa", "an integer in 1..2^20")
+	ps.Check(inRange(c.rounds, 0), "rounds", "an integer in 0..2^20")
+	ps.Check(inRange(c.stepP, 0), "step_epochs", "an integer in 0..2^20 (0 = base/4)")
+	ps.Check(inRange(c.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = base)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
@@ -200,3 +200,6 @@ func (c *CGaP) Phase(epoch int) Phase {
 
 // RestartsOptimizerAt is true where a new phase step starts (see Restarter).
 func (m *CGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*CGaP) TargetsAtInit() bool { return true }

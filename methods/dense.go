@@ -8,7 +8,7 @@ func newDense(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &Dense{base{"dense"}}, nil
+	return &Dense{base{name: "dense", ps: ps}}, nil
 }
 
 // Epochs is the base budget.

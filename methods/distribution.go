@@ -124,81 +124,39 @@ func ERKSparsities(shapes [][]int, dense []bool, sparsity float64) ([]float64, e
 	return out, nil
 }
 
-// GlobalMaxSparsity is the most the "global" distribution prunes one tensor
-// when the overall target is s: 1 - (1-s)/5, i.e. every tensor keeps at least
-// a fifth of the average density (98% for s = 0.9). One magnitude threshold
-// over randomly initialised weights would otherwise prune whole layers (their
-// init scale shrinks with fan-in): layer collapse. The GaP reference's own
-// global ratios stay within 0.706-0.972 at s = 0.9.
-func GlobalMaxSparsity(s float64) float64 { return 1 - (1-s)/5 }
-
 // GlobalMagnitudeRatios derives per-tensor sparsities from one global
 // magnitude threshold over the current weights of all non-Dense tensors,
 // keeping exactly KeepCount(N, sparsity) weights in all (N = their total
-// size; ties by tensor order then index). A tensor the threshold would prune
-// beyond GlobalMaxSparsity is held at that cap (keeping its largest weights)
-// and the threshold is recomputed over the others with what is left, until
-// no tensor exceeds the cap. Dense tensors get 0. Pruning each uncapped tensor
-// by magnitude to its ratio reproduces the global selection exactly.
+// size; ties by tensor order then index), as the GaP reference's
+// update_prune_ratio does. Dense tensors get 0. Pruning each tensor by
+// magnitude to its ratio reproduces the global selection exactly. No layer
+// is capped: the weights should have trained (the runner warms a model up
+// before a from-scratch method computes them), since at random
+// initialisation the threshold prunes wide layers whole (their init scale
+// shrinks with fan-in).
 func GlobalMagnitudeRatios(ts []*Tensor, sparsity float64) ([]float64, error) {
 	total := 0
-	for _, t := range ts {
-		if !t.Dense {
-			total += len(t.W)
+	var scores, masks [][]float32
+	var idx []int
+	for i, t := range ts {
+		if t.Dense {
+			continue
 		}
-	}
-	budget := KeepCount(total, sparsity)
-	capS := GlobalMaxSparsity(sparsity)
-	fixed := make([]int, len(ts)) // keep count of capped tensors, -1 = free
-	for i := range fixed {
-		fixed[i] = -1
+		total += len(t.W)
+		scores = append(scores, absCopy(t.W))
+		masks = append(masks, make([]float32, len(t.W)))
+		idx = append(idx, i)
 	}
 	out := make([]float64, len(ts))
-	for {
-		var scores, masks [][]float32
-		var idx []int
-		left := budget
-		for i, t := range ts {
-			if t.Dense {
-				continue
-			}
-			if fixed[i] >= 0 {
-				left -= fixed[i]
-				continue
-			}
-			scores = append(scores, absCopy(t.W))
-			masks = append(masks, make([]float32, len(t.W)))
-			idx = append(idx, i)
-		}
-		if len(idx) == 0 {
-			break
-		}
-		if left < 0 {
-			left = 0
-		}
-		if err := GlobalTopK(scores, left, masks); err != nil {
-			return nil, fmt.Errorf("global ratios: %w", err)
-		}
-		capped := false
-		for j, i := range idx {
-			n := len(masks[j])
-			if n == 0 {
-				continue
-			}
-			kept := CountOnes(masks[j])
-			if minKeep := KeepCount(n, capS); kept < minKeep && left > 0 {
-				fixed[i] = minKeep
-				capped = true
-			}
-			out[i] = 1 - float64(kept)/float64(n)
-		}
-		if !capped {
-			break
-		}
+	if len(idx) == 0 {
+		return out, nil
 	}
-	for i, t := range ts {
-		if fixed[i] >= 0 {
-			out[i] = 1 - float64(fixed[i])/float64(len(t.W))
+	if err := GlobalTopK(scores, KeepCount(total, sparsity), masks); err != nil {
+		return nil, fmt.Errorf("global ratios: %w", err)
+	}
+	for j, i := range idx {
+		if n := len(masks[j]); n > 0 {
+			out[i] = 1 - float64(CountOnes(masks[j]))/float64(n)
 		}
 	}
 	return out, nil

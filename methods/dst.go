@@ -25,7 +25,7 @@ type dst struct {
 
 func parseDST(name string, p map[string]string, anneal string) (*dst, error) {
 	ps := newParams(name, p)
-	d := &dst{base: base{name}}
+	d := &dst{base: base{name: name, ps: ps}}
 	d.alpha = ps.Float("drop_fraction", 0.3)
 	d.deltaT = ps.Int("delta_t", 100)
 	d.endFrac = ps.Float("end_frac", 0.75)
@@ -151,3 +151,6 @@ func (d *dst) updateTensor(ctx *Context, t *Tensor, f float64) error {
 	}
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*dst) TargetsAtInit() bool { return true }

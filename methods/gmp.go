@@ -29,7 +29,7 @@ type GMP struct {
 
 func newGMP(p map[string]string) (Method, error) {
 	ps := newParams("gmp", p)
-	g := &GMP{base: base{"gmp"}}
+	g := &GMP{base: base{name: "gmp", ps: ps}}
 	g.startP = ps.Int("start_epoch", -1)
 	g.endP = ps.Int("end_epoch", -1)
 	g.startFrac = ps.Float("start_frac", 0.3)
@@ -57,6 +57,9 @@ func (g *GMP) Epochs(base int) int {
 	}
 	return base
 }
+
+// Window is the pruning window [start, end) in epochs (valid after Epochs).
+func (g *GMP) Window() (start, end int) { return g.startEp, g.endEp }
 
 // Init starts dense.
 func (g *GMP) Init(ctx *Context) error {

@@ -24,14 +24,14 @@ type IPFP struct {
 
 func newIPFP(p map[string]string) (Method, error) {
 	ps := newParams("ipfp", p)
-	m := &IPFP{base: base{"ipfp"}}
+	m := &IPFP{base: base{name: "ipfp", ps: ps}}
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.cycles = ps.Int("cycles", 3)
 	m.cycleP = ps.Int("cycle_epochs", 0)
 	m.schedule = ps.Enum("schedule", "geometric", "cubic")
-	ps.Check(m.denseP >= 0, "dense_epochs", "an integer >= 0 (0 = base)")
-	ps.Check(m.cycles >= 1, "cycles", "an integer >= 1")
-	ps.Check(m.cycleP >= 0, "cycle_epochs", "an integer >= 0 (0 = base/cycles)")
+	ps.Check(inRange(m.denseP, 0), "dense_epochs", "an integer in 0..2^20 (0 = base)")
+	ps.Check(inRange(m.cycles, 1), "cycles", "an integer in 1..2^20")
+	ps.Check(inRange(m.cycleP, 0), "cycle_epochs", "an integer in 0..2^20 (0 = base/cycles)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func newMagnitudeOneshot(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &MagnitudeOneshot{base{"magnitude-oneshot"}, f}, nil
+	return &MagnitudeOneshot{base{name: "magnitude-oneshot", ps: ps}, f}, nil
 }
 
 // Epochs is epochs_factor x base (at least 1).

@@ -251,6 +251,21 @@ func OverallSparsity(ts []*Tensor) float64 {
 	return 1 - float64(ones)/float64(n)
 }
 
+// ModelSparsity is the fraction of pruned entries over all tensors, the
+// ones kept dense included: the whole model's sparsity of its conv and
+// linear weights, as RigL reports it.
+func ModelSparsity(ts []*Tensor) float64 {
+	n, ones := 0, 0
+	for _, t := range ts {
+		n += len(t.M)
+		ones += CountOnes(t.M)
+	}
+	if n == 0 {
+		return 0
+	}
+	return 1 - float64(ones)/float64(n)
+}
+
 // setOnes sets every mask entry to 1.
 func setOnes(m []float32) {
 	for i := range m {

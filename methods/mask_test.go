@@ -124,7 +124,7 @@ func TestGlobalTopKMatchesSort(t *testing.T) {
 
 func TestApplyMasksZeroesWeightsAndState(t *testing.T) {
 	ctx := newCtx(1, fakeSpecs(), 0.9, Uniform)
-	if err := (&Static{base{"static"}}).Init(ctx); err != nil {
+	if err := (&Static{base{name: "static"}}).Init(ctx); err != nil {
 		t.Fatal(err)
 	}
 	checkMasked(t, ctx, "after static init")

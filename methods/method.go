@@ -179,12 +179,23 @@ type AfterStepper interface {
 // Restarter is implemented by methods whose phases are, in their reference
 // code, separate training processes with fresh optimisers: each GaP step
 // (the reference restarts its optimiser at every step), the fine-tune after
-// a one-shot or iterative prune (run_mag_prune.sh). The runner zeroes the
-// optimiser state (momentum, Adam moments) before an epoch for which
-// RestartsOptimizerAt is true, unless the profile keeps it; the
-// learning-rate schedule runs on.
+// a one-shot or iterative prune (run_mag_prune.sh). Before an epoch for
+// which RestartsOptimizerAt is true the runner starts a fresh optimiser
+// (zero momentum and moments, Adam's step counter at 0) and restarts the
+// profile's learning-rate warm-up, unless the profile keeps the state; the
+// schedule's decay runs on over the whole run.
 type Restarter interface {
 	RestartsOptimizerAt(epoch int) bool
+}
+
+// TargetsAtInit is implemented by the methods that fix their per-layer
+// targets at Init, sparse from the first step (C-GaP, P-GaP, static, SNIP,
+// RigL, SET). For the "global" distribution, whose ratios come from the
+// weights, a runner may train the model dense for a short warm-up before
+// Init so that the ratios come from trained weights, as they do for the
+// methods that prune a trained model (GMP, prune-from-pretrained).
+type TargetsAtInit interface {
+	TargetsAtInit() bool
 }
 
 // stepChanges reports whether epoch starts a new phase step of m.
@@ -192,8 +203,21 @@ func stepChanges(m Method, epoch int) bool {
 	return epoch > 0 && m.Phase(epoch).Step != m.Phase(epoch-1).Step
 }
 
-// base is embedded by the simple methods: no-op hooks.
-type base struct{ name string }
+// base is embedded by the simple methods: no-op hooks and the parameters
+// as parsed.
+type base struct {
+	name string
+	ps   *params
+}
+
+// Params describes every parameter the method declares with its resolved
+// value (see Described).
+func (b base) Params() []ParamInfo {
+	if b.ps == nil {
+		return nil
+	}
+	return append([]ParamInfo(nil), b.ps.infos...)
+}
 
 // Name is the registry name.
 func (b base) Name() string { return b.name }

@@ -1,36 +1,50 @@
 package methods
 
+import "math"
+
 // PFP is prune-from-pretrained (the reference's run_mag_prune.sh): train
 // dense for dense_epochs (D), magnitude-prune every layer once to its
 // target at the end of epoch D-1, and fine-tune for finetune_epochs (F)
 // with the mask fixed. For "global" the ratios come from the trained dense
-// weights at the prune. Defaults from the reference (40 dense + 40
-// fine-tune for a 40-epoch dense budget): D = F = base.
+// weights at the prune. The two phases share the row's budget: by default
+// D = round(dense_frac * base) (at least 1, and at most base-1 so the
+// fine-tune gets an epoch when base >= 2) and F = base - D, so a row
+// compared at budget xN trains xN epochs in all (the reference's
+// run_mag_prune.sh trains 40 dense + 40 fine-tune epochs: dense_frac 0.5
+// of an 80-epoch budget). dense_epochs / finetune_epochs override them.
 type PFP struct {
 	base
-	denseEp, ftEp int // resolved by Epochs
-	denseP, ftP   int // parameters (0 = base)
+	denseEp, ftEp int     // resolved by Epochs
+	denseP, ftP   int     // parameters (0 = from dense_frac and the budget)
+	denseFrac     float64 // share of the budget trained dense
 }
 
 func newPFP(p map[string]string) (Method, error) {
 	ps := newParams("pfp", p)
-	m := &PFP{base: base{"pfp"}}
+	m := &PFP{base: base{name: "pfp", ps: ps}}
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.ftP = ps.Int("finetune_epochs", 0)
-	ps.Check(m.denseP >= 0, "dense_epochs", "an integer >= 0 (0 = base)")
-	ps.Check(m.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	m.denseFrac = ps.Float("dense_frac", 0.5)
+	ps.Check(inRange(m.denseP, 0), "dense_epochs", "an integer in 0..2^20 (0 = dense_frac of the budget)")
+	ps.Check(inRange(m.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = the rest of the budget)")
+	ps.Check(m.denseFrac > 0 && m.denseFrac <= 1, "dense_frac", "a float in (0, 1]")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// Epochs is D + F.
+// Epochs is D + F (= base unless dense_epochs or finetune_epochs are set).
 func (m *PFP) Epochs(base int) int {
-	m.denseEp = derive(m.denseP, max(1, base))
-	m.ftEp = derive(m.ftP, max(1, base))
+	d := int(math.Round(m.denseFrac * float64(base)))
+	d = max(1, min(d, base-1))
+	m.denseEp = derive(m.denseP, d)
+	m.ftEp = derive(m.ftP, max(0, base-m.denseEp))
 	return m.denseEp + m.ftEp
 }
+
+// PhaseEpochs are the dense and fine-tune epochs (valid after Epochs).
+func (m *PFP) PhaseEpochs() (dense, finetune int) { return m.denseEp, m.ftEp }
 
 // Init starts dense.
 func (m *PFP) Init(ctx *Context) error {

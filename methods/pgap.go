@@ -52,21 +52,36 @@ type PGaP struct {
 	kappa, rounds int
 	stepEp, ftEp  int // resolved by Epochs
 	stepP, ftP    int // parameters (0 = derive from base)
+	bnBatches     int // batch-norm re-estimation batches after a merge (0 = off)
 }
 
 var _ Parallel = (*PGaP)(nil)
 
+// BNReestimator is implemented by parallel methods that re-estimate the
+// merged model's batch-norm statistics before it is evaluated and trained
+// on: the runner runs BNBatches training batches forward (no weight
+// update) through the merged model.
+type BNReestimator interface {
+	BNBatches() int
+}
+
+// BNBatches is the number of forward batches that re-estimate batch-norm
+// statistics after each merge (0: none, as the reference).
+func (g *PGaP) BNBatches() int { return g.bnBatches }
+
 func newPGaP(p map[string]string) (Method, error) {
 	ps := newParams("pgap", p)
-	g := &PGaP{base: base{"pgap"}}
+	g := &PGaP{base: base{name: "pgap", ps: ps}}
 	g.kappa = ps.Int("kappa", 4)
 	g.rounds = ps.Int("rounds", 10)
 	g.stepP = ps.Int("step_epochs", 0)
 	g.ftP = ps.Int("finetune_epochs", 0)
-	ps.Check(g.kappa >= 1, "kappa", "an integer >= 1")
-	ps.Check(g.rounds >= 1, "rounds", "an integer >= 1")
-	ps.Check(g.stepP >= 0, "step_epochs", "an integer >= 0 (0 = base/4)")
-	ps.Check(g.ftP >= 0, "finetune_epochs", "an integer >= 0 (0 = base)")
+	g.bnBatches = ps.Int("bn_batches", 0)
+	ps.Check(inRange(g.bnBatches, 0), "bn_batches", "an integer in 0..2^20 (forward batches re-estimating batch-norm statistics after a merge; 0 = off, as the reference)")
+	ps.Check(inRange(g.kappa, 1), "kappa", "an integer in 1..2^20")
+	ps.Check(inRange(g.rounds, 1), "rounds", "an integer in 1..2^20")
+	ps.Check(inRange(g.stepP, 0), "step_epochs", "an integer in 0..2^20 (0 = base/4)")
+	ps.Check(inRange(g.ftP, 0), "finetune_epochs", "an integer in 0..2^20 (0 = base)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
@@ -210,3 +225,6 @@ func Merge(branches []map[string][]float32, partitionOf func(name string) int,
 
 // RestartsOptimizerAt is true where a new phase step starts (see Restarter).
 func (m *PGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*PGaP) TargetsAtInit() bool { return true }

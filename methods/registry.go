@@ -79,3 +79,39 @@ func Default() *Registry {
 	}
 	return r
 }
+
+// Resolve returns every parameter of a method with its resolved value
+// (given values and the method's defaults), for the run identity: a changed
+// default or a new parameter changes it. A method that does not describe
+// its parameters (not Described) resolves to the given values.
+func (r *Registry) Resolve(name string, given map[string]string) (map[string]string, error) {
+	m, err := r.New(name, given)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	d, ok := m.(Described)
+	if !ok {
+		for k, v := range given {
+			out[k] = v
+		}
+		return out, nil
+	}
+	for _, p := range d.Params() {
+		out[p.Name] = p.Value
+	}
+	return out, nil
+}
+
+// Help describes a method's parameters with their defaults (nil when the
+// method does not describe them).
+func (r *Registry) Help(name string) ([]ParamInfo, error) {
+	m, err := r.New(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := m.(Described); ok {
+		return d.Params(), nil
+	}
+	return nil, nil
+}

@@ -18,7 +18,7 @@ func newSNIP(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &SNIP{base{"snip"}}, nil
+	return &SNIP{base{name: "snip", ps: ps}}, nil
 }
 
 // Epochs is the base budget.
@@ -72,3 +72,6 @@ func (s *SNIP) Init(ctx *Context) error {
 	ApplyMasks(ctx)
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*SNIP) TargetsAtInit() bool { return true }

@@ -11,7 +11,7 @@ func newStatic(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &Static{base{"static"}}, nil
+	return &Static{base{name: "static", ps: ps}}, nil
 }
 
 // Epochs is the base budget.
@@ -24,3 +24,6 @@ func (s *Static) Init(ctx *Context) error {
 	}
 	return nil
 }
+
+// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
+func (*Static) TargetsAtInit() bool { return true }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
@@ -38,7 +39,22 @@ type Model interface {
 	// DenseByDefault names the tensors a table keeps dense by default: the
 	// first conv (first layer) and the last linear.
 	DenseByDefault() []string
+	// DenseSet names the prunable tensors a table keeps dense under a rule:
+	// "none", "first" (the first layer only, as RigL's ImageNet runs) or
+	// "first-last" (the first and the last layer).
+	DenseSet(rule string) ([]string, error)
+	// PartitionOf is the GaP partition of any parameter or buffer name: a
+	// batch norm (its weight, bias and running statistics) and a bias go
+	// with the partition of their layer's weight, the stem's batch norm with
+	// the stem conv. -1 means in no partition; an unknown name is -1 too.
+	PartitionOf(name string) int
 }
+
+// DenseRules are the valid rules of Model.DenseSet.
+var denseRules = []string{"none", "first", "first-last"}
+
+// DenseRules lists the valid DenseSet rules.
+func DenseRules() []string { return append([]string(nil), denseRules...) }
 
 // Config sets a model's size and seed. Zero fields take the model's default
 // (the reference input shape, 10 classes, width 1).
@@ -122,6 +138,7 @@ type common struct {
 	name    string
 	ps      *nn.ParamSet
 	parts   int
+	partOf  map[string]int // parameter or buffer name -> partition (see claim)
 	c, h, w int
 	classes int
 }
@@ -152,6 +169,59 @@ func (m *common) DenseForwardFLOPs() float64 {
 		f += p.FwdFLOPs
 	}
 	return f
+}
+
+// DenseSet implements Model.DenseSet from the FirstOrLast flags: the first
+// flagged tensor in registration order is the first layer, the last one the
+// last layer.
+func (m *common) DenseSet(rule string) ([]string, error) {
+	fl := m.DenseByDefault()
+	switch rule {
+	case "none":
+		return nil, nil
+	case "first":
+		if len(fl) == 0 {
+			return nil, nil
+		}
+		return fl[:1], nil
+	case "first-last", "":
+		return fl, nil
+	}
+	return nil, fmt.Errorf("models: dense rule %q: expected one of %v", rule, denseRules)
+}
+
+// PartitionOf implements Model.PartitionOf from the map the builder filled
+// (see claim) and, for a name the builder did not claim, the parameter's own
+// Partition.
+func (m *common) PartitionOf(name string) int {
+	if p, ok := m.partOf[name]; ok {
+		return p
+	}
+	if p := m.ps.Get(name); p != nil {
+		return p.Partition
+	}
+	return -1
+}
+
+// claim puts every parameter and buffer of the modules named by prefixes
+// (a module "layer1.0.bn1" owns "layer1.0.bn1.weight", ".running_mean", ...)
+// in partition part.
+func (m *common) claim(part int, prefixes ...string) {
+	if m.partOf == nil {
+		m.partOf = map[string]int{}
+	}
+	for _, pre := range prefixes {
+		for _, p := range m.ps.All() {
+			if strings.HasPrefix(p.Name, pre+".") {
+				m.partOf[p.Name] = part
+			}
+		}
+		for _, b := range m.ps.Buffers() {
+			if strings.HasPrefix(b.Name, pre+".") {
+				m.partOf[b.Name] = part
+			}
+		}
+	}
 }
 
 // DenseByDefault names the FirstOrLast tensors.

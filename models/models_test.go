@@ -171,3 +171,59 @@ func TestForwardBackward(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionMapCoversEverything checks that every parameter and buffer of
+// every model has a declared partition (or -1), that a batch norm goes with
+// its conv (the stem's bn1 with conv1), a bias with its weight, and the
+// dense-set rules.
+func TestPartitionMapCoversEverything(t *testing.T) {
+	for _, name := range Names() {
+		m, err := New(name, Config{WidthMult: 0.25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := m.Params()
+		var names []string
+		for _, p := range ps.All() {
+			names = append(names, p.Name)
+		}
+		for _, b := range ps.Buffers() {
+			names = append(names, b.Name)
+		}
+		for _, n := range names {
+			p := m.PartitionOf(n)
+			if p < -1 || p >= m.NumPartitions() {
+				t.Errorf("%s: %s in partition %d of %d", name, n, p, m.NumPartitions())
+			}
+			// A module's tensors share its weight's partition.
+			if i := strings.LastIndex(n, "."); i > 0 {
+				if w := ps.Get(n[:i] + ".weight"); w != nil && p != m.PartitionOf(w.Name) {
+					t.Errorf("%s: %s in partition %d, its module's weight in %d", name, n, p, m.PartitionOf(w.Name))
+				}
+			}
+		}
+		if strings.HasPrefix(name, "resnet") {
+			for _, n := range []string{"bn1.weight", "bn1.running_mean", "bn1.running_var", "bn1.bias"} {
+				if got, want := m.PartitionOf(n), m.PartitionOf("conv1.weight"); got != want || got < 0 {
+					t.Errorf("%s: stem %s in partition %d, conv1 in %d", name, n, got, want)
+				}
+			}
+			if got := m.PartitionOf("layer2.0.bn2.running_var"); got != 1 {
+				t.Errorf("%s: layer2.0.bn2.running_var in partition %d, want 1", name, got)
+			}
+		}
+		first, err := m.DenseSet("first")
+		if err != nil || len(first) != 1 || first[0] != m.DenseByDefault()[0] {
+			t.Errorf("%s: DenseSet(first) = %v, %v", name, first, err)
+		}
+		if fl, _ := m.DenseSet("first-last"); !reflect.DeepEqual(fl, m.DenseByDefault()) {
+			t.Errorf("%s: DenseSet(first-last) = %v", name, fl)
+		}
+		if none, _ := m.DenseSet("none"); len(none) != 0 {
+			t.Errorf("%s: DenseSet(none) = %v", name, none)
+		}
+		if _, err := m.DenseSet("last"); err == nil {
+			t.Errorf("%s: DenseSet(last) accepted", name)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
@@ -106,6 +107,24 @@ func (m *resnet) Forward(tp *engine.Tape[float32], x *engine.Var[float32], train
 	return m.fc.Forward(tp, tp.GlobalAvgPool2D(h))
 }
 
+// claimAll fills the partition map: each conv with its batch norm, the stem
+// (conv1, bn1) with partition 0 and fc (weight and bias) with its weight's.
+func (m *resnet) claimAll() {
+	cb := func(c convBN) {
+		m.claim(c.conv.W.Partition, strings.TrimSuffix(c.conv.W.Name, ".weight"), strings.TrimSuffix(c.bn.Weight.Name, ".weight"))
+	}
+	cb(m.stem)
+	for _, b := range m.blocks {
+		for _, l := range b.layers {
+			cb(l)
+		}
+		if b.shortcut != nil {
+			cb(*b.shortcut)
+		}
+	}
+	m.claim(m.fc.W.Partition, "fc")
+}
+
 func scaled(base int, mult float64) int { return max(1, int(math.Round(float64(base)*mult))) }
 
 // ResNetCIFAR builds the CIFAR ResNet of He et al. (depth 6n+2: 20, 32, 44,
@@ -146,6 +165,7 @@ func ResNetCIFAR(depth int, c Config) (Model, error) {
 	if h < 1 || w < 1 {
 		return nil, fmt.Errorf("input %dx%d too small", c.Height, c.Width)
 	}
+	m.claimAll()
 	return m, nil
 }
 
@@ -210,5 +230,6 @@ func imagenetResNet(name string, blocks []int, bottleneck bool, c Config) (Model
 	if h < 1 || w < 1 {
 		return nil, fmt.Errorf("input %dx%d too small", c.Height, c.Width)
 	}
+	m.claimAll()
 	return m, nil
 }

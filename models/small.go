@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
@@ -24,7 +25,7 @@ func MLP(c Config) (Model, error) {
 	m.fc1 = nn.NewLinear(m.ps, "fc1", in, 300, true, rng)
 	m.fc2 = nn.NewLinear(m.ps, "fc2", 300, 100, true, rng)
 	m.fc3 = nn.NewLinear(m.ps, "fc3", 100, c.Classes, true, rng)
-	layerPartitions(m.fc1.W, m.fc2.W, m.fc3.W)
+	m.layerPartitions(m.fc1.W, m.fc2.W, m.fc3.W)
 	return m, nil
 }
 
@@ -36,10 +37,12 @@ func (m *mlp) Forward(tp *engine.Tape[float32], x *engine.Var[float32], training
 	return m.fc3.Forward(tp, h)
 }
 
-// layerPartitions gives weight i partition i and marks the first and last.
-func layerPartitions(ws ...*nn.Param) {
+// layerPartitions gives weight i (and its layer's bias) partition i and
+// marks the first and last.
+func (m *common) layerPartitions(ws ...*nn.Param) {
 	for i, w := range ws {
 		w.Partition = i
+		m.claim(i, strings.TrimSuffix(w.Name, ".weight"))
 	}
 	ws[0].FirstOrLast = true
 	ws[len(ws)-1].FirstOrLast = true
@@ -72,7 +75,7 @@ func LeNet5(c Config) (Model, error) {
 	m.f1 = nn.NewLinear(m.ps, "fc1", 16*h*w, 120, true, rng)
 	m.f2 = nn.NewLinear(m.ps, "fc2", 120, 84, true, rng)
 	m.f3 = nn.NewLinear(m.ps, "fc3", 84, c.Classes, true, rng)
-	layerPartitions(m.c1.W, m.c2.W, m.f1.W, m.f2.W, m.f3.W)
+	m.layerPartitions(m.c1.W, m.c2.W, m.f1.W, m.f2.W, m.f3.W)
 	return m, nil
 }
 
@@ -107,7 +110,7 @@ func Conv2(c Config) (Model, error) {
 	m.c2 = nn.NewConv2d(m.ps, "conv2", nn.ConvSpec{In: 32, Out: 64, K: 3, Pad: 1}, rng)
 	m.c2.Plan(h, w)
 	m.fc = nn.NewLinear(m.ps, "fc", 64, c.Classes, true, rng)
-	layerPartitions(m.c1.W, m.c2.W, m.fc.W)
+	m.layerPartitions(m.c1.W, m.c2.W, m.fc.W)
 	return m, nil
 }
 

@@ -18,8 +18,12 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		what, args = args[0], args[1:]
 	}
 	fs := newFlags("list", stderr)
+	method := fs.String("method", "", "describe one method's parameters (types, defaults, valid ranges)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *method != "" {
+		return listMethod(stdout, *method)
 	}
 	valid := []string{"all", "tables", "methods", "models", "data", "profiles"}
 	switch what {
@@ -68,6 +72,33 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			fmt.Fprintf(stdout, "  %-14s %s\n", n, status)
 		}
+	}
+	return nil
+}
+
+// listMethod prints one method's description and parameters.
+func listMethod(w io.Writer, name string) error {
+	reg := methods.Default()
+	help, err := reg.Help(name)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, m := range reg.List() {
+		if m.Name == name {
+			fmt.Fprintf(w, "%s: %s\n", m.Name, m.Description)
+		}
+	}
+	if len(help) == 0 {
+		fmt.Fprintln(w, "  no parameters")
+		return nil
+	}
+	fmt.Fprintln(w, "parameters (-param key=value; a profile may set other defaults):")
+	for _, p := range help {
+		valid := ""
+		if p.Valid != "" {
+			valid = "; " + p.Valid
+		}
+		fmt.Fprintf(w, "  %-16s %-6s default %s%s\n", p.Name, p.Type, p.Default, valid)
 	}
 	return nil
 }

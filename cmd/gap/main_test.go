@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/reports"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -31,6 +34,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "-method", "cgap", "-param", "kappa=x"}, "kappa"},
 		{[]string{"train", "-dist", "zipf"}, "uniform, erk or global"},
 		{[]string{"train", "-sparsity", "1.5"}, "[0, 1)"},
+		{[]string{"train", "-sparsity", "NaN"}, "[0, 1)"},
+		{[]string{"train", "-epochs", "-3"}, "-epochs"},
+		{[]string{"train", "-threads", "-4"}, "-threads"},
+		{[]string{"train", "-threads", "0"}, "-threads"},
+		{[]string{"reproduce", "-jobs", "-3"}, "-jobs"},
+		{[]string{"train", "-method", "cgap", "-param", "rounds=4611686018427387904"}, "rounds"},
+		{[]string{"train", "-method", "pgap", "-param", "rounds=4611686018427387904"}, "rounds"},
+		{[]string{"train", "-method", "cgap", "-param", "step_epochs=4611686018427387904"}, "step_epochs"},
 		{[]string{"list", "things"}, "methods"},
 		{[]string{"score", "nope"}, "bleu, map, miou"},
 		{[]string{"data", "check", "-dataset", "nope"}, "fashion-mnist"},
@@ -80,5 +91,58 @@ func TestReproduceAndReport(t *testing.T) {
 	code, out, stderr = runCLI(t, "bench", "export", "-table", "imagenet", "-results", res)
 	if code != 0 || !strings.Contains(out, "BenchmarkImagenet/") {
 		t.Fatalf("bench export: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestTableSpecKeepsPaperRows checks that the paper's rows a table does not
+// run are shown (pending), and that budget rows are labelled with their
+// multiple and stand for the paper's RigL 5x row.
+func TestTableSpecKeepsPaperRows(t *testing.T) {
+	tab, err := experiments.LookupTable("imagenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("default")
+	tab.Rows = tab.Rows[:3] // dense and two GMP rows
+	spec := tableSpec(tab, p)
+	paper := reports.ImageNetSpec()
+	keys := map[string]bool{}
+	for _, r := range spec.Rows {
+		keys[r.Key] = true
+	}
+	for _, r := range paper.Rows {
+		if !keys[r.Key] {
+			t.Errorf("paper row %s dropped from the report", r.Key)
+		}
+	}
+	out := reports.Table(nil, spec)
+	if !strings.Contains(out, "| RigL 5× | ERK | 90% | pending |") {
+		t.Errorf("paper row RigL 5x not pending in:\n%s", out)
+	}
+	full, _ := experiments.LookupTable("imagenet")
+	spec = tableSpec(full, p)
+	found := false
+	for _, r := range spec.Rows {
+		if r.Key == "rigl/0.9/erk@gap" {
+			found = true
+			if !strings.Contains(r.Method, "GaP budget, 2×") || r.Paper == nil || r.Paper.Epochs != 500 {
+				t.Errorf("RigL at the GaP budget: label %q, paper %+v", r.Method, r.Paper)
+			}
+		}
+	}
+	if !found {
+		t.Error("no RigL row at the GaP budget")
+	}
+}
+
+// TestListMethodHelp checks that `gap list -method M` prints M's parameters
+// with their types, defaults and valid ranges.
+func TestListMethodHelp(t *testing.T) {
+	code, out, _ := runCLI(t, "list", "-method", "cgap")
+	if code != 0 || !strings.Contains(out, "kappa") || !strings.Contains(out, "default 4") || !strings.Contains(out, "cyclic|random") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "list", "-method", "nope"); code != 2 || !strings.Contains(stderr, "cgap") {
+		t.Fatalf("unknown method: exit %d %s", code, stderr)
 	}
 }

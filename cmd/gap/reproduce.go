@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gap-harness/gap/experiments"
@@ -24,11 +25,15 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	data := fs.String("data", "", "root of the real data set (profile full)")
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
+	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *seeds < 1 {
 		return usagef("-seeds %d: expected a count >= 1", *seeds)
+	}
+	if *jobs < 0 {
+		return usagef("-jobs %d: expected a count >= 0 (0 = the number of cores)", *jobs)
 	}
 	t, err := experiments.LookupTable(*table)
 	if err != nil {
@@ -67,7 +72,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
 	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
-		Registry: reg, Branches: processBranches(stderr), Commit: commit})
+		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep})
 	prog.finish()
 	if err != nil {
 		return err
@@ -105,8 +110,27 @@ var methodLabels = map[string]string{
 	"cgap": "C-GaP", "pgap": "P-GaP", "magnitude_oneshot": "One-shot magnitude",
 }
 
+// paperKey is the key of the paper's row a table row stands for: a RigL row
+// at the GaP rows' budget stands for the paper's "RigL 5x" row.
+func paperKey(r experiments.Row) string {
+	m := r.Method
+	if r.Budget == "gap" && m == "rigl" {
+		m = "rigl5x"
+	}
+	if r.Budget != "" && r.Budget != "x1" && r.Budget != "gap" {
+		if r.Budget == "x5" && m == "rigl" {
+			m = "rigl5x"
+		} else {
+			return r.Key()
+		}
+	}
+	return results.RowKey(m, r.Sparsity, r.Distribution)
+}
+
 // tableSpec describes a table for the report: its rows in table order with the
-// paper's numbers where the paper (or the baseline's paper) has them.
+// paper's numbers where the paper (or the baseline's paper) has them, each
+// budget row labelled with its multiple of the base epochs, then the paper's
+// rows that the table does not run, shown as pending.
 func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	var paper reports.TableSpec
 	if t.Name == "imagenet" {
@@ -127,16 +151,36 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	if p.Proxy != "" {
 		spec.Proxies[p.Name] = p.Name + " profile: " + p.Proxy
 	}
+	plan := experiments.Plan{Table: t, Profile: p}
+	covered := map[string]bool{}
 	spec.Rows = nil
 	for _, r := range t.Rows {
-		rs, ok := byKey[r.Key()]
+		pk := paperKey(r)
+		covered[pk] = true
+		rs, ok := byKey[pk]
 		if !ok {
-			rs = reports.RowSpec{Key: r.Key(), Sparsity: r.Sparsity}
+			rs = reports.RowSpec{Sparsity: r.Sparsity}
 		}
+		rs.Key = r.Key()
 		if l, ok := methodLabels[r.Method]; ok {
 			rs.Method = l
 		}
+		if r.Budget != "" && r.Budget != "x1" {
+			label := r.Budget
+			if n, err := plan.RowEpochs(r); err == nil && p.Epochs > 0 {
+				label = strconv.FormatFloat(float64(n)/float64(p.Epochs), 'g', 3, 64) + "× epochs"
+				if r.Budget == "gap" {
+					label = fmt.Sprintf("GaP budget, %s×", strconv.FormatFloat(float64(n)/float64(p.Epochs), 'g', 3, 64))
+				}
+			}
+			rs.Method += " (" + label + ")"
+		}
+		if r.Variant != "" {
+			rs.Method += " [" + r.Variant + "]"
+		}
 		switch r.Distribution {
+		case "uniform":
+			rs.Distribution = "uniform"
 		case "global":
 			rs.Distribution = "non-uniform (global)"
 		case "erk":
@@ -145,6 +189,11 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 			rs.Distribution = "—"
 		}
 		spec.Rows = append(spec.Rows, rs)
+	}
+	for _, r := range paper.Rows {
+		if !covered[r.Key] {
+			spec.Rows = append(spec.Rows, r) // no runs: the report shows it pending
+		}
 	}
 	return spec
 }

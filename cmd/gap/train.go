@@ -37,6 +37,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "root of the real data set (profile full)")
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
+	keep := fs.Bool("keep-checkpoints", false, "keep the run's checkpoint folder once it finishes (gap clean removes it)")
 	params := kvFlag{}
 	fs.Var(params, "param", "method hyper-parameter key=value (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -55,8 +56,14 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usagef("-dist %q: expected uniform, erk or global", *dist)
 	}
-	if *sparsity < 0 || *sparsity >= 1 {
+	if !(*sparsity >= 0 && *sparsity < 1) { // NaN fails both
 		return usagef("-sparsity %v: expected a value in [0, 1)", *sparsity)
+	}
+	if *epochs < 0 {
+		return usagef("-epochs %d: expected a count >= 0 (0 = the profile's)", *epochs)
+	}
+	if *threads < 1 {
+		return usagef("-threads %d: expected a count >= 1", *threads)
 	}
 	reg := methods.Default()
 	if _, err := reg.New(*method, params); err != nil {
@@ -74,7 +81,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		row.Sparsity, row.Distribution = 0, "dense"
 	}
 	plan := experiments.Plan{Table: &experiments.Table{Name: t.Name, Title: t.Title, Suite: t.Suite, Metric: t.Metric,
-		Rows: []experiments.Row{row}, DenseFirstLast: t.DenseFirstLast}, Profile: p, Seeds: 1, DataPath: *data}
+		Rows: []experiments.Row{row}, DenseLayers: t.DenseLayers}, Profile: p, Seeds: 1, DataPath: *data}
 	specs, _ := plan.Specs()
 	for i := range specs {
 		specs[i].Seed = *seed
@@ -84,7 +91,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	env := experiments.Env{Dir: filepath.Join(*resultsDir, t.Name), Threads: *threads, Log: log, Registry: reg,
-		Data: &experiments.DataCache{}, Progress: prog.update, Branches: processBranches(stderr), Commit: commit}
+		Data: &experiments.DataCache{}, Progress: prog.update, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep}
 	r, err := experiments.Execute(ctx, specs[0], env)
 	prog.finish()
 	if err != nil {

@@ -1,0 +1,139 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/nn"
+)
+
+// Task is one suite's training problem as the runner sees it: a model with
+// named parameters, its data in a deterministic order, its loss and its
+// evaluation. The runner does everything else (stages, methods, masks,
+// optimiser, schedules, checkpoints, FLOPs, results). A Task is used by one
+// goroutine at a time; the runner builds one per stage (P-GaP's branches each
+// have their own), so it may keep scratch buffers.
+type Task interface {
+	// Params is the model's parameter set: prunable flags, FirstOrLast
+	// flags (the first flagged tensor in registration order is the first
+	// layer, the last one the last layer), the GaP partition of each
+	// prunable weight (nn.Param.Partition) and its dense forward FLOPs.
+	Params() *nn.ParamSet
+	// NumPartitions is kappa for this model configuration.
+	NumPartitions() int
+	// PartitionOf gives the partition of any parameter or buffer name (-1:
+	// none), e.g. a batch norm goes with its conv. The P-GaP merge uses it.
+	PartitionOf(name string) int
+	// DenseForwardFLOPs is the dense forward FLOPs of one training example
+	// through the conv and linear layers (as RigL counts).
+	DenseForwardFLOPs() float64
+	// StepsPerEpoch is the number of optimiser steps in one epoch.
+	StepsPerEpoch() int
+	// ExamplesPerStep is the number of examples (images, sentences, shapes)
+	// in a step.
+	ExamplesPerStep() int
+	// Loss records the training loss of step `step` of epoch `epoch` on the
+	// tape and returns it (a scalar). The batch is a pure function of the
+	// task's seed, epoch and step, so a resumed run sees the same batches.
+	// rng is the run's augmentation/dropout generator for this epoch (nil:
+	// no augmentation, as SNIP's saliency batch).
+	Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (*engine.Var[float32], error)
+	// Evaluate returns the validation metrics with the current (masked)
+	// weights, by name; the table's Metric names the headline key ("top1",
+	// "bleu", "miou_instance", "map"). The runner records each key k as the
+	// curve "test_<k>" (a "test_" prefix is not doubled) and in the run's
+	// final metrics as k.
+	Evaluate(ctx context.Context, threads int) (map[string]float64, error)
+}
+
+// TaskConfig is what a suite builds a Task from.
+type TaskConfig struct {
+	// Profile holds the model and data specs, the batch size and the
+	// suite's own options (Profile.Options).
+	Profile Profile
+	// Seed seeds the model's initialisation and the data order.
+	Seed int64
+	// DataPath is the root of a real data set the user gave ("" = the
+	// profile's default data).
+	DataPath string
+	// Threads is the kernels' thread count of the stage.
+	Threads int
+	// Data shares loaded data sets between the runs of a process.
+	Data *DataCache
+}
+
+// TaskBuilder makes a Task from a config.
+type TaskBuilder func(TaskConfig) (Task, error)
+
+// Suites maps a table's suite name (Table.Suite) to the builder of its Task.
+type Suites map[string]TaskBuilder
+
+// DefaultSuites returns the suites the harness knows (a fresh map: a caller
+// may add its own).
+func DefaultSuites() Suites {
+	return Suites{"image": newImageTask}
+}
+
+// Build makes the Task of a suite, or an error listing the known suites.
+func (s Suites) Build(suite string, c TaskConfig) (Task, error) {
+	if suite == "" {
+		suite = "image"
+	}
+	b, ok := s[suite]
+	if !ok {
+		names := make([]string, 0, len(s))
+		for n := range s {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("unknown suite %q (known: %s)", suite, strings.Join(names, ", "))
+	}
+	t, err := b(c)
+	if err != nil {
+		return nil, fmt.Errorf("suite %s: %w", suite, err)
+	}
+	return t, nil
+}
+
+// denseSet names the prunable tensors a dense rule keeps dense, from the
+// FirstOrLast flags: "none", "first" (the first layer, RigL's ImageNet
+// choice) or "first-last".
+func denseSet(ps *nn.ParamSet, rule string) (map[string]bool, error) {
+	var fl []string
+	var all []*nn.Param
+	if ps != nil {
+		all = ps.All()
+	}
+	for _, p := range all {
+		if p.Prunable && p.FirstOrLast {
+			fl = append(fl, p.Name)
+		}
+	}
+	out := map[string]bool{}
+	switch rule {
+	case "none", "":
+	case "first":
+		if len(fl) > 0 {
+			out[fl[0]] = true
+		}
+	case "first-last":
+		for _, n := range fl {
+			out[n] = true
+		}
+	default:
+		return nil, fmt.Errorf("dense layers %q: expected none, first or first-last", rule)
+	}
+	return out, nil
+}
+
+// curveName is the curve under which an evaluation key is recorded.
+func curveName(k string) string {
+	if strings.HasPrefix(k, "test_") {
+		return k
+	}
+	return "test_" + k
+}
