@@ -44,7 +44,7 @@ func (c *DataCache) Get(key string, load func() (any, error)) (any, error) {
 }
 
 // DataNames lists the data set names a profile may use.
-var dataNames = []string{"mnist", "fashion-mnist", "imagenet"}
+var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de"}
 
 // Available reports whether the named data set can be loaded here, with the
 // reason when it cannot.
@@ -59,6 +59,11 @@ func Available(name, dataPath string) error {
 	case "imagenet":
 		if dataPath == "" {
 			return fmt.Errorf("data set imagenet needs DATA=/path/to/imagenet (train/ and val/ in the ILSVRC layout)")
+		}
+		return nil
+	case "sword-en-es", "wmt14-en-de": // the translation suite loads and checks these itself
+		if name == "wmt14-en-de" && dataPath == "" {
+			return fmt.Errorf("data set wmt14-en-de needs DATA=/path/to/dir with train.src train.tgt valid.src valid.tgt test.src test.tgt")
 		}
 		return nil
 	}

@@ -75,7 +75,7 @@ type Suites map[string]TaskBuilder
 // DefaultSuites returns the suites the harness knows (a fresh map: a caller
 // may add its own).
 func DefaultSuites() Suites {
-	return Suites{"image": newImageTask}
+	return Suites{"image": newImageTask, "translation": newTranslationTask}
 }
 
 // Build makes the Task of a suite, or an error listing the known suites.

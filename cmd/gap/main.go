@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"data":        {"list the data sets or check one", cmdData},
 		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
 		"clean":       {"remove checkpoints of finished runs and stale temporary files", cmdClean},
+		"translate":   {"translate standard input with an exported translation model", cmdTranslate},
 	}
 }
 
