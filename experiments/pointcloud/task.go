@@ -390,3 +390,10 @@ func Predict(logits *engine.Tensor[float32], cats []int, catParts [][]int) []int
 	}
 	return out
 }
+
+// newEvalTape is a tape with recording off, for inference.
+func newEvalTape() *engine.Tape[float32] {
+	tp := engine.NewTape[float32](2)
+	tp.SetNoGrad(true)
+	return tp
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gap-harness/gap/engine"
@@ -115,5 +117,30 @@ func TestPredictRestrictsToCategory(t *testing.T) {
 	got := Predict(logits, []int{1}, [][]int{{0, 1}, {2, 3}})
 	if got[0] != 2 || got[1] != 3 {
 		t.Fatalf("predictions %v, want [2 3]", got)
+	}
+}
+
+// TestSegmentationFigure draws ground truth beside predictions of two test
+// shapes and checks a PNG is written.
+func TestSegmentationFigure(t *testing.T) {
+	task := tinyTask(t)
+	gt, err := task.PredictTest(context.Background(), []int{0, 1}, "truth", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := task.PredictTest(context.Background(), []int{0, 1}, "dense", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "shapes.png")
+	if err := WriteSegmentationFigure(path, append(gt, pr...), 2); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+		t.Fatalf("figure: %d bytes, %v", len(b), err)
+	}
+	if err := WriteSegmentationFigure(path, []ShapePanel{{XYZ: []float32{1, 2}, Labels: []int32{0}}}, 1); err == nil {
+		t.Fatal("bad panel accepted")
 	}
 }
