@@ -87,18 +87,30 @@ func (tp *Tape[T]) BallQuery(xyz, centers *Tensor[T], radius float64, k int) []i
 	out := make([]int32, b*m*k)
 	r2 := T(radius * radius)
 	x, c := xyz.data, centers.data
+	// The coordinates split by axis keep the scan's loads contiguous.
+	soa := make([]T, len(x))
+	for bi := 0; bi < b; bi++ {
+		xs, ys, zs := soa[bi*3*n:][:n], soa[bi*3*n+n:][:n], soa[bi*3*n+2*n:][:n]
+		for i := 0; i < n; i++ {
+			p := x[(bi*n+i)*3:][:3]
+			xs[i], ys[i], zs[i] = p[0], p[1], p[2]
+		}
+	}
 	tp.ParallelFor(b*m, 16, func(lo, hi int) {
 		for q := lo; q < hi; q++ {
 			bi := q / m
-			p := x[bi*n*3 : (bi+1)*n*3]
+			xs, ys, zs := soa[bi*3*n:][:n], soa[bi*3*n+n:][:n], soa[bi*3*n+2*n:][:n]
 			cx, cy, cz := c[3*q], c[3*q+1], c[3*q+2]
 			dst := out[q*k : (q+1)*k]
 			cnt := 0
-			for i := 0; i < n && cnt < k; i++ {
-				dx, dy, dz := p[3*i]-cx, p[3*i+1]-cy, p[3*i+2]-cz
+			for i, px := range xs {
+				dx, dy, dz := px-cx, ys[i]-cy, zs[i]-cz
 				if dx*dx+dy*dy+dz*dz < r2 {
 					dst[cnt] = int32(i)
 					cnt++
+					if cnt == k {
+						break
+					}
 				}
 			}
 			first := int32(0)
