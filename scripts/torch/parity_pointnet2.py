@@ -227,6 +227,77 @@ def bench(a):
           f"img_per_s={a.batch / dt:.1f} peak_rss_mb={rss:.0f}")
 
 
+def augment(xyz, nrm, g):
+    """Per shape: scale U(0.8, 1.25), rotation about y, jitter N(0, 0.01) clipped to 0.05 (as the Go task)."""
+    B = xyz.shape[0]
+    s = 0.8 + 0.45 * torch.rand(B, 1, 1, generator=g)
+    a = 2 * torch.pi * torch.rand(B, generator=g)
+    c, sn = torch.cos(a).view(B, 1), torch.sin(a).view(B, 1)
+
+    def rot(v):
+        x, y, z = v[..., 0], v[..., 1], v[..., 2]
+        return torch.stack([c * x + sn * z, y, -sn * x + c * z], -1)
+
+    xyz = rot(xyz) * s
+    nrm = rot(nrm)
+    xyz = xyz + (0.01 * torch.randn(xyz.shape, generator=g)).clamp(-0.05, 0.05)
+    return xyz, nrm
+
+
+def train(a):
+    """Dense training with the suite's recipe on data Go exported, then the category-restricted mIoU."""
+    torch.set_num_threads(a.threads)
+    c = json.loads(a.config)
+    tr, _ = stio.load(os.path.join(a.train, "train.safetensors"))
+    te, _ = stio.load(os.path.join(a.train, "test.safetensors"))
+    cat_parts = json.loads(a.cat_parts)
+    torch.manual_seed(a.seed)
+    g = torch.Generator().manual_seed(a.seed)
+    net = PointNet2PartSeg(c)
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr, weight_decay=1e-4)
+    S, B = tr["xyz"].shape[0], a.batch
+    for epoch in range(a.epochs):
+        lr = max(a.lr * 0.5 ** (epoch // a.step_epochs), 1e-5)
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        mom = max(0.1 * 0.5 ** (epoch // a.step_epochs), 0.01)
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.momentum = mom
+        net.train()
+        perm = torch.randperm(S, generator=g)
+        tot, t0 = 0.0, time.time()
+        for st in range(S // B):
+            idx = perm[st * B:(st + 1) * B]
+            xyz, nrm = augment(tr["xyz"][idx], tr["normals"][idx], g)
+            opt.zero_grad()
+            loss = F.cross_entropy(net(xyz, nrm, tr["category"][idx].long()), tr["labels"][idx].long())
+            loss.backward()
+            opt.step()
+            tot += loss.item()
+        print(f"EPOCH {epoch + 1} loss {tot / (S // B):.4f} lr {lr:g} sec {time.time() - t0:.1f}", flush=True)
+    net.eval()
+    ious = {}
+    with torch.no_grad():
+        for lo in range(0, te["xyz"].shape[0], B):
+            cat = te["category"][lo:lo + B].long()
+            logits = net(te["xyz"][lo:lo + B], te["normals"][lo:lo + B], cat)
+            lab = te["labels"][lo:lo + B].long()
+            for k in range(logits.shape[0]):
+                parts = cat_parts[int(cat[k])]
+                pred = torch.tensor(parts)[logits[k, parts].argmax(0)]
+                iou = []
+                for p in parts:
+                    i = ((pred == p) & (lab[k] == p)).sum().item()
+                    u = ((pred == p) | (lab[k] == p)).sum().item()
+                    iou.append(1.0 if u == 0 else i / u)
+                ious.setdefault(int(cat[k]), []).append(sum(iou) / len(iou))
+    allv = [v for vs in ious.values() for v in vs]
+    inst = sum(allv) / len(allv)
+    cls = sum(sum(vs) / len(vs) for vs in ious.values()) / len(ious)
+    print(f"RESULT miou_instance={inst:.4f} miou_class={cls:.4f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init")
@@ -236,6 +307,12 @@ def main():
     p.add_argument("--dump-grads", help="write the first step's gradients here (debugging)")
     p.add_argument("--double", action="store_true", help="train in float64 (a precision reference)")
     p.add_argument("--bench", action="store_true")
+    p.add_argument("--train", help="folder with train/test.safetensors exported by Go: dense training + mIoU")
+    p.add_argument("--cat-parts", help="JSON list of each category's part labels (--train)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--step-epochs", type=int, default=8)
+    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--points", type=int, default=2048)
     p.add_argument("--threads", type=int, default=2)
@@ -244,6 +321,8 @@ def main():
     a = p.parse_args()
     if a.bench:
         bench(a)
+    elif a.train:
+        train(a)
     else:
         if not (a.init and a.batches and a.config):
             p.error("parity mode needs --init, --batches and --config")
