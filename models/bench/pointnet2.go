@@ -29,12 +29,14 @@ type PointNet2Stepper struct {
 	rng    *rand.Rand
 }
 
-// NewPointNet2Stepper builds the model and batch from seed.
-func NewPointNet2Stepper(batch, points, threads int, seed uint64) (*PointNet2Stepper, error) {
-	if batch < 1 || threads < 1 || points < 512 {
-		return nil, fmt.Errorf("bench: pointnet2: batch %d, threads %d must be >= 1 and points %d >= 512", batch, threads, points)
+// NewPointNet2Stepper builds the model (cfg; zero fields: the full
+// network) and a batch from seed.
+func NewPointNet2Stepper(batch int, cfg pointnet2.Config, threads int, seed uint64) (*PointNet2Stepper, error) {
+	if batch < 1 || threads < 1 {
+		return nil, fmt.Errorf("bench: pointnet2: batch %d and threads %d must be >= 1", batch, threads)
 	}
-	m, err := pointnet2.New(pointnet2.Config{NumPoints: points, Seed: seed})
+	cfg.Seed = seed
+	m, err := pointnet2.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -42,6 +44,8 @@ func NewPointNet2Stepper(batch, points, threads int, seed uint64) (*PointNet2Ste
 	if err != nil {
 		return nil, fmt.Errorf("bench: pointnet2: %w", err)
 	}
+	cfg = m.Config()
+	points := cfg.NumPoints
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	xyz := engine.NewTensor[float32](batch, points, 3)
 	d := xyz.Data()
@@ -50,7 +54,6 @@ func NewPointNet2Stepper(batch, points, threads int, seed uint64) (*PointNet2Ste
 		r := math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
 		d[i], d[i+1], d[i+2] = float32(v[0]/r), float32(v[1]/r), float32(v[2]/r)
 	}
-	cfg := m.Config()
 	cats := make([]int, batch)
 	for i := range cats {
 		cats[i] = rng.IntN(cfg.NumCategories)
@@ -93,7 +96,7 @@ func PointNet2Step(batch, points, steps, warmup, threads int) (Result, error) {
 	if steps < 1 || warmup < 0 {
 		return Result{}, fmt.Errorf("bench: steps %d must be >= 1 and warmup %d >= 0", steps, warmup)
 	}
-	s, err := NewPointNet2Stepper(batch, points, threads, 0)
+	s, err := NewPointNet2Stepper(batch, pointnet2.Config{NumPoints: points}, threads, 0)
 	if err != nil {
 		return Result{}, err
 	}
