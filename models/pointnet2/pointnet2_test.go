@@ -3,6 +3,7 @@ package pointnet2
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gap-harness/gap/engine"
@@ -77,8 +78,9 @@ func TestNamesPartitionsFLOPs(t *testing.T) {
 		t.Fatalf("%d prunable tensors", nPrunable)
 	}
 	for _, b := range ps.Buffers() {
-		if m.PartitionOf(b.Name) != m.PartitionOf(b.Name[:len(b.Name)-len(".running_mean")]+".weight") && m.PartitionOf(b.Name) < 0 {
-			t.Fatalf("%s has no partition", b.Name)
+		bn := strings.TrimSuffix(strings.TrimSuffix(b.Name, ".running_mean"), ".running_var")
+		if p := m.PartitionOf(b.Name); p < 0 || p != m.PartitionOf(bn+".weight") {
+			t.Fatalf("%s: partition %d, its batch norm's %d", b.Name, p, m.PartitionOf(bn+".weight"))
 		}
 	}
 	if m.PartitionOf("sa1.mlp_bns.0.running_mean") != 0 || m.PartitionOf("sa3.mlp_bns.2.weight") != 1 ||
