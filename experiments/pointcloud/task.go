@@ -292,15 +292,15 @@ func augment(p, q []float32, rng *rand.Rand) {
 }
 
 // Loss records the mean per-point cross-entropy of step `step` of epoch
-// `epoch` on tp (training mode; dropout and augmentation draw from rng). It
-// sets the epoch's batch-norm momentum first.
+// `epoch` on tp (training mode; dropout and augmentation draw from rng, and
+// are off when rng is nil). It sets the epoch's batch-norm momentum first.
 func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (*engine.Var[float32], error) {
 	if step < 0 || step >= t.StepsPerEpoch() {
 		return nil, fmt.Errorf("pointcloud: step %d outside [0,%d)", step, t.StepsPerEpoch())
 	}
 	t.model.SetBNMomentum(t.BNMomentum(epoch))
 	idx := t.order(epoch)[step*t.cfg.Batch : (step+1)*t.cfg.Batch]
-	in, labels, _, err := t.batch(false, idx, t.cfg.Augment, rng)
+	in, labels, _, err := t.batch(false, idx, t.cfg.Augment && rng != nil, rng)
 	if err != nil {
 		return nil, err
 	}

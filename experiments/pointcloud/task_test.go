@@ -99,6 +99,10 @@ func TestBatchesDeterministic(t *testing.T) {
 	if same {
 		t.Fatal("epochs 1 and 2 have the same order")
 	}
+	tp := engine.NewTape[float32](1)
+	if _, err := task.Loss(tp, 0, 0, nil); err != nil {
+		t.Fatalf("nil rng: %v", err)
+	}
 	if task.BNMomentum(0) != 0.1 || task.BNMomentum(task.cfg.BNDecayEpochs) != 0.05 || task.BNMomentum(1000) != 0.01 {
 		t.Fatal("batch-norm momentum decay")
 	}

@@ -318,7 +318,7 @@ type Batch struct {
 
 // Forward returns the part logits [B, NumParts, NumPoints]. training
 // selects batch statistics (and running-statistics updates) and dropout,
-// whose mask rng draws.
+// whose mask rng draws (nil rng: no dropout).
 func (m *Model) Forward(tp *engine.Tape[float32], in Batch, training bool, rng *rand.Rand) (*engine.Var[float32], error) {
 	s := in.XYZ.Shape()
 	c := m.cfg
@@ -356,7 +356,9 @@ func (m *Model) Forward(tp *engine.Tape[float32], in Batch, training bool, rng *
 	f0 := tp.Concat(1, tp.Const(onehot), l0xyz, l0)
 	l0 = m.propagate(tp, &m.fp1, in.XYZ, l1xyz, f0, l1, training)
 	h := tp.ReLU(m.conv1.bn.Forward(tp, conv(tp, m.conv1, l0), training))
-	h = tp.Dropout(h, c.Dropout, rng, training)
+	if rng != nil {
+		h = tp.Dropout(h, c.Dropout, rng, training)
+	}
 	return conv(tp, m.conv2, h), nil
 }
 
