@@ -122,3 +122,18 @@ func MultiBoxLoss(tp *engine.Tape[float32], loc, conf *engine.Var[float32], tg T
 	parts := LossParts{Loc: float64(ll.Value.Data()[0]), Conf: float64(cl.Value.Data()[0])}
 	return tp.Add(ll, cl), parts, nil
 }
+
+// MatchThreshold is the IoU at and above which a default box is matched.
+const MatchThreshold = 0.5
+
+// Loss runs the model on x [N, C, S, S] and records the multibox loss
+// against the images' truths (matched at MatchThreshold over threads
+// goroutines).
+func (m *Model) Loss(tp *engine.Tape[float32], x *engine.Tensor[float32], truths [][]Truth, training bool) (*engine.Var[float32], LossParts, error) {
+	if len(truths) != x.Shape()[0] {
+		return nil, LossParts{}, fmt.Errorf("ssd: %d truth lists for a batch of %d", len(truths), x.Shape()[0])
+	}
+	tg := MatchBatch(m.matcher, truths, tp.Threads())
+	loc, conf := m.Forward(tp, tp.Const(x), training)
+	return MultiBoxLoss(tp, loc, conf, tg)
+}

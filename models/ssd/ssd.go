@@ -137,6 +137,7 @@ type Model struct {
 	loc     []*nn.Conv2d
 	conf    []*nn.Conv2d
 	anchors []Anchor
+	matcher *Matcher
 	// mapSizes are the feature-map sides, checked against Boxes.
 	mapSizes []int
 }
@@ -240,6 +241,7 @@ func New(cfg Config) (*Model, error) {
 	if m.anchors, err = DefaultBoxes(cfg.Boxes); err != nil {
 		return nil, err
 	}
+	m.matcher = NewMatcher(m.anchors, MatchThreshold)
 	return m, nil
 }
 
