@@ -42,6 +42,9 @@ func Step(model string, batch, steps, warmup, threads int) (Result, error) {
 	if steps < 1 || warmup < 0 {
 		return Result{}, fmt.Errorf("bench: steps %d must be >= 1 and warmup %d >= 0", steps, warmup)
 	}
+	if model == "ssd" {
+		return stepSSD(batch, steps, warmup, threads)
+	}
 	s, err := NewStepper(model, models.Config{}, batch, threads, 0)
 	if err != nil {
 		return Result{}, err

@@ -79,7 +79,7 @@ func writeParityFiles(t *testing.T, m *Model, dir string, steps, batch int) (str
 // (eval mode): the same detections (label, box to 1e-4, score to 1e-4).
 func TestParitySSD(t *testing.T) {
 	paritytest.RequireTorch(t)
-	const steps, batch, lr, mom = 30, 8, 0.01, 0.9
+	const steps, batch, lr, mom = 30, 8, 0.001, 0.9
 	cfg := Proxy()
 	cfg.Seed = 5
 	m, err := New(cfg)
