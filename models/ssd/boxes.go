@@ -13,16 +13,35 @@ type Rect struct{ X0, Y0, X1, Y1 float64 }
 // Area is the rectangle's area (0 when empty).
 func (r Rect) Area() float64 { return math.Max(0, r.X1-r.X0) * math.Max(0, r.Y1-r.Y0) }
 
-// IoU is the intersection over union of two rectangles (0 when both are
-// empty).
-func IoU(a, b Rect) float64 {
-	iw := math.Min(a.X1, b.X1) - math.Max(a.X0, b.X0)
-	ih := math.Min(a.Y1, b.Y1) - math.Max(a.Y0, b.Y0)
-	if iw <= 0 || ih <= 0 {
+// IoU is the intersection over union of two rectangles (0 when they do
+// not overlap).
+func IoU(a, b Rect) float64 { return iouArea(a, b, a.Area(), b.Area()) }
+
+// iouArea is IoU with both areas given (plain comparisons: no NaN handling
+// is needed for finite boxes, and math.Min/Max are slow).
+func iouArea(a, b Rect, areaA, areaB float64) float64 {
+	x0, x1 := a.X0, a.X1
+	if b.X0 > x0 {
+		x0 = b.X0
+	}
+	if b.X1 < x1 {
+		x1 = b.X1
+	}
+	if x1 <= x0 {
 		return 0
 	}
-	inter := iw * ih
-	u := a.Area() + b.Area() - inter
+	y0, y1 := a.Y0, a.Y1
+	if b.Y0 > y0 {
+		y0 = b.Y0
+	}
+	if b.Y1 < y1 {
+		y1 = b.Y1
+	}
+	if y1 <= y0 {
+		return 0
+	}
+	inter := (x1 - x0) * (y1 - y0)
+	u := areaA + areaB - inter
 	if u <= 0 {
 		return 0
 	}
@@ -143,13 +162,15 @@ type Matcher struct {
 	Anchors   []Anchor
 	Threshold float64
 	rects     []Rect
+	areas     []float64
 }
 
 // NewMatcher prepares matching against anchors at IoU threshold thr.
 func NewMatcher(anchors []Anchor, thr float64) *Matcher {
-	m := &Matcher{Anchors: anchors, Threshold: thr, rects: make([]Rect, len(anchors))}
+	m := &Matcher{Anchors: anchors, Threshold: thr, rects: make([]Rect, len(anchors)), areas: make([]float64, len(anchors))}
 	for i, a := range anchors {
 		m.rects[i] = a.Rect()
+		m.areas[i] = m.rects[i].Area()
 	}
 	return m
 }
@@ -176,12 +197,9 @@ func (m *Matcher) Match(truths []Truth, labels []int32, loc []float32, iou []flo
 	for t, tr := range truths {
 		row := iou[t*na : (t+1)*na]
 		best := -1.0
-		// A cheap bounding test skips anchors that cannot overlap.
+		at := tr.Box.Area()
 		for a, r := range m.rects {
-			v := 0.0
-			if r.X0 < tr.Box.X1 && r.X1 > tr.Box.X0 && r.Y0 < tr.Box.Y1 && r.Y1 > tr.Box.Y0 {
-				v = IoU(tr.Box, r)
-			}
+			v := iouArea(tr.Box, r, at, m.areas[a])
 			row[a] = v
 			if v > best {
 				best, bestA[t] = v, a
@@ -278,7 +296,12 @@ func PostProcess(conf, loc []float32, anchors []Anchor, classes int, cfg PostCon
 				cand = append(cand, a)
 			}
 		}
-		sort.SliceStable(cand, func(i, j int) bool { return p[cand[i]] > p[cand[j]] })
+		sort.Slice(cand, func(i, j int) bool {
+			if p[cand[i]] != p[cand[j]] {
+				return p[cand[i]] > p[cand[j]]
+			}
+			return cand[i] < cand[j]
+		})
 		if cfg.PerClass > 0 && len(cand) > cfg.PerClass {
 			cand = cand[:cfg.PerClass]
 		}
@@ -292,7 +315,7 @@ func PostProcess(conf, loc []float32, anchors []Anchor, classes int, cfg PostCon
 			out = append(out, Scored{Box: boxes[a], Label: c, Score: p[a]})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score }) // stable: class order on ties
 	if cfg.MaxPerImage > 0 && len(out) > cfg.MaxPerImage {
 		out = out[:cfg.MaxPerImage]
 	}
@@ -303,17 +326,21 @@ func PostProcess(conf, loc []float32, anchors []Anchor, classes int, cfg PostCon
 // given order (descending score): a box is kept unless its IoU with an
 // already kept box exceeds thr. It returns the kept indices in order.
 func NMS(boxes []Rect, order []int, thr float64) []int {
-	var keep []int
+	keep := make([]int, 0, len(order))
+	kept := make([]Rect, 0, len(order))
+	areas := make([]float64, 0, len(order))
 	for _, i := range order {
+		b := boxes[i]
+		ab := b.Area()
 		ok := true
-		for _, k := range keep {
-			if IoU(boxes[i], boxes[k]) > thr {
+		for k, kb := range kept {
+			if iouArea(b, kb, ab, areas[k]) > thr {
 				ok = false
 				break
 			}
 		}
 		if ok {
-			keep = append(keep, i)
+			keep, kept, areas = append(keep, i), append(kept, b), append(areas, ab)
 		}
 	}
 	return keep

@@ -1,7 +1,10 @@
 package ssd
 
 import (
+	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -173,5 +176,41 @@ func TestPostProcessHand(t *testing.T) {
 	cfg.ScoreThreshold = 0.99
 	if d := PostProcess(conf, loc, anchors, 3, cfg); len(d) != 0 {
 		t.Errorf("threshold 0.99 kept %+v", d)
+	}
+}
+
+// TestWriteFigure draws one image in two rows and checks the PNG's size and
+// that the ground truth's corner is green and the detection's red.
+func TestWriteFigure(t *testing.T) {
+	px := make([]uint8, 16*16)
+	tr := [][]Truth{{{Box: Rect{0, 0, 0.5, 0.5}, Label: 3}}}
+	rows := []FigureRow{
+		{Detections: [][]Scored{{{Box: Rect{0.5, 0.5, 1, 1}, Label: 8, Score: 0.9}}}},
+		{Detections: [][]Scored{nil}},
+	}
+	path := filepath.Join(t.TempDir(), "fig.png")
+	if err := WriteFigure(path, 16, [][]uint8{px}, tr, rows, FigureConfig{Scale: 2}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 4+36 || b.Dy() != 4+2*36 {
+		t.Fatalf("figure %v", b)
+	}
+	if r, g, _, _ := img.At(4, 4).RGBA(); g>>8 != 200 || r != 0 {
+		t.Errorf("truth corner %v", img.At(4, 4))
+	}
+	if r, g, _, _ := img.At(4+31, 4+31).RGBA(); r>>8 != 230 || g>>8 != 30 {
+		t.Errorf("detection corner %v", img.At(35, 35))
+	}
+	if err := WriteFigure(path, 16, [][]uint8{px}, tr, []FigureRow{{}}, FigureConfig{}); err == nil {
+		t.Error("row without detections accepted")
 	}
 }
