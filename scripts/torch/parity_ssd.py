@@ -70,7 +70,9 @@ def main():
             loss = ssd_t.multibox_loss(*m(x[s % steps]), labels, gloc)
             loss.backward()
             opt.step()
+        import resource
         print(f"TIME {(time.time() - t0) / a.bench:.6f}", flush=True)
+        print(f"RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}", flush=True)
     if a.trained:
         sd2, _ = stio.load(a.trained)
         load_strict(m, sd2)

@@ -160,11 +160,16 @@ def multibox_loss(ploc, pconf, labels, gloc):
 
 
 def nms(boxes, order, thr):
+    """Greedy NMS over boxes[order] (descending score): drop a box whose IoU
+    with a kept one exceeds thr."""
+    if not order:
+        return []
+    m = iou(boxes[order], boxes[order]).tolist()
     keep = []
-    for i in order:
-        if all(iou(boxes[i:i + 1], boxes[k:k + 1])[0, 0] <= thr for k in keep):
+    for i in range(len(order)):
+        if all(m[i][k] <= thr for k in keep):
             keep.append(i)
-    return keep
+    return [order[i] for i in keep]
 
 
 def post_process(ploc, pconf, dboxes, thr=0.05, nms_thr=0.5, per_class=200, max_det=200):
