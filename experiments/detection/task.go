@@ -8,6 +8,7 @@ package detection
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 
@@ -129,7 +130,13 @@ func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (
 		augment(x, truths, t.spec.Shift, t.spec.Flip, rng, minValue(t.train))
 	}
 	l, _, err := t.model.Loss(tp, x, truths, true)
-	return l, err
+	if err != nil {
+		return nil, fmt.Errorf("detection: epoch %d step %d: %w", epoch, step, err)
+	}
+	if v := float64(l.Value.Data()[0]); math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("detection: epoch %d step %d: loss is %v", epoch, step, v)
+	}
+	return l, nil
 }
 
 // minValue is the normalised value of a black pixel (the canvas's fill).

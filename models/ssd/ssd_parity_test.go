@@ -79,7 +79,7 @@ func writeParityFiles(t *testing.T, m *Model, dir string, steps, batch int) (str
 // (eval mode): the same detections (label, box to 1e-4, score to 1e-4).
 func TestParitySSD(t *testing.T) {
 	paritytest.RequireTorch(t)
-	const steps, batch, lr, mom = 30, 8, 0.001, 0.9
+	const steps, batch, lr, mom = 30, 32, 0.001, 0.9
 	cfg := Proxy()
 	cfg.Seed = 5
 	m, err := New(cfg)
@@ -173,4 +173,47 @@ func TestParitySSD(t *testing.T) {
 		}
 	}
 	t.Logf("largest box/score difference %.3g", worst)
+}
+
+// TestParitySSDGrads compares the first step's gradient of every parameter
+// with PyTorch's (matching, mining, loss and backward of one batch of 8),
+// to 1e-3 of each tensor's largest entry.
+func TestParitySSDGrads(t *testing.T) {
+	paritytest.RequireTorch(t)
+	cfg := Proxy()
+	cfg.Seed = 5
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wpath, bpath, xs, ts := writeParityFiles(t, m, dir, 1, 8)
+	tp := engine.NewTape[float32](2)
+	l, _, err := m.Loss(tp, xs[0], ts[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Backward(l); err != nil {
+		t.Fatal(err)
+	}
+	gpath := filepath.Join(dir, "g.safetensors")
+	out := paritytest.Run(t, "parity_ssd.py", wpath, bpath, "--grads", gpath)
+	if d, _ := paritytest.MaxRelDiff([]float64{float64(l.Value.Data()[0])}, paritytest.Column(out["LOSS"], 1)); d > 1e-5 {
+		t.Errorf("loss %g, torch %v", l.Value.Data()[0], out["LOSS"])
+	}
+	g := paritytest.ReadTensors(t, gpath)
+	worst := 0.0
+	for _, p := range m.Params().All() {
+		want, got := g[p.Name].Data, p.V.Grad.Data()
+		scale, diff := 1e-30, 0.0
+		for i := range want {
+			scale = math.Max(scale, math.Abs(float64(want[i])))
+			diff = math.Max(diff, math.Abs(float64(got[i]-want[i])))
+		}
+		worst = math.Max(worst, diff/scale)
+		if diff/scale > 1e-3 {
+			t.Errorf("%s: gradient differs by %.3g of its largest entry", p.Name, diff/scale)
+		}
+	}
+	t.Logf("worst gradient difference %.3g of the tensor's largest entry", worst)
 }

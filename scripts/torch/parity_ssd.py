@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--eval-batch", type=int, default=0)
     ap.add_argument("--bench", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--grads", help="write the first step's gradients here (safetensors)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = ssd_t.PROXY
@@ -60,6 +61,8 @@ def main():
         opt.zero_grad()
         loss = ssd_t.multibox_loss(*m(x[s]), labels, gloc)
         loss.backward()
+        if s == 0 and a.grads:
+            stio.save(a.grads, {k: p.grad for k, p in m.named_parameters()})
         opt.step()
         print(f"LOSS {s} {loss.item():.9g}", flush=True)
     if a.bench:
