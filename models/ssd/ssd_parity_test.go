@@ -71,15 +71,25 @@ func writeParityFiles(t *testing.T, m *Model, dir string, steps, batch int) (str
 	return wpath, bpath, xs, ts
 }
 
-// TestParitySSD trains the proxy SSD for 30 SGD steps (momentum 0.9) on
-// mnist-detect batches, augmentation off, and requires every step's loss to
-// equal scripts/torch/parity_ssd.py's (its own network, matching, mining
-// and loss, from the same initial weights and batches) to 1e-3 relative.
-// Then both post-process the same batch with the Go side's trained weights
-// (eval mode): the same detections (label, box to 1e-4, score to 1e-4).
+// TestParitySSD trains the proxy SSD for 30 SGD steps (lr 0.001, momentum
+// 0.5, batch 32) on mnist-detect batches, augmentation off, and requires
+// every step's loss to equal scripts/torch/parity_ssd.py's (its own
+// network, matching, mining and loss, from the same initial weights and
+// batches) to 1e-3 relative (measured: 4.9e-4, the loss falling from 19.4
+// to 12.9). Then both post-process the same batch with the Go side's
+// trained weights (eval mode): the same detections (label, box to 1e-4,
+// score to 1e-4; measured: 6400 detections, 3.3e-7).
+//
+// Why these settings: this loss is very sensitive to float32 rounding.
+// PyTorch against itself, every weight perturbed by 1e-6 relative, drifts
+// by 1.7e-2 within 30 steps at batch 8, lr 0.001, momentum 0.9 (3.2e-3 at
+// lr 0.0002): hard-negative mining switches which negatives carry gradient,
+// and batch norm on the 1x1 and 2x2 maps normalises over only N or 4N
+// values. Batch 32 and momentum 0.5 keep the curve inside the tolerance
+// (at batch 32, momentum 0.9 the drift was 1.9e-3).
 func TestParitySSD(t *testing.T) {
 	paritytest.RequireTorch(t)
-	const steps, batch, lr, mom = 30, 32, 0.001, 0.9
+	const steps, batch, lr, mom = 30, 32, 0.001, 0.5
 	cfg := Proxy()
 	cfg.Seed = 5
 	m, err := New(cfg)
