@@ -45,7 +45,7 @@ func Profiles() []Profile {
 		Epochs: 65, LR: 2.6e-3, Momentum: 0.9, WeightDecay: 5e-4, WarmupEpochs: 1}
 	return []Profile{
 		p("smoke", 128, 64, 16, 1),
-		p("default", 4000, 500, 32, 12),
+		p("default", 1600, 500, 32, 4),
 		p("long", 20000, 2000, 32, 40),
 		full,
 	}

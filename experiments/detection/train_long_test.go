@@ -1,0 +1,73 @@
+//go:build long
+
+package detection
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/optim"
+)
+
+// TestDenseDefaultProfile trains the dense proxy at the default profile
+// (SGD, linear warm-up then cosine decay) and reports the validation
+// metrics; it requires a clearly better than chance detector (mAP@.5 >
+// 0.3). Run with `make test-long`.
+func TestDenseDefaultProfile(t *testing.T) {
+	var p Profile
+	for _, q := range Profiles() {
+		if q.Name == "default" {
+			p = q
+		}
+	}
+	p.Spec.Seed, p.Spec.Threads = 1, 2
+	task, err := New(p.Spec)
+	if err != nil {
+		t.Skip(err)
+	}
+	decay := func(name string) bool { return len(task.Params().Get(name).Shape()) > 1 }
+	opt, err := optim.NewSGD(task.Params().Vars(), optim.SGDConfig{LR: p.LR, Momentum: p.Momentum, WeightDecay: p.WeightDecay, Decay: decay, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := engine.NewTape[float32](2)
+	rng := rand.New(rand.NewPCG(7, 8))
+	spe := task.StepsPerEpoch()
+	total, warm := p.Epochs*spe, p.WarmupEpochs*spe
+	t0 := time.Now()
+	for e := 0; e < p.Epochs; e++ {
+		var sum float64
+		for s := 0; s < spe; s++ {
+			k := e*spe + s
+			lr := p.LR * 0.5 * (1 + math.Cos(math.Pi*float64(k-warm)/float64(total-warm)))
+			if k < warm {
+				lr = p.LR * float64(k+1) / float64(warm)
+			}
+			opt.SetLR(lr)
+			tp.Reset()
+			task.Params().ZeroGrad()
+			l, err := task.Loss(tp, e, s, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += float64(l.Value.Data()[0])
+			if err := tp.Backward(l); err != nil {
+				t.Fatal(err)
+			}
+			opt.Step()
+		}
+		t.Logf("epoch %d: mean loss %.4f (%s)", e, sum/float64(spe), time.Since(t0).Round(time.Second))
+	}
+	m, err := task.Evaluate(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dense %s after %d steps (%s): mAP %.4f AP50 %.4f AP75 %.4f VOC mAP %.4f", p.Name, total, time.Since(t0).Round(time.Second), m["map"], m["ap50"], m["ap75"], m["voc_map"])
+	if m["ap50"] < 0.3 {
+		t.Errorf("AP50 %.3f: the detector did not learn", m["ap50"])
+	}
+}
