@@ -205,3 +205,32 @@ func (t *Task) WriteCOCO(ctx context.Context, dir string, threads int) error {
 	}
 	return data.WriteDetections(filepath.Join(dir, "detections.json"), dets)
 }
+
+// Figure draws the first n validation canvases with their ground truth and,
+// one row per model, the detections of each task's model (e.g. dense
+// beside the 90% C-GaP model; the tasks must share this task's validation
+// set) into a PNG at path (ssd.WriteFigure).
+func (t *Task) Figure(ctx context.Context, path string, n int, models []*Task, threads int) error {
+	n = min(n, len(t.val.GT.Images))
+	idx := make([]int, n)
+	imgs := make([][]uint8, n)
+	for i := range idx {
+		idx[i] = i
+		imgs[i] = t.val.Image(i)
+	}
+	x, truths, err := ssd.MNISTBatch(t.val, idx)
+	if err != nil {
+		return err
+	}
+	var rows []ssd.FigureRow
+	for _, mt := range models {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tp := engine.NewTape[float32](max(threads, 1))
+		tp.SetNoGrad(true)
+		loc, conf := mt.model.Forward(tp, tp.Const(x), false)
+		rows = append(rows, ssd.FigureRow{Detections: ssd.PostProcessBatch(loc.Value, conf.Value, mt.model.Anchors(), ssd.DefaultPost, threads)})
+	}
+	return ssd.WriteFigure(path, t.val.Size, imgs, truths, rows, ssd.FigureConfig{})
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 
 // TestDenseDefaultProfile trains the dense proxy at the default profile
 // (SGD, linear warm-up then cosine decay) and reports the validation
-// metrics; it requires a clearly better than chance detector (mAP@.5 >
-// 0.3). Run with `make test-long`.
+// metrics; it requires a detector that learned (AP50 > 0.5; measured
+// 2026-11-29 at 1000 steps, 2.5 min under load: mAP 0.459, AP50 0.723, AP75
+// 0.537, VOC mAP 0.726). GAP_FIGURE_OUT=file.png also draws the detection
+// figure of six validation canvases. Run with `make test-long`.
 func TestDenseDefaultProfile(t *testing.T) {
 	var p Profile
 	for _, q := range Profiles() {
@@ -67,7 +70,12 @@ func TestDenseDefaultProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("dense %s after %d steps (%s): mAP %.4f AP50 %.4f AP75 %.4f VOC mAP %.4f", p.Name, total, time.Since(t0).Round(time.Second), m["map"], m["ap50"], m["ap75"], m["voc_map"])
-	if m["ap50"] < 0.3 {
+	if out := os.Getenv("GAP_FIGURE_OUT"); out != "" {
+		if err := task.Figure(context.Background(), out, 6, []*Task{task}, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m["ap50"] < 0.5 {
 		t.Errorf("AP50 %.3f: the detector did not learn", m["ap50"])
 	}
 }
