@@ -4,7 +4,9 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,9 +19,14 @@ import (
 // scripts/torch/parity_ssd.py --bench on the same weights and batch, same
 // thread count, and logs both with their ratio (no assertion on time: the
 // numbers go to BENCHMARKS.md). Both losses of the first step must agree.
+// GAP_BENCH_THREADS sets the thread count of both sides (default 2).
 func TestParitySSDBenchTorch(t *testing.T) {
 	paritytest.RequireTorch(t)
-	const batch, threads, steps = 32, 2, 10
+	const batch, steps = 32, 10
+	threads := 2
+	if v, err := strconv.Atoi(os.Getenv("GAP_BENCH_THREADS")); err == nil && v > 0 {
+		threads = v
+	}
 	s, err := NewSSDStepper(batch, threads, 0)
 	if err != nil {
 		t.Skip(err)
