@@ -11,7 +11,7 @@ import (
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
 	"github.com/gap-harness/gap/engine/optim"
-	"github.com/gap-harness/gap/models/internal/paritytest"
+	"github.com/gap-harness/gap/internal/paritytest"
 )
 
 // TestParityResNet18 trains resnet18 (width 1/4, 3x32x32 input, small

@@ -32,6 +32,36 @@ func TestDenseDefaultProfile(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
+	t0 := time.Now()
+	total := trainDense(t, task, p)
+	m, err := task.Evaluate(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dense %s after %d steps (%s): mAP %.4f AP50 %.4f AP75 %.4f VOC mAP %.4f", p.Name, total, time.Since(t0).Round(time.Second), m["map"], m["ap50"], m["ap75"], m["voc_map"])
+	if out := os.Getenv("GAP_FIGURE_OUT"); out != "" {
+		if err := task.Figure(context.Background(), out, 6, []*Task{task}, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m["ap50"] < 0.5 {
+		t.Errorf("AP50 %.3f: the detector did not learn", m["ap50"])
+	}
+}
+
+// learningRate is the profile's schedule: linear warm-up over the first
+// WarmupEpochs, then cosine decay to 0 over the remaining steps.
+func learningRate(p Profile, k, total, warm int) float64 {
+	if k < warm {
+		return p.LR * float64(k+1) / float64(warm)
+	}
+	return p.LR * 0.5 * (1 + math.Cos(math.Pi*float64(k-warm)/float64(total-warm)))
+}
+
+// trainDense trains task's model densely for p.Epochs with SGD (momentum,
+// weight decay on conv weights) and returns the number of steps.
+func trainDense(t *testing.T, task *Task, p Profile) int {
+	t.Helper()
 	decay := func(name string) bool { return len(task.Params().Get(name).Shape()) > 1 }
 	opt, err := optim.NewSGD(task.Params().Vars(), optim.SGDConfig{LR: p.LR, Momentum: p.Momentum, WeightDecay: p.WeightDecay, Decay: decay, Threads: 2})
 	if err != nil {
@@ -45,12 +75,7 @@ func TestDenseDefaultProfile(t *testing.T) {
 	for e := 0; e < p.Epochs; e++ {
 		var sum float64
 		for s := 0; s < spe; s++ {
-			k := e*spe + s
-			lr := p.LR * 0.5 * (1 + math.Cos(math.Pi*float64(k-warm)/float64(total-warm)))
-			if k < warm {
-				lr = p.LR * float64(k+1) / float64(warm)
-			}
-			opt.SetLR(lr)
+			opt.SetLR(learningRate(p, e*spe+s, total, warm))
 			tp.Reset()
 			task.Params().ZeroGrad()
 			l, err := task.Loss(tp, e, s, rng)
@@ -65,17 +90,5 @@ func TestDenseDefaultProfile(t *testing.T) {
 		}
 		t.Logf("epoch %d: mean loss %.4f (%s)", e, sum/float64(spe), time.Since(t0).Round(time.Second))
 	}
-	m, err := task.Evaluate(context.Background(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dense %s after %d steps (%s): mAP %.4f AP50 %.4f AP75 %.4f VOC mAP %.4f", p.Name, total, time.Since(t0).Round(time.Second), m["map"], m["ap50"], m["ap75"], m["voc_map"])
-	if out := os.Getenv("GAP_FIGURE_OUT"); out != "" {
-		if err := task.Figure(context.Background(), out, 6, []*Task{task}, 2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if m["ap50"] < 0.5 {
-		t.Errorf("AP50 %.3f: the detector did not learn", m["ap50"])
-	}
+	return total
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gap-harness/gap/engine/nn"
-	"github.com/gap-harness/gap/models/internal/paritytest"
+	"github.com/gap-harness/gap/internal/paritytest"
 )
 
 // TestParitySSDBenchTorch times the SSD proxy's training step at batch 32

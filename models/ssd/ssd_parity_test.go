@@ -14,7 +14,7 @@ import (
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
 	"github.com/gap-harness/gap/engine/optim"
-	"github.com/gap-harness/gap/models/internal/paritytest"
+	"github.com/gap-harness/gap/internal/paritytest"
 )
 
 // writeParityFiles writes the model's weights and steps batches of
