@@ -34,6 +34,8 @@ var Sparsities = []float64{0.8, 0.9}
 // (TestDenseDefaultProfile, -tags long); the whole table (dense + 8
 // methods x 2 sparsities x uniform/ERK) at GaP's longer schedules exceeds
 // 30 minutes for one seed: shrink TrainImages or Epochs for that bound.
+// The proxy profiles shift by up to 4 px but do not flip: a mirrored digit
+// is another glyph (Spec.Flip exists for data where flips are natural).
 func Profiles() []Profile {
 	proxy := "mnist-detect 64x64 SSD proxy (stands in for SSD300-ResNet50 on COCO 2017)"
 	p := func(name string, train, val, batch, epochs int) Profile {
