@@ -48,6 +48,9 @@ func Step(model string, batch, steps, warmup, threads int) (Result, error) {
 	if model == "pointnet2" {
 		return PointNet2Step(batch, PointNet2Points, steps, warmup, threads)
 	}
+	if model == "ssd" {
+		return stepSSD(batch, steps, warmup, threads)
+	}
 	s, err := NewStepper(model, models.Config{}, batch, threads, 0)
 	if err != nil {
 		return Result{}, err

@@ -1,0 +1,236 @@
+// Package detection is the detection suite's training problem for the
+// stage runner: the SSD of models/ssd on mnist-detect (the proxy) with its
+// data order, augmentation, multibox loss and COCO/VOC evaluation. It
+// implements the runner's Task method set structurally (it does not import
+// experiments).
+package detection
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+
+	data "github.com/gap-harness/gap/datasets/detection"
+	"github.com/gap-harness/gap/engine"
+	"github.com/gap-harness/gap/engine/nn"
+	"github.com/gap-harness/gap/models/ssd"
+)
+
+// Spec configures a detection task (one profile at one seed).
+type Spec struct {
+	// Model is ssd.Proxy() (mnist-detect) or ssd.Full() (COCO; see New).
+	Model ssd.Config
+	// Kappa is the number of GaP partitions: 1, 2 or 4.
+	Kappa int
+	// TrainImages and ValImages are the mnist-detect set sizes; the
+	// training set uses MNIST's train digits, validation its test digits.
+	TrainImages, ValImages int
+	// Batch is the training batch; EvalBatch the evaluation batch.
+	Batch, EvalBatch int
+	// Shift is the largest random translation in pixels (0: none) and Flip
+	// switches random horizontal flips on; both drawn from the run's rng.
+	Shift int
+	Flip  bool
+	// Seed seeds the model, the data sets and the batch order.
+	Seed uint64
+	// MNISTDir is where MNIST's idx files are (empty: the Go module cache).
+	MNISTDir string
+	// Threads bounds the goroutines of matching and post-processing.
+	Threads int
+}
+
+// Task is the detection training problem.
+type Task struct {
+	spec       Spec
+	model      *ssd.Model
+	train, val *data.MNISTDetect
+}
+
+// New builds the task: the model and both mnist-detect sets. The full
+// configuration (COCO 2017 at 300x300) needs an image pipeline (JPEG
+// decoding, resizing, crop/expand augmentation) that this package does not
+// have yet, and is refused with an error.
+func New(s Spec) (*Task, error) {
+	if s.Model.InChannels != 1 || s.Model.Boxes.FigSize != 64 {
+		return nil, fmt.Errorf("detection: model %s: only the mnist-detect proxy (1x64x64) is wired; COCO needs the image pipeline", s.Model.Name)
+	}
+	if s.Batch < 1 || s.TrainImages < s.Batch || s.ValImages < 1 {
+		return nil, fmt.Errorf("detection: batch %d, %d training and %d validation images", s.Batch, s.TrainImages, s.ValImages)
+	}
+	if s.EvalBatch < 1 {
+		s.EvalBatch = 64
+	}
+	if s.Threads < 1 {
+		s.Threads = 1
+	}
+	if s.Kappa == 0 {
+		s.Kappa = ssd.Kappa
+	}
+	s.Model.Seed = s.Seed
+	m, err := ssd.New(s.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetKappa(s.Kappa); err != nil {
+		return nil, err
+	}
+	tr, err := data.LoadMNISTDetect(s.MNISTDir, true, data.MNISTDetectConfig{Images: s.TrainImages, Seed: s.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("detection: training set: %w", err)
+	}
+	va, err := data.LoadMNISTDetect(s.MNISTDir, false, data.MNISTDetectConfig{Images: s.ValImages, Seed: s.Seed + 1000})
+	if err != nil {
+		return nil, fmt.Errorf("detection: validation set: %w", err)
+	}
+	return &Task{spec: s, model: m, train: tr, val: va}, nil
+}
+
+// Model is the SSD.
+func (t *Task) Model() *ssd.Model { return t.model }
+
+// Params is the model's parameter set.
+func (t *Task) Params() *nn.ParamSet { return t.model.Params() }
+
+// NumPartitions is kappa.
+func (t *Task) NumPartitions() int { return t.spec.Kappa }
+
+// PartitionOf gives the partition of a parameter or buffer at this kappa.
+func (t *Task) PartitionOf(name string) int {
+	return ssd.PartitionFor(t.model.PartitionOf(name), t.spec.Kappa)
+}
+
+// DenseForwardFLOPs is the SSD's dense forward FLOPs per image.
+func (t *Task) DenseForwardFLOPs() float64 { return t.model.DenseForwardFLOPs() }
+
+// StepsPerEpoch drops the last partial batch.
+func (t *Task) StepsPerEpoch() int { return t.spec.TrainImages / t.spec.Batch }
+
+// ExamplesPerStep is the batch size.
+func (t *Task) ExamplesPerStep() int { return t.spec.Batch }
+
+// BatchIndices returns the canvases of step `step` of epoch `epoch`: a
+// permutation of the training set drawn from (seed, epoch), sliced.
+func (t *Task) BatchIndices(epoch, step int) []int {
+	perm := rand.New(rand.NewPCG(t.spec.Seed, 0xde7ec7^uint64(epoch))).Perm(t.spec.TrainImages)
+	return perm[step*t.spec.Batch : (step+1)*t.spec.Batch]
+}
+
+// Loss records the multibox loss of a training step.
+func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (*engine.Var[float32], error) {
+	if step < 0 || step >= t.StepsPerEpoch() {
+		return nil, fmt.Errorf("detection: step %d outside [0,%d)", step, t.StepsPerEpoch())
+	}
+	x, truths, err := ssd.MNISTBatch(t.train, t.BatchIndices(epoch, step))
+	if err != nil {
+		return nil, err
+	}
+	if rng != nil && (t.spec.Shift > 0 || t.spec.Flip) {
+		augment(x, truths, t.spec.Shift, t.spec.Flip, rng, minValue(t.train))
+	}
+	l, _, err := t.model.Loss(tp, x, truths, true)
+	if err != nil {
+		return nil, fmt.Errorf("detection: epoch %d step %d: %w", epoch, step, err)
+	}
+	if v := float64(l.Value.Data()[0]); math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("detection: epoch %d step %d: loss is %v", epoch, step, v)
+	}
+	return l, nil
+}
+
+// minValue is the normalised value of a black pixel (the canvas's fill).
+func minValue(d *data.MNISTDetect) float32 {
+	x := make([]float32, d.Size*d.Size)
+	_, _ = d.Batch([]int{0}, x)
+	m := x[0]
+	for _, v := range x {
+		m = min(m, v)
+	}
+	return m
+}
+
+// Evaluate runs the model in eval mode over the validation set and scores
+// the post-processed detections: "map" (COCO mAP@[.5:.95], the headline),
+// "ap50", "ap75", "voc_map".
+func (t *Task) Evaluate(ctx context.Context, threads int) (map[string]float64, error) {
+	dets, err := t.Detect(ctx, threads)
+	if err != nil {
+		return nil, err
+	}
+	return ssd.Metrics(t.val.GT, dets)
+}
+
+// Detect returns the post-processed validation detections (COCO style,
+// pixels; category = digit).
+func (t *Task) Detect(ctx context.Context, threads int) ([]data.Detection, error) {
+	threads = max(threads, 1)
+	tp := engine.NewTape[float32](threads)
+	tp.SetNoGrad(true)
+	n := len(t.val.GT.Images)
+	var dets []data.Detection
+	for lo := 0; lo < n; lo += t.spec.EvalBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(n, lo+t.spec.EvalBatch)
+		idx := make([]int, hi-lo)
+		for i := range idx {
+			idx[i] = lo + i
+		}
+		x, _, err := ssd.MNISTBatch(t.val, idx)
+		if err != nil {
+			return nil, err
+		}
+		tp.Reset()
+		loc, conf := t.model.Forward(tp, tp.Const(x), false)
+		for i, ds := range ssd.PostProcessBatch(loc.Value, conf.Value, t.model.Anchors(), ssd.DefaultPost, threads) {
+			im := t.val.GT.Images[lo+i]
+			dets = append(dets, ssd.ToDetections(im.ID, im.Width, im.Height, ds, ssd.DigitCategory)...)
+		}
+	}
+	return dets, nil
+}
+
+// WriteCOCO writes the validation ground truth (gt.json) and detections
+// (detections.json) into dir, so `gap score map -gt dir/gt.json -pred
+// dir/detections.json` scores them.
+func (t *Task) WriteCOCO(ctx context.Context, dir string, threads int) error {
+	dets, err := t.Detect(ctx, threads)
+	if err != nil {
+		return err
+	}
+	if err := data.WriteCOCO(filepath.Join(dir, "gt.json"), t.val.GT); err != nil {
+		return err
+	}
+	return data.WriteDetections(filepath.Join(dir, "detections.json"), dets)
+}
+
+// Figure draws the first n validation canvases with their ground truth and,
+// one row per model, the detections of each task's model (e.g. dense
+// beside the 90% C-GaP model; the tasks must share this task's validation
+// set) into a PNG at path (ssd.WriteFigure).
+func (t *Task) Figure(ctx context.Context, path string, n int, models []*Task, threads int) error {
+	n = min(n, len(t.val.GT.Images))
+	idx := make([]int, n)
+	imgs := make([][]uint8, n)
+	for i := range idx {
+		idx[i] = i
+		imgs[i] = t.val.Image(i)
+	}
+	x, truths, err := ssd.MNISTBatch(t.val, idx)
+	if err != nil {
+		return err
+	}
+	var rows []ssd.FigureRow
+	for _, mt := range models {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		tp := engine.NewTape[float32](max(threads, 1))
+		tp.SetNoGrad(true)
+		loc, conf := mt.model.Forward(tp, tp.Const(x), false)
+		rows = append(rows, ssd.FigureRow{Detections: ssd.PostProcessBatch(loc.Value, conf.Value, mt.model.Anchors(), ssd.DefaultPost, threads)})
+	}
+	return ssd.WriteFigure(path, t.val.Size, imgs, truths, rows, ssd.FigureConfig{})
+}
