@@ -1,0 +1,419 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gap-harness/gap/engine/blas"
+)
+
+// checkSparse panics when s was not prepared for the weight w (a programming
+// error, like any shape mismatch of an op).
+func checkSparse[T Float](op string, w *Var[T], s *SparseWeight[T], groups int) {
+	if s == nil {
+		panic(fmt.Sprintf("engine: %s: nil sparse weight", op))
+	}
+	if !slices.Equal(s.shape, w.Shape()) || s.groups != groups {
+		panic(fmt.Sprintf("engine: %s: sparse weight %s prepared for %v (%d groups), weight is %v (%d groups)",
+			op, s.Name, s.shape, s.groups, w.Shape(), groups))
+	}
+}
+
+// maskedWeight returns the dense weight with every entry outside the pattern
+// zeroed (tape scratch): what the dense kernels multiply by.
+func maskedWeight[T Float](tp *Tape[T], s *SparseWeight[T], w []T) []T {
+	wm := tp.Alloc(len(w)).data
+	for _, i := range s.fwd.src {
+		wm[i] = w[i]
+	}
+	return wm
+}
+
+// SparseConv2D is Conv2D with the weight restricted to the pattern s (entries
+// outside it count as zero): the forward product and the input gradient run
+// through the CSR kernels (im2col, or the image itself for 1x1 kernels, times
+// the sparse weight) or the dense ones, as s's policy chooses per input shape
+// and thread count. The weight gradient follows s.WeightGrad. The output
+// equals Conv2D(x, w*mask, b) up to float32 summation order.
+func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T]) *Var[T] {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("engine: SparseConv2D: x %v and w %v must be 4-D", xs, ws))
+	}
+	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
+		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
+		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
+	checkSparse("SparseConv2D", w, s, g.G)
+	if g.C%g.G != 0 || g.O%g.G != 0 || ws[1] != g.C/g.G {
+		panic(fmt.Sprintf("engine: SparseConv2D: x %v, w %v and %d groups do not agree", xs, ws, g.G))
+	}
+	if b != nil && b.Value.Len() != g.O {
+		panic(fmt.Sprintf("engine: SparseConv2D: bias %v for %d outputs", b.Shape(), g.O))
+	}
+	g.OH = (g.H+2*g.PH-g.DH*(g.KH-1)-1)/g.SH + 1
+	g.OW = (g.W+2*g.PW-g.DW*(g.KW-1)-1)/g.SW + 1
+	if g.OH <= 0 || g.OW <= 0 {
+		panic(fmt.Sprintf("engine: SparseConv2D: empty output for input %v and kernel %v", xs, ws))
+	}
+	out := tp.AllocUninit(g.N, g.O, g.OH, g.OW)
+	var bd []T
+	if b != nil {
+		bd = b.Value.data
+	}
+	wd := w.Value.data
+	var wm, val []T
+	dense := func() {
+		if wm == nil {
+			wm = maskedWeight(tp, s, wd)
+		}
+		convForward(tp, &g, x.Value.data, wm, bd, out.data)
+	}
+	sparse := func() {
+		if val == nil {
+			val = tp.AllocUninit(s.NNZ()).data
+			csrValues(&s.fwd, wd, val)
+		}
+		sparseConvForward(tp, &g, s, val, x.Value.data, bd, out.data)
+	}
+	useSparse := s.choose("conv", xs, tp.threads, dense, sparse)
+	inputs := []*Var[T]{x, w}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	return tp.Op(out, func(ov *Var[T]) {
+		var gx, gw, gb []T
+		if t := tp.GradOf(x); t != nil {
+			gx = t.data
+		}
+		if t := tp.GradOf(w); t != nil {
+			gw = t.data
+		}
+		if b != nil {
+			if t := tp.GradOf(b); t != nil {
+				gb = t.data
+			}
+		}
+		dy := ov.Grad.data
+		if gw != nil && s.WeightGrad == WeightGradMasked {
+			sparseConvWeightGrad(tp, &g, s, x.Value.data, dy, gw)
+			gw = nil
+		}
+		if !useSparse {
+			if wm == nil {
+				wm = maskedWeight(tp, s, wd)
+			}
+			convBackward(tp, &g, x.Value.data, wm, dy, gx, gw, gb)
+			return
+		}
+		if gw != nil || gb != nil {
+			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, gb)
+		}
+		if gx != nil {
+			tv := tp.AllocUninit(s.NNZ()).data
+			csrValues(&s.bwd, wd, tv)
+			sparseConvInputGrad(tp, &g, s, tv, dy, gx)
+		}
+	}, inputs...)
+}
+
+// splitCols runs fn over [0, n) split into at most threads ranges aligned to
+// 64 columns (the widest assembly tile), on the calling goroutine when threads
+// is 1.
+func splitCols(threads, n int, fn func(lo, hi int)) {
+	tiles := (n + 63) / 64
+	Parallel(threads, tiles, 1, func(lo, hi int) { fn(lo*64, min(hi*64, n)) })
+}
+
+// sparseConvForward computes out = conv(x, W) + b with W in CSR form (values
+// val): images are split over the tape's threads; with fewer images than
+// threads each product's columns are split instead.
+func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og, kg := g.cg(), g.og(), g.kg()
+	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
+	var cols []T
+	if !g.direct() {
+		cols = tp.AllocUninit(chunks, kg*ohw).data
+	}
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		var col []T
+		if cols != nil {
+			col = cols[c*kg*ohw : (c+1)*kg*ohw]
+		}
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				src := x[n*chw+gi*cg*g.H*g.W:]
+				if col != nil {
+					im2col(g, src, cg, col)
+					src = col
+				}
+				dst := out[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				for oc := 0; oc < og; oc++ {
+					row := dst[oc*ohw : (oc+1)*ohw]
+					v := T(0)
+					if b != nil {
+						v = b[gi*og+oc]
+					}
+					for i := range row {
+						row[i] = v
+					}
+				}
+				splitCols(inner, ohw, func(j0, j1 int) {
+					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ohw, dst, ohw, j0, j1)
+				})
+			}
+		}
+	})
+}
+
+// sparseConvInputGrad accumulates dX += W^T dY with W^T in CSR form (values
+// tv): per image and group, dcol = W^T dY and col2im (or, for 1x1 stride-1
+// kernels, the product straight into dX).
+func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], tv, dy, gx []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og, kg := g.cg(), g.og(), g.kg()
+	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	var dcols []T
+	if !g.direct() {
+		dcols = tp.AllocUninit(chunks, kg*ohw).data
+	}
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				dyg := dy[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				gxg := gx[n*chw+gi*cg*hw:]
+				if dcols == nil {
+					splitCols(inner, ohw, func(j0, j1 int) {
+						spmm(haveAVX2, &s.bwd, tv, gi*kg, (gi+1)*kg, dyg, ohw, gxg, hw, j0, j1)
+					})
+					continue
+				}
+				dcol := dcols[c*kg*ohw : (c+1)*kg*ohw]
+				clear(dcol)
+				splitCols(inner, ohw, func(j0, j1 int) {
+					spmm(haveAVX2, &s.bwd, tv, gi*kg, (gi+1)*kg, dyg, ohw, dcol, ohw, j0, j1)
+				})
+				col2im(g, dcol, cg, gxg)
+			}
+		}
+	})
+}
+
+// sparseConvWeightGrad accumulates dW only at the pattern's entries:
+// dW[o,j] += sum over images of dY[o,:] . col[j,:]. Each chunk of images sums
+// into its own partial, and partials are added in chunk order.
+func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], x, dy, gw []T) {
+	chunks, _ := convChunks(tp, g)
+	cg, og, kg := g.cg(), g.og(), g.kg()
+	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
+	nnz := s.NNZ()
+	part := tp.Alloc(chunks, nnz).data
+	var cols []T
+	if !g.direct() {
+		cols = tp.AllocUninit(chunks, kg*ohw).data
+	}
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		p := part[c*nnz : (c+1)*nnz]
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				src := x[n*chw+gi*cg*g.H*g.W:]
+				if cols != nil {
+					col := cols[c*kg*ohw : (c+1)*kg*ohw]
+					im2col(g, src, cg, col)
+					src = col
+				}
+				for r := gi * og; r < (gi+1)*og; r++ {
+					dr := dy[(n*g.O+r)*ohw : (n*g.O+r+1)*ohw]
+					for k := s.fwd.ptr[r]; k < s.fwd.ptr[r+1]; k++ {
+						j := int(s.fwd.col[k])
+						p[k] += dot(dr, src[j*ohw:(j+1)*ohw])
+					}
+				}
+			}
+		}
+	})
+	for c := 0; c < chunks; c++ {
+		for k, v := range part[c*nnz : (c+1)*nnz] {
+			gw[s.fwd.src[k]] += v
+		}
+	}
+}
+
+// dot is the dot product of two equally long vectors, four partial sums.
+func dot[T Float](a, b []T) T {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 T
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// transposeInto writes the transpose of the rows x cols matrix src into dst
+// (cols x rows), in 32x32 blocks.
+func transposeInto[T Float](src []T, rows, cols int, dst []T) {
+	const bs = 32
+	for i0 := 0; i0 < rows; i0 += bs {
+		i1 := min(i0+bs, rows)
+		for j0 := 0; j0 < cols; j0 += bs {
+			j1 := min(j0+bs, cols)
+			for i := i0; i < i1; i++ {
+				r := src[i*cols : (i+1)*cols]
+				for j := j0; j < j1; j++ {
+					dst[j*rows+i] = r[j]
+				}
+			}
+		}
+	}
+}
+
+// SparseLinear is Linear with the weight restricted to the pattern s:
+// x [..., in], w [out, in], b [out] or nil. The sparse kernel multiplies the
+// CSR weight by x^T (batch columns; a sparse dot product per output at batch
+// 1); the policy, input gradient and weight gradient are as in SparseConv2D.
+func (tp *Tape[T]) SparseLinear(x, w, b *Var[T], s *SparseWeight[T]) *Var[T] {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) < 1 || len(ws) != 2 || xs[len(xs)-1] != ws[1] {
+		panic(fmt.Sprintf("engine: SparseLinear: x %v and w %v do not agree", xs, ws))
+	}
+	checkSparse("SparseLinear", w, s, 1)
+	in, nout := ws[1], ws[0]
+	if b != nil && b.Value.Len() != nout {
+		panic(fmt.Sprintf("engine: SparseLinear: bias %v for %d outputs", b.Shape(), nout))
+	}
+	rows := 1
+	for _, d := range xs[:len(xs)-1] {
+		rows *= d
+	}
+	out := tp.AllocUninit(append(slices.Clone(xs[:len(xs)-1]), nout)...)
+	var bd []T
+	if b != nil {
+		bd = b.Value.data
+	}
+	wd, xd := w.Value.data, x.Value.data
+	var wm, val []T
+	dense := func() {
+		if wm == nil {
+			wm = maskedWeight(tp, s, wd)
+		}
+		linearForward(tp, xd, wm, bd, out.data, rows, in, nout)
+	}
+	sparse := func() {
+		if val == nil {
+			val = tp.AllocUninit(s.NNZ()).data
+			csrValues(&s.fwd, wd, val)
+		}
+		sparseProductT(tp, &s.fwd, val, xd, rows, bd, out.data)
+	}
+	useSparse := s.choose("linear", xs, tp.threads, dense, sparse)
+	inputs := []*Var[T]{x, w}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	return tp.Op(out, func(ov *Var[T]) {
+		dy := ov.Grad.data
+		gxt, gwt := tp.GradOf(x), tp.GradOf(w)
+		if gxt != nil {
+			if useSparse {
+				tv := tp.AllocUninit(s.NNZ()).data
+				csrValues(&s.bwd, wd, tv)
+				dx := tp.AllocUninit(rows, in).data
+				clear(dx)
+				sparseProductT(tp, &s.bwd, tv, dy, rows, nil, dx)
+				for i, v := range dx {
+					gxt.data[i] += v
+				}
+			} else {
+				if wm == nil {
+					wm = maskedWeight(tp, s, wd)
+				}
+				blas.GemmParallel(tp.threads, false, false, rows, in, nout, 1, dy, nout, wm, in, 1, gxt.data, in)
+			}
+		}
+		if gwt != nil {
+			if s.WeightGrad == WeightGradMasked {
+				sparseLinearWeightGrad(tp, s, xd, dy, rows, in, nout, gwt.data)
+			} else {
+				blas.GemmParallel(tp.threads, true, false, nout, in, rows, 1, dy, nout, xd, in, 1, gwt.data, in)
+			}
+		}
+		if b != nil {
+			if gb := tp.GradOf(b); gb != nil {
+				colSums(tp, dy, rows, nout, gb.data)
+			}
+		}
+	}, inputs...)
+}
+
+// linearForward is Linear's dense forward: out = x w^T + b.
+func linearForward[T Float](tp *Tape[T], x, w, b, out []T, rows, in, nout int) {
+	beta := T(0)
+	if b != nil {
+		fillRows(tp, out, b, rows)
+		beta = 1
+	}
+	blas.GemmParallel(tp.threads, false, true, rows, nout, in, 1, x, in, w, in, beta, out, nout)
+}
+
+// sparseProductT computes out [rows, a.rows] = x [rows, a.cols] A^T + b (b
+// nil: out is overwritten with the product) for the CSR matrix A: as A x^T
+// with the batch along the columns, transposing x in and the result out when
+// rows > 1. A's rows are split over the tape's threads.
+func sparseProductT[T Float](tp *Tape[T], a *csr, val, x []T, rows int, b, out []T) {
+	m, k := a.rows, a.cols
+	xt, ot := x, out
+	if rows > 1 {
+		xt = tp.AllocUninit(k * rows).data
+		transposeInto(x[:rows*k], rows, k, xt)
+		ot = tp.AllocUninit(m * rows).data
+	}
+	if rows == 0 {
+		return
+	}
+	grain := max(1, (1<<16)/max(1, rows*max(1, a.nnz()/max(1, m))))
+	tp.ParallelFor(m, grain, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := ot[r*rows : (r+1)*rows]
+			v := T(0)
+			if b != nil {
+				v = b[r]
+			}
+			for i := range row {
+				row[i] = v
+			}
+		}
+		spmm(haveAVX2, a, val, lo, hi, xt, rows, ot[lo*rows:], rows, 0, rows)
+	})
+	if rows > 1 {
+		transposeInto(ot, m, rows, out)
+	}
+}
+
+// sparseLinearWeightGrad accumulates dW [out,in] += dy^T x only at the
+// pattern's entries, one dot product over the batch per entry.
+func sparseLinearWeightGrad[T Float](tp *Tape[T], s *SparseWeight[T], x, dy []T, rows, in, nout int, gw []T) {
+	if rows == 0 {
+		return
+	}
+	xt := tp.AllocUninit(in * rows).data
+	transposeInto(x[:rows*in], rows, in, xt)
+	dyt := tp.AllocUninit(nout * rows).data
+	transposeInto(dy[:rows*nout], rows, nout, dyt)
+	a := &s.fwd
+	tp.ParallelFor(nout, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			dr := dyt[r*rows : (r+1)*rows]
+			for k := a.ptr[r]; k < a.ptr[r+1]; k++ {
+				j := int(a.col[k])
+				gw[a.src[k]] += dot(dr, xt[j*rows:(j+1)*rows])
+			}
+		}
+	})
+}
