@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -101,6 +102,7 @@ type SparseWeight[T Float] struct {
 	mu      sync.Mutex
 	choices map[string]*KernelChoice
 	order   []string
+	offsets map[[4]int]*csr // direct-convolution patterns by padded geometry
 }
 
 // NewSparseWeight prepares the pattern of weight w ([O, C/groups, KH, KW] for
@@ -263,7 +265,11 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 			sparse()
 		}
 	}
-	slog.Info("engine: kernel choice", "layer", c.Layer, "op", op, "input", c.Input, "threads", threads,
+	level := slog.LevelDebug // forced by the policy
+	if s.Policy == KernelAuto {
+		level = slog.LevelInfo
+	}
+	slog.Log(context.Background(), level, "engine: kernel choice", "layer", c.Layer, "op", op, "input", c.Input, "threads", threads,
 		"sparsity", fmt.Sprintf("%.3f", c.Sparsity), "policy", c.Policy.String(), "sparse", c.Sparse,
 		"dense_ms", fmt.Sprintf("%.3f", c.DenseSec*1e3), "sparse_ms", fmt.Sprintf("%.3f", c.SparseSec*1e3))
 	s.mu.Lock()

@@ -124,43 +124,182 @@ func splitCols(threads, n int, fn func(lo, hi int)) {
 	Parallel(threads, tiles, 1, func(lo, hi int) { fn(lo*64, min(hi*64, n)) })
 }
 
+// directGeom reports whether a convolution runs as a direct sparse
+// convolution (stride 1, a kernel larger than 1x1), and returns its padded
+// input size hp x wp.
+func directGeom(g *convGeom) (hp, wp int, ok bool) {
+	if g.SH != 1 || g.SW != 1 || g.direct() {
+		return 0, 0, false
+	}
+	return g.H + 2*g.PH, g.W + 2*g.PW, true
+}
+
+// directPattern returns the forward pattern with each entry's column (c, kh,
+// kw) replaced by its element offset c*hp*wp + kh*DH*wp + kw*DW in the padded
+// image: multiplied against the padded image with ldb = 1, it gives the
+// output rows at the padded width wp (the direct, implicit-GEMM convolution).
+// Computed once per padded geometry.
+func (s *SparseWeight[T]) directPattern(g *convGeom, hp, wp int) *csr {
+	key := [4]int{hp, wp, g.DH, g.DW}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.offsets[key]; a != nil {
+		return a
+	}
+	kk := g.KH * g.KW
+	a := &csr{rows: s.fwd.rows, ptr: s.fwd.ptr, src: s.fwd.src, col: make([]int32, len(s.fwd.col))}
+	for k, j := range s.fwd.col {
+		c, t := int(j)/kk, int(j)%kk
+		off := c*hp*wp + (t/g.KW)*g.DH*wp + (t%g.KW)*g.DW
+		a.col[k] = int32(off)
+		a.cols = max(a.cols, off+1)
+	}
+	if s.offsets == nil {
+		s.offsets = map[[4]int]*csr{}
+	}
+	s.offsets[key] = a
+	return a
+}
+
 // sparseConvForward computes out = conv(x, W) + b with W in CSR form (values
 // val): images are split over the tape's threads; with fewer images than
-// threads each product's columns are split instead.
+// threads each product's columns are split instead. Stride-1 convolutions
+// with kernels larger than 1x1 run directly on a zero-padded copy of each
+// image (no im2col): see directPattern.
 func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) {
+	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minCols {
+		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, val, x, b, out)
+		return
+	}
 	chunks, inner := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
-	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
-	var cols []T
-	if !g.direct() {
-		cols = tp.AllocUninit(chunks, kg*ohw).data
+	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	// Small images: nb images side by side in one product, so that the
+	// kernels see at least minCols columns.
+	nb := 1
+	if ohw < minCols {
+		nb = min((minCols+ohw-1)/ohw, max(1, (g.N+chunks-1)/chunks))
+	}
+	var cols, tmps, wides []T
+	if !g.direct() || nb > 1 {
+		cols = tp.AllocUninit(chunks, kg*nb*ohw).data
+	}
+	if !g.direct() && nb > 1 {
+		tmps = tp.AllocUninit(chunks, kg*ohw).data
+	}
+	if nb > 1 {
+		wides = tp.AllocUninit(chunks, og*nb*ohw).data
 	}
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
-		var col []T
+		var col, tmp, wide []T
 		if cols != nil {
-			col = cols[c*kg*ohw : (c+1)*kg*ohw]
+			col = cols[c*kg*nb*ohw : (c+1)*kg*nb*ohw]
 		}
-		for n := lo; n < hi; n++ {
+		if tmps != nil {
+			tmp = tmps[c*kg*ohw : (c+1)*kg*ohw]
+		}
+		if wides != nil {
+			wide = wides[c*og*nb*ohw : (c+1)*og*nb*ohw]
+		}
+		for n0 := lo; n0 < hi; n0 += nb {
+			k := min(nb, hi-n0)
+			w := k * ohw
 			for gi := 0; gi < g.G; gi++ {
-				src := x[n*chw+gi*cg*g.H*g.W:]
-				if col != nil {
-					im2col(g, src, cg, col)
-					src = col
+				var src, dst []T
+				if k == 1 {
+					src = x[n0*chw+gi*cg*hw:]
+					if !g.direct() {
+						im2col(g, src, cg, col)
+						src = col
+					}
+					dst = out[(n0*g.O+gi*og)*ohw : (n0*g.O+(gi+1)*og)*ohw]
+				} else {
+					for i := 0; i < k; i++ {
+						img := x[(n0+i)*chw+gi*cg*hw:]
+						if !g.direct() {
+							im2col(g, img, cg, tmp)
+							img = tmp
+						}
+						for r := 0; r < kg; r++ {
+							copy(col[r*w+i*ohw:][:ohw], img[r*ohw:][:ohw])
+						}
+					}
+					src, dst = col, wide
 				}
-				dst := out[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
 				for oc := 0; oc < og; oc++ {
-					row := dst[oc*ohw : (oc+1)*ohw]
 					v := T(0)
 					if b != nil {
 						v = b[gi*og+oc]
 					}
+					row := dst[oc*w : (oc+1)*w]
 					for i := range row {
 						row[i] = v
 					}
 				}
-				splitCols(inner, ohw, func(j0, j1 int) {
-					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ohw, dst, ohw, j0, j1)
+				splitCols(inner, w, func(j0, j1 int) {
+					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, w, dst, w, j0, j1)
 				})
+				if k > 1 {
+					for i := 0; i < k; i++ {
+						o := out[((n0+i)*g.O+gi*og)*ohw:]
+						for oc := 0; oc < og; oc++ {
+							copy(o[oc*ohw:][:ohw], wide[oc*w+i*ohw:][:ohw])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// minCols is the number of product columns below which the sparse kernels
+// batch several images into one product.
+const minCols = 256
+
+// sparseConvDirect is sparseConvForward for stride 1 through the offset
+// pattern a: per image and group, the padded image [cg, hp, wp] (borders
+// zeroed once per chunk), the product into output rows of width wp, and a
+// copy of the first OW columns of each row into out.
+func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *csr, hp, wp int, val, x, b, out []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og := g.cg(), g.og()
+	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	// The last rows' windows run past the padded image by up to
+	// DW*(KW-1) elements (junk columns); the slack keeps them in bounds.
+	plen := cg*hp*wp + g.DW*(g.KW-1) + wp
+	wide := g.OH * wp
+	pads := tp.Alloc(chunks, plen).data
+	wides := tp.AllocUninit(chunks, og*wide).data
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		pad := pads[c*plen : (c+1)*plen]
+		wd := wides[c*og*wide : (c+1)*og*wide]
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				xg := x[n*chw+gi*cg*hw:]
+				for ci := 0; ci < cg; ci++ {
+					for ih := 0; ih < g.H; ih++ {
+						copy(pad[ci*hp*wp+(ih+g.PH)*wp+g.PW:][:g.W], xg[ci*hw+ih*g.W:][:g.W])
+					}
+				}
+				for oc := 0; oc < og; oc++ {
+					v := T(0)
+					if b != nil {
+						v = b[gi*og+oc]
+					}
+					row := wd[oc*wide : (oc+1)*wide]
+					for i := range row {
+						row[i] = v
+					}
+				}
+				splitCols(inner, wide, func(j0, j1 int) {
+					spmm(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1)
+				})
+				dst := out[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				for oc := 0; oc < og; oc++ {
+					for oh := 0; oh < g.OH; oh++ {
+						copy(dst[oc*ohw+oh*g.OW:][:g.OW], wd[oc*wide+oh*wp:][:g.OW])
+					}
+				}
 			}
 		}
 	})

@@ -53,7 +53,12 @@ var sparseConvCases = append([]convCase{
 	{2, 8, 9, 9, 70, 1, 1, engine.ConvOpts{}},
 	{1, 3, 12, 11, 5, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
 	{0, 3, 5, 5, 4, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
-}, convCases...)
+}, append(convCases,
+	// Large enough for the direct (padded-image) stride-1 path.
+	convCase{2, 3, 17, 16, 5, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
+	convCase{1, 2, 18, 20, 3, 3, 3, engine.ConvOpts{PadH: 2, PadW: 1, DilationH: 2, DilationW: 2}},
+	convCase{2, 4, 16, 16, 6, 3, 2, engine.ConvOpts{PadH: 1, Groups: 2}},
+)...)
 
 // TestSparseConv2D checks SparseConv2D against Conv2D on the masked weight
 // (values and the gradients of x, w and b) for both kernels, both weight

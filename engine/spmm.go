@@ -47,28 +47,58 @@ func spmm[T Float](asm bool, a *csr, val []T, r0, r1 int, b []T, ldb int, c []T,
 	}
 }
 
+// kBlock is the number of rows of the dense operand one pass of spmmAVX2
+// reads (its columns of a CSR row): a 64-column panel of kBlock rows is
+// 128 KiB, which stays in L2 while every CSR row of the block reads it.
+const kBlock = 512
+
 // spmmAVX2 runs the assembly tiles over as many columns from n0 as fit in
-// whole tiles of 8 and returns the first column left for the Go loops.
+// whole tiles of 8 and returns the first column left for the Go loops. When
+// the dense operand has more than 2*kBlock rows, each tile is computed in
+// passes over blocks of kBlock rows (column ranges of the CSR rows), so that
+// the panel a pass reads stays in cache.
 func spmmAVX2(a *csr, val []float32, r0, r1 int, b []float32, ldb int, c []float32, ldc int, n0, n1 int) int {
 	j := n0
-	// The tiles read b[col*ldb+j : col*ldb+j+w] for w columns and write
-	// c[row*ldc+j : +w]; the bounds below are checked once per call by the
-	// slice expressions, the kernels themselves do not check.
-	tile := func(w int, kern func(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)) {
-		for ; j+w <= n1; j += w {
-			for r := r0; r < r1; r++ {
-				p0, p1 := a.ptr[r], a.ptr[r+1]
-				cr := c[(r-r0)*ldc+j : (r-r0)*ldc+j+w]
-				if p0 == p1 {
-					continue
-				}
-				kern(&cr[0], &val[p0], &a.col[p0], int(p1-p0), &b[j], ldb)
-			}
-		}
-	}
 	if a.cols > 0 {
 		// One bounds check for the whole b: the last row's last column read.
 		_ = b[(a.cols-1)*ldb+n1-1]
+	}
+	rows := r1 - r0
+	nblk := 1
+	var bp []int32 // bp[i*(nblk+1)+q]: first entry of row r0+i in block q
+	if a.cols > 2*kBlock && ldb > 1 {
+		nblk = (a.cols + kBlock - 1) / kBlock
+		bp = make([]int32, rows*(nblk+1))
+		for i := 0; i < rows; i++ {
+			// Entries of a row are sorted by column: e[q] is the first with
+			// column >= q*kBlock (so e[0] = row start, e[nblk] = row end).
+			e := bp[i*(nblk+1) : (i+1)*(nblk+1)]
+			k, p1 := a.ptr[r0+i], a.ptr[r0+i+1]
+			for q := 0; q <= nblk; q++ {
+				for k < p1 && int(a.col[k]) < q*kBlock {
+					k++
+				}
+				e[q] = k
+			}
+		}
+	}
+	tile := func(w int, kern func(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)) {
+		for ; j+w <= n1; j += w {
+			for q := 0; q < nblk; q++ {
+				for r := r0; r < r1; r++ {
+					p0, p1 := a.ptr[r], a.ptr[r+1]
+					if bp != nil {
+						e := bp[(r-r0)*(nblk+1):]
+						p0, p1 = e[q], e[q+1]
+					}
+					cr := c[(r-r0)*ldc+j : (r-r0)*ldc+j+w]
+					if p0 == p1 {
+						continue
+					}
+					kern(&cr[0], &val[p0], &a.col[p0], int(p1-p0), &b[j], ldb)
+				}
+			}
+		}
 	}
 	tile(64, spmmTile64AVX2)
 	tile(32, spmmTile32AVX2)

@@ -33,8 +33,11 @@ func randomPattern(rng *rand.Rand, rows, cols int, sparsity float64, empty bool)
 func TestSpmm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, rows := range []int{1, 5, 17} {
-		for _, k := range []int{1, 9, 40} {
+		for _, k := range []int{1, 9, 40, 1500} {
 			for _, n := range []int{1, 7, 8, 33, 64, 100, 203} {
+				if k == 1500 && n != 100 {
+					continue // the blocked passes (k > 2*kBlock): one width
+				}
 				for _, sp := range []float64{0, 0.5, 0.9, 1} {
 					for _, empty := range []bool{false, true} {
 						w, mask := randomPattern(rng, rows, k, sp, empty)

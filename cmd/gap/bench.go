@@ -7,19 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 
+	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("usage: gap bench step|export|compare [flags]")
+		return usagef("usage: gap bench step|infer|export|compare [flags]")
 	}
 	switch args[0] {
 	case "step":
 		return benchStep(args[1:], stdout, stderr)
+	case "infer":
+		return benchInfer(args[1:], stdout, stderr)
 	case "export":
 		return benchExport(args[1:], stdout, stderr)
 	case "compare":
@@ -28,7 +33,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return reports.Compare(args[1], args[2], stdout)
 	}
-	return usagef("unknown bench %q (valid: step, export, compare)", args[0])
+	return usagef("unknown bench %q (valid: step, infer, export, compare)", args[0])
 }
 
 // benchStep times one training step of a reference model, printing the same
@@ -86,4 +91,66 @@ func benchExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), *out)
+}
+
+// benchInfer times a model's inference dense-masked against the sparse
+// kernels at a uniform sparsity (first conv and last linear dense), at batch
+// 1 and 64 unless -batch is given, printing one RESULT line per batch and the
+// per-layer kernel choices with -v.
+func benchInfer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench infer", stderr)
+	model := fs.String("model", "resnet50", "model (gap list models)")
+	sparsity := fs.Float64("sparsity", 0.9, "uniform sparsity of the prunable layers")
+	batch := fs.Int("batch", 0, "batch size (0: 1 and 64)")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
+	reps := fs.Int("reps", 3, "timed forwards of each kind (median)")
+	kernels := fs.String("kernels", "auto", "sparse layers' kernels: auto (calibrated per layer) or sparse")
+	width := fs.Float64("width", 0, "ResNet width multiplier (0: model default)")
+	size := fs.Int("size", 0, "input height and width (0: model default)")
+	inC := fs.Int("in-channels", 0, "input channels (0: model default)")
+	classes := fs.Int("classes", 0, "classes (0: model default)")
+	smallStem := fs.Bool("small-stem", false, "3x3 stride-1 stem without max pool (ImageNet ResNets)")
+	seed := fs.Uint64("seed", 0, "seed of weights, masks and input")
+	verbose := fs.Bool("v", false, "print every layer's kernel choice")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *batch < 0 || *threads < 1 || *reps < 1 || *sparsity < 0 || *sparsity > 1 {
+		return usagef("-batch must be >= 0, -threads and -reps >= 1, -sparsity in [0, 1]")
+	}
+	pol, err := engine.ParseKernelPolicy(*kernels)
+	if err != nil || pol == engine.KernelDense {
+		return usagef("-kernels %q: want auto or sparse", *kernels)
+	}
+	batches := []int{1, 64}
+	if *batch > 0 {
+		batches = []int{*batch}
+	}
+	cfg := models.Config{Classes: *classes, InChannels: *inC, Height: *size, Width: *size, WidthMult: *width, Seed: *seed, SmallStem: *smallStem}
+	for _, b := range batches {
+		r, err := bench.Infer(bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol})
+		if err != nil {
+			return err
+		}
+		if *verbose {
+			for _, c := range r.Choices {
+				fmt.Fprintf(stdout, "layer %s %s input=%v sparsity=%.3f sparse=%v dense_ms=%.3f sparse_ms=%.3f\n",
+					c.Layer, c.Op, c.Input, c.Sparsity, c.Sparse, c.DenseSec*1e3, c.SparseSec*1e3)
+			}
+		}
+		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+	}
+	return nil
 }
