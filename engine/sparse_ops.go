@@ -180,33 +180,39 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 	if ohw < minCols {
 		nb = min((minCols+ohw-1)/ohw, max(1, (g.N+chunks-1)/chunks))
 	}
+	// Wide mode: the images of a block side by side in one product whose
+	// width is rounded up to whole 8-column tiles (the padding columns are
+	// zero in, ignored out), so that no column falls to the Go loops.
+	wideMode := nb > 1 || ohw%8 != 0
+	maxLd := roundUp8(nb * ohw)
 	var cols, tmps, wides []T
-	if !g.direct() || nb > 1 {
-		cols = tp.AllocUninit(chunks, kg*nb*ohw).data
+	if !g.direct() || wideMode {
+		cols = tp.AllocUninit(chunks, kg*maxLd).data
 	}
-	if !g.direct() && nb > 1 {
+	if !g.direct() && wideMode {
 		tmps = tp.AllocUninit(chunks, kg*ohw).data
 	}
-	if nb > 1 {
-		wides = tp.AllocUninit(chunks, og*nb*ohw).data
+	if wideMode {
+		wides = tp.AllocUninit(chunks, og*maxLd).data
 	}
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
 		var col, tmp, wide []T
 		if cols != nil {
-			col = cols[c*kg*nb*ohw : (c+1)*kg*nb*ohw]
+			col = cols[c*kg*maxLd : (c+1)*kg*maxLd]
 		}
 		if tmps != nil {
 			tmp = tmps[c*kg*ohw : (c+1)*kg*ohw]
 		}
 		if wides != nil {
-			wide = wides[c*og*nb*ohw : (c+1)*og*nb*ohw]
+			wide = wides[c*og*maxLd : (c+1)*og*maxLd]
 		}
 		for n0 := lo; n0 < hi; n0 += nb {
 			k := min(nb, hi-n0)
 			w := k * ohw
+			ld := w
 			for gi := 0; gi < g.G; gi++ {
 				var src, dst []T
-				if k == 1 {
+				if !wideMode {
 					src = x[n0*chw+gi*cg*hw:]
 					if !g.direct() {
 						im2col(g, src, cg, col)
@@ -214,6 +220,7 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 					}
 					dst = out[(n0*g.O+gi*og)*ohw : (n0*g.O+(gi+1)*og)*ohw]
 				} else {
+					ld = roundUp8(w)
 					for i := 0; i < k; i++ {
 						img := x[(n0+i)*chw+gi*cg*hw:]
 						if !g.direct() {
@@ -221,7 +228,12 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 							img = tmp
 						}
 						for r := 0; r < kg; r++ {
-							copy(col[r*w+i*ohw:][:ohw], img[r*ohw:][:ohw])
+							copy(col[r*ld+i*ohw:][:ohw], img[r*ohw:][:ohw])
+						}
+					}
+					if ld > w {
+						for r := 0; r < kg; r++ {
+							clear(col[r*ld+w : (r+1)*ld])
 						}
 					}
 					src, dst = col, wide
@@ -231,19 +243,19 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 					if b != nil {
 						v = b[gi*og+oc]
 					}
-					row := dst[oc*w : (oc+1)*w]
+					row := dst[oc*ld : (oc+1)*ld]
 					for i := range row {
 						row[i] = v
 					}
 				}
-				splitCols(inner, w, func(j0, j1 int) {
-					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, w, dst, w, j0, j1)
+				splitCols(inner, ld, func(j0, j1 int) {
+					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ld, dst, ld, j0, j1)
 				})
-				if k > 1 {
+				if wideMode {
 					for i := 0; i < k; i++ {
 						o := out[((n0+i)*g.O+gi*og)*ohw:]
 						for oc := 0; oc < og; oc++ {
-							copy(o[oc*ohw:][:ohw], wide[oc*w+i*ohw:][:ohw])
+							copy(o[oc*ohw:][:ohw], wide[oc*ld+i*ohw:][:ohw])
 						}
 					}
 				}
@@ -251,6 +263,8 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 		}
 	})
 }
+
+func roundUp8(n int) int { return (n + 7) &^ 7 }
 
 // minCols is the number of product columns below which the sparse kernels
 // batch several images into one product.
@@ -266,8 +280,8 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
 	// The last rows' windows run past the padded image by up to
 	// DW*(KW-1) elements (junk columns); the slack keeps them in bounds.
-	plen := cg*hp*wp + g.DW*(g.KW-1) + wp
-	wide := g.OH * wp
+	wide := roundUp8(g.OH * wp) // whole 8-column tiles; the extra columns are junk
+	plen := cg*hp*wp + g.DW*(g.KW-1) + wp + 8
 	pads := tp.Alloc(chunks, plen).data
 	wides := tp.AllocUninit(chunks, og*wide).data
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/gap-harness/gap/engine"
@@ -46,6 +47,10 @@ type InferResult struct {
 	// through the dense kernels on the masked weights and through the sparse
 	// kernels where the policy chose them; Speedup = DenseSec / SparseSec.
 	DenseSec, SparseSec, Speedup float64
+	// DenseCPU and SparseCPU are the median process CPU seconds per forward
+	// (less disturbed than wall time on a shared machine); CPUSpeedup is
+	// their ratio.
+	DenseCPU, SparseCPU, CPUSpeedup float64
 	// MaxRelDiff is max |sparse - dense| / max |dense| over the logits.
 	MaxRelDiff float64
 	// SparseLayers of PreparedLayers chose the sparse kernels; Choices lists
@@ -56,8 +61,8 @@ type InferResult struct {
 
 // String is the result's RESULT line.
 func (r InferResult) String() string {
-	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s dense_s=%.4f sparse_s=%.4f speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e",
-		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.DenseSec, r.SparseSec, r.Speedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff)
+	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s dense_s=%.4f sparse_s=%.4f speedup=%.2f dense_cpu_s=%.4f sparse_cpu_s=%.4f cpu_speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e",
+		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.DenseSec, r.SparseSec, r.Speedup, r.DenseCPU, r.SparseCPU, r.CPUSpeedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff)
 }
 
 // UniformMasks gives every prunable weight that is not FirstOrLast a random
@@ -153,21 +158,25 @@ func Infer(c InferConfig) (InferResult, error) {
 		return InferResult{}, err
 	}
 	denseOut := slices.Clone(forward()) // warm-up
-	var dts, sts []float64
+	var dts, sts, dcs, scs []float64
+	timed := func(wall, cpu *[]float64) {
+		c0, t0 := processCPU(), time.Now()
+		forward()
+		*wall = append(*wall, time.Since(t0).Seconds())
+		*cpu = append(*cpu, (processCPU() - c0).Seconds())
+	}
 	for i := 0; i < c.Reps; i++ {
-		t0 := time.Now()
-		forward()
-		dts = append(dts, time.Since(t0).Seconds())
+		timed(&dts, &dcs)
 		restore()
-		t0 = time.Now()
-		forward()
-		sts = append(sts, time.Since(t0).Seconds())
+		timed(&sts, &scs)
 		_ = setSparse(false)
 	}
 	restore()
 	r := InferResult{Model: m.Name(), Sparsity: c.Sparsity, Batch: c.Batch, Threads: c.Threads, Reps: c.Reps, Policy: c.Policy,
 		DenseSec: median(dts), SparseSec: median(sts), PreparedLayers: len(masked), Choices: ps.KernelChoices()}
 	r.Speedup = r.DenseSec / r.SparseSec
+	r.DenseCPU, r.SparseCPU = median(dcs), median(scs)
+	r.CPUSpeedup = r.DenseCPU / r.SparseCPU
 	var maxAbs, maxDiff float64
 	for i, v := range denseOut {
 		maxAbs = max(maxAbs, math.Abs(float64(v)))
@@ -191,4 +200,11 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
