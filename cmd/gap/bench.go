@@ -45,8 +45,20 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps")
 	warmup := fs.Int("warmup", 3, "untimed warm-up steps")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
