@@ -392,11 +392,20 @@ func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T],
 	}
 }
 
-// dot is the dot product of two equally long vectors, four partial sums.
+// dot is the dot product of two equally long vectors: for float32 with
+// AVX2 the assembly kernel over whole blocks of 32 and Go for the rest,
+// otherwise four partial sums in Go.
 func dot[T Float](a, b []T) T {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 T
 	i := 0
+	if haveAVX2 && len(a) >= 32 {
+		if a32, ok := any(a).([]float32); ok {
+			n := len(a) &^ 31
+			s0 = T(dotAVX2(&a32[0], &any(b).([]float32)[0], n))
+			i = n
+		}
+	}
 	for ; i+4 <= len(a); i += 4 {
 		s0 += a[i] * b[i]
 		s1 += a[i+1] * b[i+1]

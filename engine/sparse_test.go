@@ -101,6 +101,8 @@ func TestSparseConv2D(t *testing.T) {
 			if tc.n > 0 {
 				checkF32(t, name, sparseConvOp[float32](t, tc.opts, mask, engine.KernelSparse, engine.WeightGradDense),
 					sparseConvOp[float64](t, tc.opts, mask, engine.KernelSparse, engine.WeightGradDense), in, nil)
+				checkF32(t, name+" masked dW", sparseConvOp[float32](t, tc.opts, mask, engine.KernelSparse, engine.WeightGradMasked),
+					sparseConvOp[float64](t, tc.opts, mask, engine.KernelSparse, engine.WeightGradMasked), in, nil)
 				checkDeterministic(t, name, sparseConvOp[float32](t, tc.opts, mask, engine.KernelSparse, engine.WeightGradMasked), in)
 			}
 		}
@@ -151,6 +153,8 @@ func TestSparseLinear(t *testing.T) {
 				gradcheck.Check(t, name, as64(sparseLinearOp[float64](t, mask, engine.KernelSparse, engine.WeightGradMasked)), in, nil, 6)
 				checkF32(t, name, sparseLinearOp[float32](t, mask, engine.KernelSparse, engine.WeightGradDense),
 					sparseLinearOp[float64](t, mask, engine.KernelSparse, engine.WeightGradDense), in, nil)
+				checkF32(t, name+" masked dW", sparseLinearOp[float32](t, mask, engine.KernelSparse, engine.WeightGradMasked),
+					sparseLinearOp[float64](t, mask, engine.KernelSparse, engine.WeightGradMasked), in, nil)
 				checkDeterministic(t, name, sparseLinearOp[float32](t, mask, engine.KernelSparse, engine.WeightGradMasked), in)
 			}
 		}

@@ -15,3 +15,6 @@ func spmmTile32AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, l
 
 //go:noescape
 func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+
+//go:noescape
+func dotAVX2(a *float32, b *float32, n int) float32

@@ -17,3 +17,7 @@ func spmmTile32AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, l
 func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int) {
 	panic("engine: no AVX2 kernels in this build")
 }
+
+func dotAVX2(a *float32, b *float32, n int) float32 {
+	panic("engine: no AVX2 kernels in this build")
+}

@@ -138,3 +138,20 @@ func TestSparseWeightPattern(t *testing.T) {
 		t.Fatalf("nil mask: nnz %d err %v, want %d", s2.NNZ(), err, nnz)
 	}
 }
+
+// TestDot checks the dot product (assembly where built) against float64 sums
+// for lengths around the 32-element blocks.
+func TestDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{0, 1, 31, 32, 33, 64, 100, 1000} {
+		a, b := make([]float32, n), make([]float32, n)
+		var want float64
+		for i := range a {
+			a[i], b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			want += float64(a[i]) * float64(b[i])
+		}
+		if got := dot(a, b); math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+			t.Fatalf("n %d: dot %g, want %g", n, got, want)
+		}
+	}
+}
