@@ -92,7 +92,7 @@ type SparseWeight[T Float] struct {
 	// WeightGrad selects the weight gradient (default WeightGradDense).
 	WeightGrad WeightGrad
 	// CalibrationReps is the number of timed forward runs of each kernel in a
-	// calibration (default 2, after one untimed run of each).
+	// calibration (default 3, interleaved, after one untimed run of each).
 	CalibrationReps int
 
 	shape    []int
@@ -218,8 +218,8 @@ func choiceKey(op string, input []int, threads int) string {
 
 // choose returns whether the sparse kernel runs for this input and thread
 // count, calibrating on first use under KernelAuto: each kernel runs once
-// untimed and CalibrationReps times timed, the faster best time wins, and the
-// chosen kernel runs last so that its result is the one left in the output.
+// untimed and CalibrationReps times timed (interleaved), the faster best time
+// wins, and the chosen kernel runs last so that its result is the one left in the output.
 // Under the other policies the forced kernel runs once. The choice is logged.
 func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, sparse func()) bool {
 	k := choiceKey(op, input, threads)
@@ -244,22 +244,26 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 	default:
 		reps := s.CalibrationReps
 		if reps < 1 {
-			reps = 2
+			reps = 3
 		}
-		best := func(f func()) float64 {
+		// Interleaved runs (sparse, dense, sparse, ...) so that both kernels
+		// see the same machine load; the best time of each counts.
+		sparse()
+		dense()
+		time1 := func(f func()) float64 {
+			t0 := time.Now()
 			f()
-			b := 0.0
-			for i := 0; i < reps; i++ {
-				t0 := time.Now()
-				f()
-				if d := time.Since(t0).Seconds(); i == 0 || d < b {
-					b = d
-				}
-			}
-			return b
+			return time.Since(t0).Seconds()
 		}
-		c.SparseSec = best(sparse)
-		c.DenseSec = best(dense)
+		for i := 0; i < reps; i++ {
+			ts, td := time1(sparse), time1(dense)
+			if i == 0 || ts < c.SparseSec {
+				c.SparseSec = ts
+			}
+			if i == 0 || td < c.DenseSec {
+				c.DenseSec = td
+			}
+		}
 		c.Sparse = c.SparseSec < c.DenseSec
 		if c.Sparse {
 			sparse()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,8 +47,27 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 3, "untimed warm-up steps")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
+	modelCfg := modelConfigFlags(fs)
+	sparsity := fs.Float64("sparsity", 0, "uniform sparsity of the prunable layers (0: dense model)")
+	kernels := fs.String("kernels", "dense", "masked layers' kernels: dense (dense-masked), auto (calibrated) or sparse")
+	wgrad := fs.String("wgrad", "dense", "sparse layers' weight gradient: dense or masked")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	pol, err := engine.ParseKernelPolicy(*kernels)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	wg := engine.WeightGradDense
+	switch *wgrad {
+	case "dense":
+	case "masked":
+		wg = engine.WeightGradMasked
+	default:
+		return usagef("-wgrad %q: want dense or masked", *wgrad)
+	}
+	if *sparsity < 0 || *sparsity >= 1 {
+		return usagef("-sparsity %g: want [0, 1)", *sparsity)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -63,11 +83,16 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
 	}
-	r, err := bench.Step(*model, *batch, *steps, *warmup, *threads)
+	r, err := bench.StepSparse(bench.SparseStep{Model: *model, Config: modelCfg(), Batch: *batch, Steps: *steps, Warmup: *warmup,
+		Threads: *threads, Sparsity: *sparsity, Kernels: pol, WeightGrad: wg})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+	extra := ""
+	if *sparsity > 0 {
+		extra = fmt.Sprintf(" sparsity=%.2f kernels=%s wgrad=%s", *sparsity, pol, *wgrad)
+	}
+	fmt.Fprintf(stdout, "%s blas=%s cpu_s_per_step=%.4f%s\n", r.String(), blas.Impl, r.CPUSecPerStep, extra)
 	return nil
 }
 
@@ -117,12 +142,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
 	reps := fs.Int("reps", 3, "timed forwards of each kind (median)")
 	kernels := fs.String("kernels", "auto", "sparse layers' kernels: auto (calibrated per layer) or sparse")
-	width := fs.Float64("width", 0, "ResNet width multiplier (0: model default)")
-	size := fs.Int("size", 0, "input height and width (0: model default)")
-	inC := fs.Int("in-channels", 0, "input channels (0: model default)")
-	classes := fs.Int("classes", 0, "classes (0: model default)")
-	smallStem := fs.Bool("small-stem", false, "3x3 stride-1 stem without max pool (ImageNet ResNets)")
-	seed := fs.Uint64("seed", 0, "seed of weights, masks and input")
+	modelCfg := modelConfigFlags(fs)
 	verbose := fs.Bool("v", false, "print every layer's kernel choice")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
 	if err := parse(fs, args); err != nil {
@@ -150,7 +170,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	if *batch > 0 {
 		batches = []int{*batch}
 	}
-	cfg := models.Config{Classes: *classes, InChannels: *inC, Height: *size, Width: *size, WidthMult: *width, Seed: *seed, SmallStem: *smallStem}
+	cfg := modelCfg()
 	for _, b := range batches {
 		r, err := bench.Infer(bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol})
 		if err != nil {
@@ -165,4 +185,21 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
 	}
 	return nil
+}
+
+// modelConfigFlags registers the model-size flags of the bench commands and
+// returns a function giving the parsed models.Config. The ResNet-18/8 proxy
+// of the imagenet table's default profile is -model resnet18 -width 0.125
+// -size 28 -in-channels 1 -small-stem.
+func modelConfigFlags(fs *flag.FlagSet) func() models.Config {
+	width := fs.Float64("width", 0, "ResNet width multiplier (0: model default)")
+	size := fs.Int("size", 0, "input height and width (0: model default)")
+	inC := fs.Int("in-channels", 0, "input channels (0: model default)")
+	classes := fs.Int("classes", 0, "classes (0: model default)")
+	smallStem := fs.Bool("small-stem", false, "3x3 stride-1 stem without max pool (ImageNet ResNets)")
+	seed := fs.Uint64("seed", 0, "seed of weights, masks and input")
+	return func() models.Config {
+		return models.Config{Classes: *classes, InChannels: *inC, Height: *size, Width: *size,
+			WidthMult: *width, Seed: *seed, SmallStem: *smallStem}
+	}
 }
