@@ -12,6 +12,8 @@ import (
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/engine/nn"
+	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
@@ -145,6 +147,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	modelCfg := modelConfigFlags(fs)
 	verbose := fs.Bool("v", false, "print every layer's kernel choice")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
+	ckpt := fs.String("checkpoint", "", "time a run's checkpoint (weights and masks; give the run's model flags) instead of uniform random masks")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -172,7 +175,15 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := modelCfg()
 	for _, b := range batches {
-		r, err := bench.Infer(bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol})
+		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol}
+		if *ckpt != "" {
+			m, sp, err := loadCheckpointModel(*ckpt, *model, cfg)
+			if err != nil {
+				return err
+			}
+			ic.Prepared, ic.Sparsity = m, sp
+		}
+		r, err := bench.Infer(ic)
 		if err != nil {
 			return err
 		}
@@ -202,4 +213,49 @@ func modelConfigFlags(fs *flag.FlagSet) func() models.Config {
 		return models.Config{Classes: *classes, InChannels: *inC, Height: *size, Width: *size,
 			WidthMult: *width, Seed: *seed, SmallStem: *smallStem}
 	}
+}
+
+// loadCheckpointModel builds model with cfg and loads a run checkpoint's
+// weights and masks into it (masks applied); it returns the model and the
+// sparsity of its masked weights.
+func loadCheckpointModel(path, model string, cfg models.Config) (models.Model, float64, error) {
+	c, err := experiments.LoadCheckpoint(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c == nil {
+		return nil, 0, fmt.Errorf("checkpoint %s: no such file", path)
+	}
+	m, err := models.New(model, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	sd := make(map[string][]float32, len(c.State)+len(c.Masks))
+	for k, v := range c.State {
+		sd[k] = v
+	}
+	for k, v := range c.Masks {
+		sd[k+nn.MaskSuffix] = v
+	}
+	ps := m.Params()
+	if err := ps.LoadStateDict(sd); err != nil {
+		return nil, 0, fmt.Errorf("checkpoint %s (model %s; give the run's -width/-size/-in-channels/-classes/-small-stem): %w", path, model, err)
+	}
+	ps.ApplyMasks()
+	var kept, total float64
+	for _, p := range ps.Prunable() {
+		if p.Mask == nil {
+			continue
+		}
+		for _, v := range p.Mask {
+			if v != 0 {
+				kept++
+			}
+		}
+		total += float64(len(p.Mask))
+	}
+	if total == 0 {
+		return m, 0, nil
+	}
+	return m, 1 - kept/total, nil
 }
