@@ -212,6 +212,13 @@ func (s *SparseWeight[T]) SetChoice(op string, input []int, threads int, sparse 
 		Sparsity: s.Sparsity(), Sparse: sparse, Policy: s.Policy}
 }
 
+// calibrationBudget (seconds) and calibrationMaxReps bound the extra
+// calibration runs of short ops.
+const (
+	calibrationBudget  = 2e-3
+	calibrationMaxReps = 25
+)
+
 func choiceKey(op string, input []int, threads int) string {
 	return fmt.Sprintf("%s %v t%d", op, input, threads)
 }
@@ -255,7 +262,10 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 			f()
 			return time.Since(t0).Seconds()
 		}
-		for i := 0; i < reps; i++ {
+		// Short ops get more runs (up to calibrationMaxReps, until each kernel
+		// has run for about calibrationBudget), since a single run of a few
+		// microseconds is easily disturbed on a shared machine.
+		for i := 0; i < reps || (i < calibrationMaxReps && float64(i)*min(c.SparseSec, c.DenseSec) < calibrationBudget); i++ {
 			ts, td := time1(sparse), time1(dense)
 			if i == 0 || ts < c.SparseSec {
 				c.SparseSec = ts
