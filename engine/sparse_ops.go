@@ -109,9 +109,7 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, gb)
 		}
 		if gx != nil {
-			tv := tp.AllocUninit(s.NNZ()).data
-			csrValues(&s.bwd, wd, tv)
-			sparseConvInputGrad(tp, &g, s, tv, dy, gx)
+			sparseConvInputGrad(tp, &g, s, wd, dy, gx)
 		}
 	}, inputs...)
 }
@@ -319,10 +317,107 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 	})
 }
 
+// transposedPattern returns, for the direct input gradient of a stride-1
+// convolution, the pattern with one row per input channel (G*cg rows) whose
+// entries (o, kh, kw) hold the element offset o*hp*wp + (KH-1-kh)*DH*wp +
+// (KW-1-kw)*DW in dY zero-padded to hp x wp: multiplied against the padded
+// dY with ldb = 1 it gives dX rows at the padded width wp. Computed once per
+// padded geometry.
+func (s *SparseWeight[T]) transposedPattern(g *convGeom, hp, wp int) *csr {
+	key := [4]int{-hp, wp, g.DH, g.DW} // negative: apart from directPattern's keys
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.offsets[key]; a != nil {
+		return a
+	}
+	cg, kk, kg := g.cg(), g.KH*g.KW, g.kg()
+	a := &csr{rows: g.G * cg, ptr: make([]int32, g.G*cg+1)}
+	a.col = make([]int32, 0, s.bwd.nnz())
+	a.src = make([]int32, 0, s.bwd.nnz())
+	for gi := 0; gi < g.G; gi++ {
+		for c := 0; c < cg; c++ {
+			for t := 0; t < kk; t++ {
+				kh, kw := t/g.KW, t%g.KW
+				r := gi*kg + c*kk + t
+				for k := s.bwd.ptr[r]; k < s.bwd.ptr[r+1]; k++ {
+					off := int(s.bwd.col[k])*hp*wp + (g.KH-1-kh)*g.DH*wp + (g.KW-1-kw)*g.DW
+					a.col = append(a.col, int32(off))
+					a.src = append(a.src, s.bwd.src[k])
+					a.cols = max(a.cols, off+1)
+				}
+			}
+			a.ptr[gi*cg+c+1] = int32(len(a.col))
+		}
+	}
+	if s.offsets == nil {
+		s.offsets = map[[4]int]*csr{}
+	}
+	s.offsets[key] = a
+	return a
+}
+
+// sparseConvInputGradDirect is the input gradient of a stride-1 convolution
+// as a direct sparse convolution of the zero-padded dY (pad DH*(KH-1)-PH,
+// DW*(KW-1)-PW) with the flipped, transposed pattern a (values tv gathered
+// through a.src): per image and group, rows of width wp, whose first W
+// columns are added into dX.
+func sparseConvInputGradDirect[T Float](tp *Tape[T], g *convGeom, a *csr, hp, wp int, tv, dy, gx []T) {
+	chunks, inner := convChunks(tp, g)
+	cg, og := g.cg(), g.og()
+	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	ph, pw := g.DH*(g.KH-1)-g.PH, g.DW*(g.KW-1)-g.PW
+	wide := roundUp8(g.H * wp)
+	plen := og*hp*wp + g.DW*(g.KW-1) + wp + 8
+	pads := tp.Alloc(chunks, plen).data
+	wides := tp.AllocUninit(chunks, cg*wide).data
+	chunkedFor(chunks, g.N, func(c, lo, hi int) {
+		pad := pads[c*plen : (c+1)*plen]
+		wd := wides[c*cg*wide : (c+1)*cg*wide]
+		for n := lo; n < hi; n++ {
+			for gi := 0; gi < g.G; gi++ {
+				dyg := dy[(n*g.O+gi*og)*ohw:]
+				for o := 0; o < og; o++ {
+					for oh := 0; oh < g.OH; oh++ {
+						copy(pad[o*hp*wp+(oh+ph)*wp+pw:][:g.OW], dyg[o*ohw+oh*g.OW:][:g.OW])
+					}
+				}
+				clear(wd)
+				splitCols(inner, wide, func(j0, j1 int) {
+					spmm(haveAVX2, a, tv, gi*cg, (gi+1)*cg, pad, 1, wd, wide, j0, j1)
+				})
+				gxg := gx[n*chw+gi*cg*hw:]
+				for ci := 0; ci < cg; ci++ {
+					for ih := 0; ih < g.H; ih++ {
+						d := gxg[ci*hw+ih*g.W:][:g.W]
+						for i, v := range wd[ci*wide+ih*wp:][:g.W] {
+							d[i] += v
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 // sparseConvInputGrad accumulates dX += W^T dY with W^T in CSR form (values
-// tv): per image and group, dcol = W^T dY and col2im (or, for 1x1 stride-1
-// kernels, the product straight into dX).
-func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], tv, dy, gx []T) {
+// gathered from the weight wd): per image and group, dcol = W^T dY and col2im (or, for 1x1 stride-1
+// kernels, the product straight into dX). Stride-1 convolutions with
+// kernels larger than 1x1 and enough pixels run as a direct sparse
+// convolution of the padded dY instead (sparseConvInputGradDirect).
+func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], wd, dy, gx []T) {
+	if _, _, ok := directGeom(g); ok && s.NNZ() > 0 {
+		ph, pw := g.DH*(g.KH-1)-g.PH, g.DW*(g.KW-1)-g.PW
+		hp, wp := g.OH+2*ph, g.OW+2*pw
+		if ph >= 0 && pw >= 0 && g.H*wp >= minCols {
+			a := s.transposedPattern(g, hp, wp)
+			val := tp.AllocUninit(len(a.src)).data
+			csrValues(a, wd, val)
+			sparseConvInputGradDirect(tp, g, a, hp, wp, val, dy, gx)
+			return
+		}
+	}
+	tv := tp.AllocUninit(s.NNZ()).data
+	csrValues(&s.bwd, wd, tv)
 	chunks, inner := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
