@@ -2,24 +2,32 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 
+	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/engine/nn"
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("usage: gap bench step|export|compare [flags]")
+		return usagef("usage: gap bench step|infer|export|compare [flags]")
 	}
 	switch args[0] {
 	case "step":
 		return benchStep(args[1:], stdout, stderr)
+	case "infer":
+		return benchInfer(args[1:], stdout, stderr)
 	case "export":
 		return benchExport(args[1:], stdout, stderr)
 	case "compare":
@@ -28,7 +36,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return reports.Compare(args[1], args[2], stdout)
 	}
-	return usagef("unknown bench %q (valid: step, export, compare)", args[0])
+	return usagef("unknown bench %q (valid: step, infer, export, compare)", args[0])
 }
 
 // benchStep times one training step of a reference model, printing the same
@@ -40,17 +48,53 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps")
 	warmup := fs.Int("warmup", 3, "untimed warm-up steps")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
+	modelCfg := modelConfigFlags(fs)
+	sparsity := fs.Float64("sparsity", 0, "uniform sparsity of the prunable layers (0: dense model)")
+	kernels := fs.String("kernels", "dense", "masked layers' kernels: dense (dense-masked), auto (calibrated) or sparse")
+	wgrad := fs.String("wgrad", "dense", "sparse layers' weight gradient: dense or masked")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	pol, err := engine.ParseKernelPolicy(*kernels)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	wg := engine.WeightGradDense
+	switch *wgrad {
+	case "dense":
+	case "masked":
+		wg = engine.WeightGradMasked
+	default:
+		return usagef("-wgrad %q: want dense or masked", *wgrad)
+	}
+	if *sparsity < 0 || *sparsity >= 1 {
+		return usagef("-sparsity %g: want [0, 1)", *sparsity)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
 	}
-	r, err := bench.Step(*model, *batch, *steps, *warmup, *threads)
+	r, err := bench.StepSparse(bench.SparseStep{Model: *model, Config: modelCfg(), Batch: *batch, Steps: *steps, Warmup: *warmup,
+		Threads: *threads, Sparsity: *sparsity, Kernels: pol, WeightGrad: wg})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+	extra := ""
+	if *sparsity > 0 {
+		extra = fmt.Sprintf(" sparsity=%.2f kernels=%s wgrad=%s", *sparsity, pol, *wgrad)
+	}
+	fmt.Fprintf(stdout, "%s blas=%s cpu_s_per_step=%.4f%s\n", r.String(), blas.Impl, r.CPUSecPerStep, extra)
 	return nil
 }
 
@@ -86,4 +130,132 @@ func benchExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), *out)
+}
+
+// benchInfer times a model's inference dense-masked against the sparse
+// kernels at a uniform sparsity (first conv and last linear dense), at batch
+// 1 and 64 unless -batch is given, printing one RESULT line per batch and the
+// per-layer kernel choices with -v.
+func benchInfer(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench infer", stderr)
+	model := fs.String("model", "resnet50", "model (gap list models)")
+	sparsity := fs.Float64("sparsity", 0.9, "uniform sparsity of the prunable layers")
+	batch := fs.Int("batch", 0, "batch size (0: 1 and 64)")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
+	reps := fs.Int("reps", 3, "timed forwards of each kind (median)")
+	kernels := fs.String("kernels", "auto", "sparse layers' kernels: auto (calibrated per layer) or sparse")
+	modelCfg := modelConfigFlags(fs)
+	verbose := fs.Bool("v", false, "print every layer's kernel choice")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
+	ckpt := fs.String("checkpoint", "", "time a run's checkpoint (weights and masks; give the run's model flags) instead of uniform random masks")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *batch < 0 || *threads < 1 || *reps < 1 || *sparsity < 0 || *sparsity > 1 {
+		return usagef("-batch must be >= 0, -threads and -reps >= 1, -sparsity in [0, 1]")
+	}
+	pol, err := engine.ParseKernelPolicy(*kernels)
+	if err != nil || pol == engine.KernelDense {
+		return usagef("-kernels %q: want auto or sparse", *kernels)
+	}
+	batches := []int{1, 64}
+	if *batch > 0 {
+		batches = []int{*batch}
+	}
+	cfg := modelCfg()
+	for _, b := range batches {
+		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol}
+		if *ckpt != "" {
+			m, sp, err := loadCheckpointModel(*ckpt, *model, cfg)
+			if err != nil {
+				return err
+			}
+			ic.Prepared, ic.Sparsity = m, sp
+		}
+		r, err := bench.Infer(ic)
+		if err != nil {
+			return err
+		}
+		if *verbose {
+			for _, c := range r.Choices {
+				fmt.Fprintf(stdout, "layer %s %s input=%v sparsity=%.3f sparse=%v dense_ms=%.3f sparse_ms=%.3f\n",
+					c.Layer, c.Op, c.Input, c.Sparsity, c.Sparse, c.DenseSec*1e3, c.SparseSec*1e3)
+			}
+		}
+		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+	}
+	return nil
+}
+
+// modelConfigFlags registers the model-size flags of the bench commands and
+// returns a function giving the parsed models.Config. The ResNet-18/8 proxy
+// of the imagenet table's default profile is -model resnet18 -width 0.125
+// -size 28 -in-channels 1 -small-stem.
+func modelConfigFlags(fs *flag.FlagSet) func() models.Config {
+	width := fs.Float64("width", 0, "ResNet width multiplier (0: model default)")
+	size := fs.Int("size", 0, "input height and width (0: model default)")
+	inC := fs.Int("in-channels", 0, "input channels (0: model default)")
+	classes := fs.Int("classes", 0, "classes (0: model default)")
+	smallStem := fs.Bool("small-stem", false, "3x3 stride-1 stem without max pool (ImageNet ResNets)")
+	seed := fs.Uint64("seed", 0, "seed of weights, masks and input")
+	return func() models.Config {
+		return models.Config{Classes: *classes, InChannels: *inC, Height: *size, Width: *size,
+			WidthMult: *width, Seed: *seed, SmallStem: *smallStem}
+	}
+}
+
+// loadCheckpointModel builds model with cfg and loads a run checkpoint's
+// weights and masks into it (masks applied); it returns the model and the
+// sparsity of its masked weights.
+func loadCheckpointModel(path, model string, cfg models.Config) (models.Model, float64, error) {
+	c, err := experiments.LoadCheckpoint(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c == nil {
+		return nil, 0, fmt.Errorf("checkpoint %s: no such file", path)
+	}
+	m, err := models.New(model, cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	sd := make(map[string][]float32, len(c.State)+len(c.Masks))
+	for k, v := range c.State {
+		sd[k] = v
+	}
+	for k, v := range c.Masks {
+		sd[k+nn.MaskSuffix] = v
+	}
+	ps := m.Params()
+	if err := ps.LoadStateDict(sd); err != nil {
+		return nil, 0, fmt.Errorf("checkpoint %s (model %s; give the run's -width/-size/-in-channels/-classes/-small-stem): %w", path, model, err)
+	}
+	ps.ApplyMasks()
+	var kept, total float64
+	for _, p := range ps.Prunable() {
+		if p.Mask == nil {
+			continue
+		}
+		for _, v := range p.Mask {
+			if v != 0 {
+				kept++
+			}
+		}
+		total += float64(len(p.Mask))
+	}
+	if total == 0 {
+		return m, 0, nil
+	}
+	return m, 1 - kept/total, nil
 }

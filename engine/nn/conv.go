@@ -37,6 +37,7 @@ func NewConv2d(ps *ParamSet, name string, s ConvSpec, rng *rand.Rand) *Conv2d {
 	w := engine.NewTensor[float32](s.Out, s.In/g, s.K, s.K)
 	DefaultWeight(w, rng)
 	c := &Conv2d{W: ps.Add(name+".weight", w, true), Spec: s}
+	c.W.Groups = g
 	if s.Bias {
 		b := engine.NewTensor[float32](s.Out)
 		DefaultBias(b, s.In/g*s.K*s.K, rng)
@@ -62,10 +63,14 @@ func (c *Conv2d) Plan(h, w int) (int, int) {
 	return oh, ow
 }
 
-// Forward convolves x [N, In, H, W].
+// Forward convolves x [N, In, H, W], through SparseConv2D when the weight
+// has a prepared sparse pattern.
 func (c *Conv2d) Forward(tp *engine.Tape[float32], x *engine.Var[float32]) *engine.Var[float32] {
 	s := c.Spec
 	st, d := max(s.Stride, 1), max(s.Dilation, 1)
 	o := engine.ConvOpts{StrideH: st, StrideW: st, PadH: s.Pad, PadW: s.Pad, DilationH: d, DilationW: d, Groups: max(s.Groups, 1)}
+	if c.W.Sparse != nil {
+		return tp.SparseConv2D(x, c.W.V, varOf(c.B), o, c.W.Sparse)
+	}
 	return tp.Conv2D(x, c.W.V, varOf(c.B), o)
 }

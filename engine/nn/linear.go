@@ -29,8 +29,12 @@ func NewLinear(ps *ParamSet, name string, in, out int, bias bool, rng *rand.Rand
 	return l
 }
 
-// Forward applies the layer to x [..., in].
+// Forward applies the layer to x [..., in], through SparseLinear when the
+// weight has a prepared sparse pattern.
 func (l *Linear) Forward(tp *engine.Tape[float32], x *engine.Var[float32]) *engine.Var[float32] {
+	if l.W.Sparse != nil {
+		return tp.SparseLinear(x, l.W.V, varOf(l.B), l.W.Sparse)
+	}
 	return tp.Linear(x, l.W.V, varOf(l.B))
 }
 

@@ -26,7 +26,30 @@ type Param struct {
 	// FwdFLOPs is the dense forward FLOPs per example of this weight's op
 	// (multiply-adds x 2); 0 for biases and norms.
 	FwdFLOPs float64
+	// Groups is the convolution groups of a conv weight (0 or 1 otherwise).
+	Groups int
+	// Sparse, when non-nil, is the weight's prepared sparsity pattern: the
+	// layer owning it runs SparseConv2D / SparseLinear (see PrepareSparse).
+	// It must be cleared or prepared again whenever Mask changes.
+	Sparse *engine.SparseWeight[float32]
 }
+
+// PrepareSparse sets p.Sparse to the pattern of p.Mask (of the weight's
+// nonzeros when the mask is nil) with the given kernel policy and weight
+// gradient. Call it when the mask is fixed for a while (an epoch), and again
+// (or ClearSparse) after the mask changes.
+func (p *Param) PrepareSparse(policy engine.KernelPolicy, wg engine.WeightGrad) error {
+	s, err := engine.NewSparseWeight(p.Name, p.V.Value, p.Mask, max(p.Groups, 1))
+	if err != nil {
+		return fmt.Errorf("nn: %w", err)
+	}
+	s.Policy, s.WeightGrad = policy, wg
+	p.Sparse = s
+	return nil
+}
+
+// ClearSparse drops the prepared pattern: the layer runs the dense kernels.
+func (p *Param) ClearSparse() { p.Sparse = nil }
 
 // Len is the number of elements.
 func (p *Param) Len() int { return p.V.Value.Len() }
@@ -161,6 +184,18 @@ func (s *ParamSet) ApplyMasks() {
 	}
 }
 
+// KernelChoices returns the kernel choices of every parameter with a prepared
+// sparse pattern, in registration order (for the run's record).
+func (s *ParamSet) KernelChoices() []engine.KernelChoice {
+	var out []engine.KernelChoice
+	for _, p := range s.params {
+		if p.Sparse != nil {
+			out = append(out, p.Sparse.Choices()...)
+		}
+	}
+	return out
+}
+
 // ZeroGrad zeroes every parameter's gradient.
 func (s *ParamSet) ZeroGrad() {
 	for _, p := range s.params {
@@ -218,6 +253,7 @@ func (s *ParamSet) LoadStateDict(d map[string][]float32) error {
 		} else {
 			p.Mask = nil
 		}
+		p.Sparse = nil // the mask may have changed
 	}
 	for _, b := range s.buffers {
 		if err := load(b.Name, b.T.Data()); err != nil {

@@ -124,3 +124,22 @@ func TestConvGeometry(t *testing.T) {
 		t.Fatalf("linear FLOPs %g", l.W.FwdFLOPs)
 	}
 }
+
+// TestPrepareSparse checks that a mask of the wrong length is an error (no
+// panic), that a fully pruned weight prepares, and that loading a state dict
+// drops the prepared pattern.
+func TestPrepareSparse(t *testing.T) {
+	ps := NewParamSet()
+	p := ps.Add("fc.weight", engine.NewTensor[float32](3, 4), true)
+	p.Mask = make([]float32, 5)
+	if err := p.PrepareSparse(engine.KernelSparse, engine.WeightGradDense); err == nil {
+		t.Fatal("mask of 5 for 12 weights accepted")
+	}
+	p.Mask = make([]float32, 12)
+	if err := p.PrepareSparse(engine.KernelSparse, engine.WeightGradDense); err != nil || p.Sparse.NNZ() != 0 {
+		t.Fatalf("fully pruned: %v", err)
+	}
+	if err := ps.LoadStateDict(ps.StateDict()); err != nil || p.Sparse != nil {
+		t.Fatalf("LoadStateDict kept the pattern (err %v)", err)
+	}
+}

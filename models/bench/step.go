@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/models"
 )
 
@@ -24,6 +25,9 @@ type Result struct {
 	PeakRSSMB float64
 	// Loss is the loss of the last timed step (a sanity check).
 	Loss float32
+	// CPUSecPerStep is the process CPU time (user+system) per timed step,
+	// steadier than wall time on a shared machine.
+	CPUSecPerStep float64
 }
 
 // String is torch_reference.py's RESULT line:
@@ -39,21 +43,62 @@ func (r Result) String() string {
 // given batch and thread count: warmup untimed steps, then the mean of steps
 // timed ones. Model and data come from seed 0.
 func Step(model string, batch, steps, warmup, threads int) (Result, error) {
+	return StepSparse(SparseStep{Model: model, Batch: batch, Steps: steps, Warmup: warmup, Threads: threads})
+}
+
+// SparseStep is a training-step benchmark with uniform masks on the prunable
+// layers (first conv and last linear dense) and, unless Kernels is
+// KernelDense, the sparse kernels on every masked layer.
+type SparseStep struct {
+	Model                         string
+	Config                        models.Config
+	Batch, Steps, Warmup, Threads int
+	Sparsity                      float64 // 0: no masks (the plain dense step)
+	Kernels                       engine.KernelPolicy
+	WeightGrad                    engine.WeightGrad
+}
+
+// StepSparse times the training step of c (as Step) and returns the result;
+// with Sparsity > 0 the masks stay fixed through the run (a static-sparse
+// epoch), so the prepared patterns stay valid.
+func StepSparse(c SparseStep) (Result, error) {
+	model, batch, steps, warmup, threads := c.Model, c.Batch, c.Steps, c.Warmup, c.Threads
 	if steps < 1 || warmup < 0 {
 		return Result{}, fmt.Errorf("bench: steps %d must be >= 1 and warmup %d >= 0", steps, warmup)
 	}
-	if model == "transformer" {
+	switch model {
+	case "transformer", "pointnet2", "ssd":
+		if c.Sparsity > 0 {
+			return Result{}, fmt.Errorf("bench: -sparsity is supported for the image models only, not %s", model)
+		}
+	}
+	switch model {
+	case "transformer":
 		return transformerStep(batch, steps, warmup, threads)
-	}
-	if model == "pointnet2" {
+	case "pointnet2":
 		return PointNet2Step(batch, PointNet2Points, steps, warmup, threads)
-	}
-	if model == "ssd" {
+	case "ssd":
 		return stepSSD(batch, steps, warmup, threads)
 	}
-	s, err := NewStepper(model, models.Config{}, batch, threads, 0)
+	s, err := NewStepper(model, c.Config, batch, threads, c.Config.Seed)
 	if err != nil {
 		return Result{}, err
+	}
+	if c.Sparsity > 0 {
+		ps := s.Model.Params()
+		if err := UniformMasks(ps, c.Sparsity, c.Config.Seed); err != nil {
+			return Result{}, err
+		}
+		if c.Kernels != engine.KernelDense {
+			for _, p := range ps.Prunable() {
+				if p.Mask == nil {
+					continue
+				}
+				if err := p.PrepareSparse(c.Kernels, c.WeightGrad); err != nil {
+					return Result{}, err
+				}
+			}
+		}
 	}
 	for i := 0; i < warmup; i++ {
 		if _, err := s.Step(); err != nil {
@@ -61,15 +106,16 @@ func Step(model string, batch, steps, warmup, threads int) (Result, error) {
 		}
 	}
 	var loss float32
-	t0 := time.Now()
+	c0, t0 := processCPU(), time.Now()
 	for i := 0; i < steps; i++ {
 		if loss, err = s.Step(); err != nil {
 			return Result{}, err
 		}
 	}
 	sec := time.Since(t0).Seconds() / float64(steps)
+	cpu := (processCPU() - c0).Seconds() / float64(steps)
 	return Result{Model: model, Batch: batch, Threads: threads, Steps: steps, SecPerStep: sec,
-		ImgPerSec: float64(batch) / sec, PeakRSSMB: PeakRSSMB(), Loss: loss}, nil
+		ImgPerSec: float64(batch) / sec, PeakRSSMB: PeakRSSMB(), Loss: loss, CPUSecPerStep: cpu}, nil
 }
 
 // PeakRSSMB returns the process's peak resident set size in MiB: VmHWM from

@@ -1,0 +1,121 @@
+package engine_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gap-harness/gap/engine"
+)
+
+// Representative ResNet-50 (224x224) convolutions: c -> o channels, kernel k,
+// input size hw, stride s.
+var resnet50Convs = []struct{ c, o, k, hw, s int }{
+	{64, 64, 3, 56, 1},
+	{256, 64, 1, 56, 1},
+	{128, 128, 3, 28, 1},
+	{512, 128, 1, 28, 1},
+	{256, 256, 3, 14, 1},
+	{1024, 256, 1, 14, 1},
+	{512, 512, 3, 7, 1},
+	{2048, 512, 1, 7, 1},
+	{256, 256, 3, 28, 2},
+}
+
+// BenchmarkSparseConvForward times the forward convolution of ResNet-50
+// layer shapes at 90% and 80% uniform sparsity, batch 8, through the dense
+// kernels on the masked weight and through the CSR kernels (cpu-ms/op is the
+// process CPU time, steadier than wall time on a shared machine).
+func BenchmarkSparseConvForward(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	const batch = 8
+	for _, l := range resnet50Convs {
+		for _, sp := range []float64{0.9, 0.8} {
+			x := randTensor(rng, batch, l.c, l.hw, l.hw)
+			w := randTensor(rng, l.o, l.c, l.k, l.k)
+			mask := make([]float32, w.Len())
+			for i := range mask {
+				if rng.Float64() >= sp {
+					mask[i] = 1
+				}
+				w.Data()[i] *= mask[i]
+			}
+			o := engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: l.k / 2, PadW: l.k / 2}
+			for _, pol := range []engine.KernelPolicy{engine.KernelDense, engine.KernelSparse} {
+				name := fmt.Sprintf("c%d_o%d_k%d_hw%d_s%d/sparsity%.0f/%v", l.c, l.o, l.k, l.hw, l.s, sp*100, pol)
+				b.Run(name, func(b *testing.B) {
+					s, err := engine.NewSparseWeight("w", w, mask, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.Policy = pol
+					tp := engine.NewTape[float32](1)
+					tp.SetNoGrad(true)
+					wv := tp.Const(w)
+					xv := tp.Const(x)
+					tp.SparseConv2D(xv, wv, nil, o, s)
+					c := startCPU(b)
+					for i := 0; i < b.N; i++ {
+						tp.Reset()
+						tp.SparseConv2D(xv, wv, nil, o, s)
+					}
+					c.report(b)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkSparseConvTrain times forward and backward (input and weight
+// gradients) of ResNet-50 and ResNet-18/8-proxy layer shapes at 90%, batch 8,
+// 1 thread: dense-masked, sparse with the dense weight gradient, and sparse
+// with the masked (sampled) weight gradient.
+func BenchmarkSparseConvTrain(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	const batch = 8
+	for _, l := range []struct{ c, o, k, hw, s int }{
+		{64, 64, 3, 56, 1}, {128, 128, 3, 28, 1}, {512, 128, 1, 28, 1}, {256, 256, 3, 14, 1},
+		{16, 16, 3, 28, 1}, {64, 64, 3, 4, 1},
+	} {
+		x := randTensor(rng, batch, l.c, l.hw, l.hw)
+		w := randTensor(rng, l.o, l.c, l.k, l.k)
+		mask := make([]float32, w.Len())
+		for i := range mask {
+			if rng.Float64() >= 0.9 {
+				mask[i] = 1
+			}
+			w.Data()[i] *= mask[i]
+		}
+		o := engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: l.k / 2, PadW: l.k / 2}
+		for _, v := range []struct {
+			name string
+			pol  engine.KernelPolicy
+			wg   engine.WeightGrad
+		}{{"dense", engine.KernelDense, engine.WeightGradDense}, {"sparse_dW", engine.KernelSparse, engine.WeightGradDense}, {"sparse_maskeddW", engine.KernelSparse, engine.WeightGradMasked}} {
+			b.Run(fmt.Sprintf("c%d_o%d_k%d_hw%d_s%d/%s", l.c, l.o, l.k, l.hw, l.s, v.name), func(b *testing.B) {
+				s, err := engine.NewSparseWeight("w", w, mask, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Policy, s.WeightGrad = v.pol, v.wg
+				tp := engine.NewTape[float32](1)
+				wv := engine.NewParam("w", w)
+				step := func() {
+					tp.Reset()
+					wv.ZeroGrad()
+					xv := tp.Input(x)
+					y := tp.SparseConv2D(xv, wv, nil, o, s)
+					if err := tp.Backward(tp.SumAll(y)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				step()
+				c := startCPU(b)
+				for i := 0; i < b.N; i++ {
+					step()
+				}
+				c.report(b)
+			})
+		}
+	}
+}

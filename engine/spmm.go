@@ -1,0 +1,161 @@
+package engine
+
+// csr is the pattern of a compressed-sparse-row matrix: row r's nonzeros are
+// entries ptr[r] to ptr[r+1] of col (their column) and src (the position in
+// the dense weight tensor the value is read from). Values are gathered from
+// the weight at each use (csrValues), so the pattern stays valid while the
+// weight's values change under a fixed mask.
+type csr struct {
+	rows, cols int
+	ptr        []int32
+	col, src   []int32
+}
+
+// nnz is the number of stored entries.
+func (a *csr) nnz() int { return len(a.col) }
+
+// values gathers the stored entries' values from the dense weight w into val.
+func csrValues[T Float](a *csr, w, val []T) {
+	for k, s := range a.src {
+		val[k] = w[s]
+	}
+}
+
+// spmm computes c[(r-r0)*ldc+j] += sum over row r's entries k of
+// val[k] * b[col[k]*ldb+j], for rows r in [r0, r1) and columns j in [n0, n1):
+// rows of a CSR matrix times a dense row-major matrix, accumulated into a
+// dense row-major matrix. With asm (float32 only) the columns go through the
+// AVX2 tiles of 64, 32 and 8 columns, the rest through Go loops. Each output
+// element's terms are summed in the row's entry order, so the result does not
+// depend on how rows or columns are split over threads.
+func spmm[T Float](asm bool, a *csr, val []T, r0, r1 int, b []T, ldb int, c []T, ldc int, n0, n1 int) {
+	if r0 >= r1 || n0 >= n1 {
+		return
+	}
+	j := n0
+	if asm {
+		if v32, ok := any(val).([]float32); ok && len(v32) > 0 {
+			b32, c32 := any(b).([]float32), any(c).([]float32)
+			j = spmmAVX2(a, v32, r0, r1, b32, ldb, c32, ldc, n0, n1)
+		}
+	}
+	for ; j+8 <= n1; j += 8 {
+		spmmGo8(a, val, r0, r1, b, ldb, c, ldc, j)
+	}
+	if j < n1 {
+		spmmGoCols(a, val, r0, r1, b, ldb, c, ldc, j, n1)
+	}
+}
+
+// kBlock is the number of rows of the dense operand one pass of spmmAVX2
+// reads (its columns of a CSR row): a 64-column panel of kBlock rows is
+// 128 KiB, which stays in L2 while every CSR row of the block reads it.
+const kBlock = 512
+
+// spmmAVX2 runs the assembly tiles over as many columns from n0 as fit in
+// whole tiles of 8 and returns the first column left for the Go loops. When
+// the dense operand has more than 2*kBlock rows, each tile is computed in
+// passes over blocks of kBlock rows (column ranges of the CSR rows), so that
+// the panel a pass reads stays in cache.
+func spmmAVX2(a *csr, val []float32, r0, r1 int, b []float32, ldb int, c []float32, ldc int, n0, n1 int) int {
+	j := n0
+	if a.cols > 0 {
+		// One bounds check for the whole b: the last row's last column read.
+		_ = b[(a.cols-1)*ldb+n1-1]
+	}
+	rows := r1 - r0
+	nblk := 1
+	var bp []int32 // bp[i*(nblk+1)+q]: first entry of row r0+i in block q
+	if a.cols > 2*kBlock && ldb > 1 {
+		nblk = (a.cols + kBlock - 1) / kBlock
+		bp = make([]int32, rows*(nblk+1))
+		for i := 0; i < rows; i++ {
+			// Entries of a row are sorted by column: e[q] is the first with
+			// column >= q*kBlock (so e[0] = row start, e[nblk] = row end).
+			e := bp[i*(nblk+1) : (i+1)*(nblk+1)]
+			k, p1 := a.ptr[r0+i], a.ptr[r0+i+1]
+			for q := 0; q <= nblk; q++ {
+				for k < p1 && int(a.col[k]) < q*kBlock {
+					k++
+				}
+				e[q] = k
+			}
+		}
+	}
+	tile := func(w int, kern func(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)) {
+		for ; j+w <= n1; j += w {
+			for q := 0; q < nblk; q++ {
+				for r := r0; r < r1; r++ {
+					p0, p1 := a.ptr[r], a.ptr[r+1]
+					if bp != nil {
+						e := bp[(r-r0)*(nblk+1):]
+						p0, p1 = e[q], e[q+1]
+					}
+					cr := c[(r-r0)*ldc+j : (r-r0)*ldc+j+w]
+					if p0 == p1 {
+						continue
+					}
+					kern(&cr[0], &val[p0], &a.col[p0], int(p1-p0), &b[j], ldb)
+				}
+			}
+		}
+	}
+	tile(64, spmmTile64AVX2)
+	tile(32, spmmTile32AVX2)
+	tile(8, spmmTile8AVX2)
+	return j
+}
+
+// spmmGo8 is spmm for the eight columns j..j+7 in Go, with the eight sums of
+// a row kept in locals across its entries.
+func spmmGo8[T Float](a *csr, val []T, r0, r1 int, b []T, ldb int, c []T, ldc int, j int) {
+	for r := r0; r < r1; r++ {
+		p0, p1 := a.ptr[r], a.ptr[r+1]
+		if p0 == p1 {
+			continue
+		}
+		cr := c[(r-r0)*ldc+j : (r-r0)*ldc+j+8]
+		s0, s1, s2, s3, s4, s5, s6, s7 := cr[0], cr[1], cr[2], cr[3], cr[4], cr[5], cr[6], cr[7]
+		for k := p0; k < p1; k++ {
+			v := val[k]
+			o := int(a.col[k])*ldb + j
+			br := b[o : o+8]
+			s0 += v * br[0]
+			s1 += v * br[1]
+			s2 += v * br[2]
+			s3 += v * br[3]
+			s4 += v * br[4]
+			s5 += v * br[5]
+			s6 += v * br[6]
+			s7 += v * br[7]
+		}
+		cr[0], cr[1], cr[2], cr[3], cr[4], cr[5], cr[6], cr[7] = s0, s1, s2, s3, s4, s5, s6, s7
+	}
+}
+
+// spmmGoCols is spmm for columns [j0, j1) one column at a time (a sparse dot
+// product per output element: the batch-1 linear layer, and the last < 8
+// columns of wider products).
+func spmmGoCols[T Float](a *csr, val []T, r0, r1 int, b []T, ldb int, c []T, ldc int, j0, j1 int) {
+	for r := r0; r < r1; r++ {
+		p0, p1 := a.ptr[r], a.ptr[r+1]
+		if p0 == p1 {
+			continue
+		}
+		vals, cols := val[p0:p1], a.col[p0:p1]
+		for j := j0; j < j1; j++ {
+			s := c[(r-r0)*ldc+j]
+			if ldb == 1 {
+				bj := b[j:]
+				for k, v := range vals {
+					s += v * bj[cols[k]]
+				}
+			} else {
+				for k, v := range vals {
+					s += v * b[int(cols[k])*ldb+j]
+				}
+			}
+			c[(r-r0)*ldc+j] = s
+		}
+	}
+}

@@ -1,0 +1,20 @@
+//go:build !noasm
+
+package engine
+
+import "golang.org/x/sys/cpu"
+
+// haveAVX2 selects the AVX2+FMA assembly tiles of the sparse product.
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func spmmTile64AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+
+//go:noescape
+func spmmTile32AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+
+//go:noescape
+func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+
+//go:noescape
+func dotAVX2(a *float32, b *float32, n int) float32

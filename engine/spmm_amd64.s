@@ -1,0 +1,232 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// func spmmTile64AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+//
+// c[0:64] += sum over k < nnz of val[k] * b[col[k]*ldb : col[k]*ldb+64]: one row
+// of a CSR matrix times a 64-column panel of a dense row-major matrix, with the
+// 64 sums held in eight YMM accumulators across the row's nonzeros.
+TEXT ·spmmTile64AVX2(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), DI
+	MOVQ val+8(FP), SI
+	MOVQ col+16(FP), DX
+	MOVQ nnz+24(FP), CX
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), R8
+	SHLQ $2, R8
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	TESTQ CX, CX
+	JZ    done64
+
+loop64:
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	ADDQ         BX, AX
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  0(AX), Y8, Y0
+	VFMADD231PS  32(AX), Y8, Y1
+	VFMADD231PS  64(AX), Y8, Y2
+	VFMADD231PS  96(AX), Y8, Y3
+	VFMADD231PS  128(AX), Y8, Y4
+	VFMADD231PS  160(AX), Y8, Y5
+	VFMADD231PS  192(AX), Y8, Y6
+	VFMADD231PS  224(AX), Y8, Y7
+	ADDQ         $4, SI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          loop64
+
+done64:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET
+
+// func spmmTile32AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+//
+// spmmTile64AVX2 for a 32-column panel. Two nonzeros per iteration keep eight
+// independent accumulator chains in flight (summed at the end).
+TEXT ·spmmTile32AVX2(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), DI
+	MOVQ val+8(FP), SI
+	MOVQ col+16(FP), DX
+	MOVQ nnz+24(FP), CX
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), R8
+	SHLQ $2, R8
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	CMPQ    CX, $2
+	JL      tail32
+
+loop32:
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	ADDQ         BX, AX
+	MOVLQSX      4(DX), R9
+	IMULQ        R8, R9
+	ADDQ         BX, R9
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VFMADD231PS  0(AX), Y8, Y0
+	VFMADD231PS  32(AX), Y8, Y1
+	VFMADD231PS  64(AX), Y8, Y2
+	VFMADD231PS  96(AX), Y8, Y3
+	VFMADD231PS  0(R9), Y9, Y4
+	VFMADD231PS  32(R9), Y9, Y5
+	VFMADD231PS  64(R9), Y9, Y6
+	VFMADD231PS  96(R9), Y9, Y7
+	ADDQ         $8, SI
+	ADDQ         $8, DX
+	SUBQ         $2, CX
+	CMPQ         CX, $2
+	JGE          loop32
+
+tail32:
+	TESTQ        CX, CX
+	JZ           done32
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	ADDQ         BX, AX
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  0(AX), Y8, Y0
+	VFMADD231PS  32(AX), Y8, Y1
+	VFMADD231PS  64(AX), Y8, Y2
+	VFMADD231PS  96(AX), Y8, Y3
+
+done32:
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
+
+// func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int)
+//
+// spmmTile64AVX2 for an 8-column panel, four nonzeros per iteration into four
+// accumulators (summed at the end).
+TEXT ·spmmTile8AVX2(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), DI
+	MOVQ val+8(FP), SI
+	MOVQ col+16(FP), DX
+	MOVQ nnz+24(FP), CX
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), R8
+	SHLQ $2, R8
+	VMOVUPS 0(DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	CMPQ    CX, $4
+	JL      tail8
+
+loop8:
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	MOVLQSX      4(DX), R9
+	IMULQ        R8, R9
+	MOVLQSX      8(DX), R10
+	IMULQ        R8, R10
+	MOVLQSX      12(DX), R11
+	IMULQ        R8, R11
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VBROADCASTSS 8(SI), Y10
+	VBROADCASTSS 12(SI), Y11
+	VFMADD231PS  (BX)(AX*1), Y8, Y0
+	VFMADD231PS  (BX)(R9*1), Y9, Y1
+	VFMADD231PS  (BX)(R10*1), Y10, Y2
+	VFMADD231PS  (BX)(R11*1), Y11, Y3
+	ADDQ         $16, SI
+	ADDQ         $16, DX
+	SUBQ         $4, CX
+	CMPQ         CX, $4
+	JGE          loop8
+
+tail8:
+	TESTQ        CX, CX
+	JZ           done8
+
+tail8loop:
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  (BX)(AX*1), Y8, Y0
+	ADDQ         $4, SI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          tail8loop
+
+done8:
+	VADDPS  Y1, Y0, Y0
+	VADDPS  Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	VZEROUPPER
+	RET
+
+// func dotAVX2(a *float32, b *float32, n int) float32
+//
+// The dot product of a[0:n] and b[0:n] for n a multiple of 32: four
+// accumulators of eight lanes, summed in a fixed order.
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	SHRQ   $5, CX
+	JZ     dotdone
+
+dotloop:
+	VMOVUPS     0(SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS 0(DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         dotloop
+
+dotdone:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -1,0 +1,23 @@
+//go:build !amd64 || noasm
+
+package engine
+
+// haveAVX2 is false where the assembly tiles are not built (other
+// architectures, or the noasm tag): the sparse product runs in pure Go.
+const haveAVX2 = false
+
+func spmmTile64AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func spmmTile32AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func dotAVX2(a *float32, b *float32, n int) float32 {
+	panic("engine: no AVX2 kernels in this build")
+}
