@@ -133,6 +133,11 @@ func TestTableSpecKeepsPaperRows(t *testing.T) {
 	if !found {
 		t.Error("no RigL row at the GaP budget")
 	}
+	for _, r := range spec.Rows {
+		if strings.HasPrefix(r.Key, "set/") && strings.Contains(r.Key, "@") && r.Paper != nil {
+			t.Errorf("%s shows the paper's x1 SET number %+v", r.Key, r.Paper)
+		}
+	}
 }
 
 // TestListMethodHelp checks that `gap list -method M` prints M's parameters

@@ -113,18 +113,15 @@ var methodLabels = map[string]string{
 // paperKey is the key of the paper's row a table row stands for: a RigL row
 // at the GaP rows' budget stands for the paper's "RigL 5x" row.
 func paperKey(r experiments.Row) string {
-	m := r.Method
-	if r.Budget == "gap" && m == "rigl" {
-		m = "rigl5x"
-	}
-	if r.Budget != "" && r.Budget != "x1" && r.Budget != "gap" {
-		if r.Budget == "x5" && m == "rigl" {
-			m = "rigl5x"
-		} else {
-			return r.Key()
+	switch r.Budget {
+	case "", "x1":
+		return results.RowKey(r.Method, r.Sparsity, r.Distribution)
+	case "gap", "x5":
+		if r.Method == "rigl" {
+			return results.RowKey("rigl5x", r.Sparsity, r.Distribution)
 		}
 	}
-	return results.RowKey(m, r.Sparsity, r.Distribution)
+	return r.Key() // a budget the paper has no row for
 }
 
 // tableSpec describes a table for the report: its rows in table order with the
