@@ -116,8 +116,8 @@ func TestTableSpecKeepsPaperRows(t *testing.T) {
 		}
 	}
 	out := reports.Table(nil, spec)
-	if !strings.Contains(out, "| RigL 5× | ERK | 90% | pending |") {
-		t.Errorf("paper row RigL 5x not pending in:\n%s", out)
+	if !strings.Contains(out, "| RigL (GaP budget) | ERK | 90% | pending |") {
+		t.Errorf("paper row RigL at the GaP budget (the paper's RigL 5x) not pending in:\n%s", out)
 	}
 	full, _ := experiments.LookupTable("imagenet")
 	spec = tableSpec(full, p)
@@ -133,7 +133,12 @@ func TestTableSpecKeepsPaperRows(t *testing.T) {
 	if !found {
 		t.Error("no RigL row at the GaP budget")
 	}
+	seen := map[string]bool{}
 	for _, r := range spec.Rows {
+		if seen[r.Key] {
+			t.Errorf("row %s listed twice", r.Key)
+		}
+		seen[r.Key] = true
 		if strings.HasPrefix(r.Key, "set/") && strings.Contains(r.Key, "@") && r.Paper != nil {
 			t.Errorf("%s shows the paper's x1 SET number %+v", r.Key, r.Paper)
 		}

@@ -110,18 +110,20 @@ var methodLabels = map[string]string{
 	"cgap": "C-GaP", "pgap": "P-GaP", "magnitude_oneshot": "One-shot magnitude",
 }
 
-// paperKey is the key of the paper's row a table row stands for: a RigL row
-// at the GaP rows' budget stands for the paper's "RigL 5x" row.
+// paperKey is the key of the paper's row a table row stands for. The
+// report's spec keys budget rows as the runner does (rigl/0.9/erk@gap: RigL
+// at the GaP rows' budget, beside the paper's "RigL 5x" numbers), so a row's
+// own key is its paper key.
+// The translation spec keys its kappa variants by method name (cgap is
+// kappa 3, cgap-k6 kappa 6), where the wmt14 table's rows carry a variant.
 func paperKey(r experiments.Row) string {
-	switch r.Budget {
-	case "", "x1":
+	switch r.Variant {
+	case "k3":
 		return results.RowKey(r.Method, r.Sparsity, r.Distribution)
-	case "gap", "x5":
-		if r.Method == "rigl" {
-			return results.RowKey("rigl5x", r.Sparsity, r.Distribution)
-		}
+	case "k6":
+		return results.RowKey(r.Method+"-k6", r.Sparsity, r.Distribution)
 	}
-	return r.Key() // a budget the paper has no row for
+	return r.Key()
 }
 
 // tableSpec describes a table for the report: its rows in table order with the
@@ -129,10 +131,7 @@ func paperKey(r experiments.Row) string {
 // budget row labelled with its multiple of the base epochs, then the paper's
 // rows that the table does not run, shown as pending.
 func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
-	var paper reports.TableSpec
-	if t.Name == "imagenet" {
-		paper = reports.ImageNetSpec()
-	}
+	paper := reports.Specs()[t.Name] // the zero spec for a table the paper has no numbers for
 	byKey := map[string]reports.RowSpec{}
 	for _, r := range paper.Rows {
 		byKey[r.Key] = r
