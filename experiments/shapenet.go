@@ -98,8 +98,8 @@ func ShapeNet() *Table {
 				"rigl": {"delta_t": "4"}, "set": {"delta_t": "4"},
 			}),
 			"default": prof("default", 16, 1, map[string]map[string]string{
-				"cgap": gap(1, 1, 1), "pgap": gap(2, 1, 1), "pfp": {"dense_frac": "0.67"},
-				"gmp": {"freq": "10"}, "rigl": {"delta_t": "10"}, "set": {"delta_t": "10"},
+				"cgap": gap(1, 1, 2), "pgap": gap(2, 1, 2), "pfp": {"dense_frac": "0.5"},
+				"gmp": {"freq": "12"}, "rigl": {"delta_t": "12"}, "set": {"delta_t": "12"},
 			}),
 			"long": prof("long", 16, 2, map[string]map[string]string{
 				"cgap": gap(2, 4, 12), "pgap": gap(2, 4, 12),

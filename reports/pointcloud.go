@@ -87,6 +87,10 @@ func PartsFigure(load SegmentationLoader) FigureMaker {
 		}
 		cols := CategoryColors(int(maxLabel) + 1)
 		heads := []string{"truth", "dense", "C-GaP 90%"}
+		// The column titles of the two models are in their methods'
+		// colours, as every figure of the report draws them.
+		pal := MethodPalette([]string{"dense", "cgap"})
+		headColor := []color.NRGBA{inkColor, pal["dense"], pal["cgap"]}
 		plots := make([][]*plot.Plot, n)
 		for i := 0; i < n; i++ {
 			for j, pc := range []PointCloud{truth[i], dp[i], gp[i]} {
@@ -98,13 +102,14 @@ func PartsFigure(load SegmentationLoader) FigureMaker {
 				if err != nil {
 					return nil, err
 				}
+				p.Title.TextStyle.Color = headColor[j]
 				plots[i] = append(plots[i], p)
 			}
 		}
 		side := FigureWidth / 3
 		caption := fmt.Sprintf("%d test shapes drawn as points coloured by part (an oblique view): the ground truth, the dense model's predictions and the 90%% sparse C-GaP model's (%s), seed %d; predictions are restricted to the parts of the shape's category.",
 			n, gap.Distribution, gap.Seed)
-		return &Figure{Stem: "parts", Caption: caption, Height: side * vg.Length(n),
+		return &Figure{Stem: "parts", Caption: caption, Height: side * vg.Length(n), Methods: []string{"dense", "cgap"},
 			Draw: func(c draw.Canvas) { Tiled(c, plots, vg.Points(2), vg.Points(2)) }}, nil
 	}
 }
