@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gap-harness/gap/experiments/pointcloud"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/reports"
 	"github.com/gap-harness/gap/results"
@@ -72,6 +73,15 @@ func TestShapeNetSmokeTable(t *testing.T) {
 		}
 		if r.Method != "dense" && !(r.InferFLOPs < r.DenseInferFLOPs) {
 			t.Errorf("%s: inference FLOPs %g not below dense %g", r.Row, r.InferFLOPs, r.DenseInferFLOPs)
+		}
+	}
+	for _, r := range runs {
+		s, err := pointcloud.ReadSegmentation(filepath.Join(ArtifactDir(filepath.Join(dir, "shapenet"), r.ID), pointcloud.SegmentationFile))
+		if err != nil {
+			t.Fatalf("%s: %v", r.Row, err)
+		}
+		if len(s.Shapes) == 0 || len(s.Shapes[0].Pred) != p.Model.InputSize {
+			t.Fatalf("%s: %d figure shapes saved", r.Row, len(s.Shapes))
 		}
 	}
 	back, err := results.ReadDir(filepath.Join(dir, "shapenet"), "shapenet")
