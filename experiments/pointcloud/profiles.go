@@ -56,7 +56,7 @@ func Profiles() []Profile {
 		{Name: "smoke", Proxy: true, Epochs: 2, Optim: recipe,
 			Task: Config{Data: "parts", NumPoints: 256, TrainShapes: 96, TestShapes: 48, Batch: 8, Augment: true,
 				Model: proxy(256, 64, 16, 16, 32, 0.125)},
-			Note: "plumbing check: 256 points, width 1/8, 96 shapes"},
+			Note: "plumbing check on synthetic parts: 256 points, PointNet++ at width 1/8, 96 shapes (smoke test, not a result)"},
 		// default is sized so that the whole shapenet table (37 rows, about
 		// 212 epochs of training in all, GaP schedules, P-GaP's branches
 		// and warm-ups included) fits in 30 minutes for one seed on two
