@@ -60,12 +60,14 @@ func Profiles() []Profile {
 		// default is sized so that the whole shapenet table (37 rows, about
 		// 212 epochs of training in all, GaP schedules, P-GaP's branches
 		// and warm-ups included) fits in 30 minutes for one seed on two
-		// idle cores: 4 base epochs of 512 shapes, about 14 s of one core
-		// per epoch with its evaluation (measured: 20.9 s per epoch of 960
-		// shapes + 1.9 s evaluation, one thread), so about 3,000 core-s,
-		// 25 minutes with two runs at once. Dense reaches about 0.55
-		// instance mIoU after 4 such epochs (0.93 after 20 epochs of 960
-		// shapes), so the rows are not all at the ceiling.
+		// idle cores: 4 base epochs of 512 shapes. Measured (one thread,
+		// nice, on the shared 2-core machine): 10.7 s of CPU per training
+		// epoch + 1.8 s per evaluation, so about 2,650 core-s for the
+		// table, 22 minutes with two runs at once (the 960-shape, 20-epoch
+		// profile this replaces would take well over 2 hours). Dense
+		// reaches about 0.55 instance mIoU after 4 epochs of 576 shapes
+		// (0.93 after 20 epochs of 960), so the rows are not all at the
+		// ceiling.
 		{Name: "default", Proxy: true, Epochs: 4, Optim: Optim{LR: 1e-3, WeightDecay: 1e-4, Decay: 0.5, MinLR: 1e-5, StepEpochs: 8},
 			Task: Config{Data: "parts", NumPoints: 512, TrainShapes: 512, TestShapes: 240, Batch: 16, Augment: true, BNDecayEpochs: 8,
 				Model: proxy(512, 128, 32, 32, 64, 0.25)},
