@@ -71,7 +71,7 @@ func Profiles() []Profile {
 		{Name: "default", Proxy: true, Epochs: 4, Optim: Optim{LR: 1e-3, WeightDecay: 1e-4, Decay: 0.5, MinLR: 1e-5, StepEpochs: 8},
 			Task: Config{Data: "parts", NumPoints: 512, TrainShapes: 512, TestShapes: 240, Batch: 16, Augment: true, BNDecayEpochs: 8,
 				Model: proxy(512, 128, 32, 32, 64, 0.25)},
-			Note: "proxy: synthetic parts (6 categories, 16 parts), 512 training shapes of 512 points, PointNet++ at width 1/4, 4 base epochs"},
+			Note: "proxy: synthetic parts (6 categories, 16 parts), 512 training shapes of 512 points, PointNet++ at width 1/4"},
 		{Name: "long", Proxy: true, Epochs: 60, Optim: recipe,
 			Task: Config{Data: "parts", NumPoints: 1024, TrainShapes: 2400, TestShapes: 600, Batch: 16, Augment: true,
 				Model: proxy(1024, 256, 64, 32, 64, 0.5)},
