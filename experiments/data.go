@@ -44,7 +44,7 @@ func (c *DataCache) Get(key string, load func() (any, error)) (any, error) {
 }
 
 // DataNames lists the data set names a profile may use.
-var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de"}
+var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de", "parts", "shapenet-part"}
 
 // Available reports whether the named data set can be loaded here, with the
 // reason when it cannot.
@@ -64,6 +64,13 @@ func Available(name, dataPath string) error {
 	case "sword-en-es", "wmt14-en-de": // the translation suite loads and checks these itself
 		if name == "wmt14-en-de" && dataPath == "" {
 			return fmt.Errorf("data set wmt14-en-de needs DATA=/path/to/dir with train.src train.tgt valid.src valid.tgt test.src test.tgt")
+		}
+		return nil
+	case "parts": // the point-cloud suite's synthetic shapes, generated
+		return nil
+	case "shapenet-part":
+		if dataPath == "" {
+			return fmt.Errorf("data set shapenet-part needs DATA=/path/to/shapenetcore_partanno_segmentation_benchmark_v0_normal")
 		}
 		return nil
 	}

@@ -139,6 +139,9 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err != nil {
 		return nil, err
 	}
+	if err := t.writeArtifacts(ctx, env); err != nil {
+		return nil, err
+	}
 	return t.result(ctx, spec, ft)
 }
 

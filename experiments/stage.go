@@ -263,5 +263,8 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Me
 			return nil, err
 		}
 	}
+	if err := t.writeArtifacts(ctx, env); err != nil {
+		return nil, err
+	}
 	return t.result(ctx, spec, method)
 }

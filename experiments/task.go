@@ -75,7 +75,7 @@ type Suites map[string]TaskBuilder
 // DefaultSuites returns the suites the harness knows (a fresh map: a caller
 // may add its own).
 func DefaultSuites() Suites {
-	return Suites{"image": newImageTask, "translation": newTranslationTask}
+	return Suites{"image": newImageTask, "translation": newTranslationTask, "pointcloud": newPointCloudTask}
 }
 
 // Build makes the Task of a suite, or an error listing the known suites.

@@ -146,6 +146,7 @@ func figureSets() map[string]struct {
 		"imagenet":    {fixtureRuns(), ImageNetSpec()},
 		"translation": {translationRuns(), withExtra(TranslationSpec())},
 		"unknown":     {odd, ImageNetSpec()},
+		"parts":       {fixtureRuns(), withParts(ImageNetSpec())},
 	}
 }
 

@@ -61,5 +61,6 @@ func Specs() map[string]TableSpec {
 		"imagenet":    ImageNetSpec(),
 		"translation": TranslationSpec(),
 		"wmt14":       TranslationSpec(), // the table's name in experiments
+		"shapenet":    ShapeNetSpec(),
 	}
 }

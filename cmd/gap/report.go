@@ -42,7 +42,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if dir == "" {
 		dir = filepath.Join("reports", t.Name)
 	}
-	e, err := reports.Report(filepath.Join(*resultsDir, t.Name), t.Name, dir, reportSpec(t, p))
+	tableDir := filepath.Join(*resultsDir, t.Name)
+	e, err := reports.Report(tableDir, t.Name, dir, withSuiteFigures(reportSpec(t, p), t, tableDir))
 	if err != nil {
 		return err
 	}
@@ -79,8 +80,8 @@ func reportAll(resultsDir, root string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		spec := reportSpec(t, p)
 		dir := filepath.Join(resultsDir, t.Name)
+		spec := withSuiteFigures(reportSpec(t, p), t, dir)
 		e, err := reports.Report(dir, t.Name, filepath.Join(root, t.Name), spec)
 		switch {
 		case errors.Is(err, reports.ErrNoRuns) || errors.Is(err, fs.ErrNotExist):
