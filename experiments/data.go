@@ -44,7 +44,7 @@ func (c *DataCache) Get(key string, load func() (any, error)) (any, error) {
 }
 
 // DataNames lists the data set names a profile may use.
-var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de"}
+var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de", "mnist-detect", "coco2017"}
 
 // Available reports whether the named data set can be loaded here, with the
 // reason when it cannot.
@@ -66,6 +66,11 @@ func Available(name, dataPath string) error {
 			return fmt.Errorf("data set wmt14-en-de needs DATA=/path/to/dir with train.src train.tgt valid.src valid.tgt test.src test.tgt")
 		}
 		return nil
+	case "mnist-detect": // canvases built from MNIST's digits (DATA: its idx folder, if given)
+		_, err := idx.FindMNIST(dataPath)
+		return err
+	case "coco2017":
+		return fmt.Errorf("data set coco2017: %s", errCOCOPipeline)
 	}
 	return fmt.Errorf("unknown data set %q (valid: %v)", name, dataNames)
 }

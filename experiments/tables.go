@@ -9,7 +9,8 @@ import (
 // Tables returns every table the harness knows, by name. It builds fresh values
 // on each call, so callers may modify what they get.
 func Tables() map[string]*Table {
-	ts := []*Table{ImageNet(), LeNet(), PGaPAblation(), WMT14()}
+	ts := []*Table{ImageNet(), LeNet(), PGaPAblation(), WMT14(),
+		COCO()}
 	m := make(map[string]*Table, len(ts))
 	for _, t := range ts {
 		m[t.Name] = t

@@ -75,7 +75,8 @@ type Suites map[string]TaskBuilder
 // DefaultSuites returns the suites the harness knows (a fresh map: a caller
 // may add its own).
 func DefaultSuites() Suites {
-	return Suites{"image": newImageTask, "translation": newTranslationTask}
+	return Suites{"image": newImageTask, "translation": newTranslationTask,
+		"detection": newDetectionTask}
 }
 
 // Build makes the Task of a suite, or an error listing the known suites.
