@@ -60,5 +60,6 @@ func Specs() map[string]TableSpec {
 	return map[string]TableSpec{
 		"imagenet":    ImageNetSpec(),
 		"translation": TranslationSpec(),
+		"coco":        COCOSpec(),
 	}
 }

@@ -135,6 +135,8 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	var paper reports.TableSpec
 	if t.Name == "imagenet" {
 		paper = reports.ImageNetSpec()
+	} else if s, ok := reports.Specs()[t.Name]; ok {
+		paper = s
 	}
 	byKey := map[string]reports.RowSpec{}
 	for _, r := range paper.Rows {
