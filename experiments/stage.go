@@ -263,5 +263,8 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Me
 			return nil, err
 		}
 	}
+	if err := writeArtifacts(ctx, env, spec.ID(), t.task, env.Threads); err != nil {
+		return nil, err
+	}
 	return t.result(ctx, spec, method)
 }

@@ -42,7 +42,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if dir == "" {
 		dir = filepath.Join("reports", t.Name)
 	}
-	e, err := reports.Report(filepath.Join(*resultsDir, t.Name), t.Name, dir, reportSpec(t, p))
+	spec := reportSpec(t, p)
+	spec.Extra = append(spec.Extra, reports.ExtraFigures(t.Name, filepath.Join(*resultsDir, t.Name))...)
+	e, err := reports.Report(filepath.Join(*resultsDir, t.Name), t.Name, dir, spec)
 	if err != nil {
 		return err
 	}
@@ -81,6 +83,7 @@ func reportAll(resultsDir, root string, stdout io.Writer) error {
 		}
 		spec := reportSpec(t, p)
 		dir := filepath.Join(resultsDir, t.Name)
+		spec.Extra = append(spec.Extra, reports.ExtraFigures(t.Name, dir)...)
 		e, err := reports.Report(dir, t.Name, filepath.Join(root, t.Name), spec)
 		switch {
 		case errors.Is(err, reports.ErrNoRuns) || errors.Is(err, fs.ErrNotExist):
