@@ -70,6 +70,12 @@ var cocoProfileSizes = map[string][3]int{
 //     refused with an error (Available("coco2017") and the Task builder)
 //     rather than run on anything else.
 //
+// Every run leaves artifacts/<id>/ beside its result (detection.Task's
+// WriteArtifacts: COCO-format gt.json and detections.json for `gap score
+// map`, figure.json and detections.png); `gap report -table coco` draws the
+// dense model's detections beside the 90% C-GaP model's from them
+// (reports.DetectionFigure).
+//
 // GaP's own epochs for this table are not published; the C-GaP/P-GaP
 // schedules here (kappa 4: stem+layer1, layer2, layer3, extras+heads) are
 // ours, scaled like the ImageNet table's. The first conv is kept dense.

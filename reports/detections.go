@@ -190,6 +190,9 @@ func detectionPanel(title string, size int, pixels []byte, truths, dets []detBox
 		p.Add(l)
 		return nil
 	}
+	if err := box([4]float64{0, 0, 1, 1}, draw.LineStyle{Color: color.NRGBA{R: 190, G: 190, B: 190, A: 255}, Width: vg.Points(0.5)}); err != nil {
+		return nil, err
+	}
 	for _, t := range truths {
 		if err := box(t.Box, draw.LineStyle{Color: color.NRGBA{R: 150, G: 150, B: 150, A: 255}, Width: vg.Points(0.6), Dashes: []vg.Length{vg.Points(2), vg.Points(1.5)}}); err != nil {
 			return nil, err
