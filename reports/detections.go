@@ -45,14 +45,14 @@ type detBox struct {
 // detFigureMinScore the weakest detection it draws.
 const (
 	detFigureImages   = 3
-	detFigureMinScore = 0.5
+	detFigureMinScore = 0.3
 )
 
 // DetectionFigure is the detection table's extra figure: a few validation
 // canvases with the boxes predicted by the dense model (top row) and by
 // the 90% C-GaP model (bottom row; its most sparse row's representative
 // run, non-uniform before uniform, smallest seed), ground truth dashed in
-// grey, digits dark on white, detections scoring >= 0.5 in the method's colour with their
+// grey, digits dark on white, detections scoring >= 0.3 in the method's colour with their
 // class. It reads each run's figure.json from tableDir/artifacts/<id>/;
 // without one for either model there is no data (nil figure).
 func DetectionFigure(tableDir string) FigureMaker {

@@ -33,7 +33,7 @@ func writeDetFigure(t *testing.T, dir, id string, pixels int) {
 		}
 		f.Images = append(f.Images, img{ID: int64(i + 1), Pixels: px,
 			Truths:     []box{{Box: [4]float64{0.1, 0.2, 0.5, 0.6}, Label: "3"}},
-			Detections: []box{{Box: [4]float64{0.12, 0.2, 0.5, 0.62}, Label: "3", Score: 0.9}, {Box: [4]float64{0.6, 0.6, 0.9, 0.9}, Label: "7", Score: 0.2}}})
+			Detections: []box{{Box: [4]float64{0.12, 0.2, 0.5, 0.62}, Label: "3", Score: 0.9}, {Box: [4]float64{0.6, 0.6, 0.9, 0.9}, Label: "7", Score: 0.1}}})
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
