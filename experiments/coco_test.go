@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,8 +65,8 @@ func TestCOCOTableShape(t *testing.T) {
 // TestCOCOSmokeThroughRunner runs five rows of the coco smoke table
 // (dense, a sparse-from-scratch, a prune-after-training and both GaP
 // methods) through the runner (every row ends at its target sparsity,
-// the first conv stays dense, mAP and AP50 are recorded) and reads the
-// results back.
+// the first conv stays dense, mAP and AP50 are recorded, the artifacts are
+// written) and reads the results back.
 func TestCOCOSmokeThroughRunner(t *testing.T) {
 	if err := Available("mnist-detect", ""); err != nil {
 		t.Skipf("MNIST not available: %v", err)
@@ -100,6 +101,11 @@ func TestCOCOSmokeThroughRunner(t *testing.T) {
 		for _, m := range []string{"map", "ap50", "ap75", "voc_map"} {
 			if v, ok := r.Final[m]; !ok || math.IsNaN(v) || v < 0 || v > 1 {
 				t.Errorf("%s: final %s = %v (present %v)", k, m, v, ok)
+			}
+		}
+		for _, f := range []string{"figure.json", "detections.json", "gt.json", "detections.png"} {
+			if _, err := os.Stat(filepath.Join(ArtifactDir(filepath.Join(dir, "coco"), r.ID), f)); err != nil {
+				t.Errorf("%s: artifact: %v", k, err)
 			}
 		}
 		if r.Suite != "detection" || r.Dataset != "mnist-detect" {
