@@ -44,7 +44,7 @@ func (c *DataCache) Get(key string, load func() (any, error)) (any, error) {
 }
 
 // DataNames lists the data set names a profile may use.
-var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de", "parts", "shapenet-part"}
+var dataNames = []string{"mnist", "fashion-mnist", "imagenet", "sword-en-es", "wmt14-en-de", "parts", "shapenet-part", "mnist-detect", "coco2017"}
 
 // Available reports whether the named data set can be loaded here, with the
 // reason when it cannot.
@@ -73,6 +73,11 @@ func Available(name, dataPath string) error {
 			return fmt.Errorf("data set shapenet-part needs DATA=/path/to/shapenetcore_partanno_segmentation_benchmark_v0_normal")
 		}
 		return nil
+	case "mnist-detect": // canvases built from MNIST's digits (DATA: its idx folder, if given)
+		_, err := idx.FindMNIST(dataPath)
+		return err
+	case "coco2017":
+		return fmt.Errorf("data set coco2017: %s", errCOCOPipeline)
 	}
 	return fmt.Errorf("unknown data set %q (valid: %v)", name, dataNames)
 }

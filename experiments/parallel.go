@@ -139,7 +139,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err != nil {
 		return nil, err
 	}
-	if err := t.writeArtifacts(ctx, env); err != nil {
+	if err := writeArtifacts(ctx, env, spec.ID(), t.task, env.Threads); err != nil {
 		return nil, err
 	}
 	return t.result(ctx, spec, ft)

@@ -263,7 +263,7 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Me
 			return nil, err
 		}
 	}
-	if err := t.writeArtifacts(ctx, env); err != nil {
+	if err := writeArtifacts(ctx, env, spec.ID(), t.task, env.Threads); err != nil {
 		return nil, err
 	}
 	return t.result(ctx, spec, method)

@@ -9,7 +9,7 @@ import (
 // Tables returns every table the harness knows, by name. It builds fresh values
 // on each call, so callers may modify what they get.
 func Tables() map[string]*Table {
-	ts := []*Table{ImageNet(), LeNet(), PGaPAblation(), WMT14(), ShapeNet()}
+	ts := []*Table{ImageNet(), LeNet(), PGaPAblation(), WMT14(), ShapeNet(), COCO()}
 	m := make(map[string]*Table, len(ts))
 	for _, t := range ts {
 		m[t.Name] = t

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -50,6 +52,48 @@ type Task interface {
 	Evaluate(ctx context.Context, threads int) (map[string]float64, error)
 }
 
+// ArtifactWriter is a Task that leaves files of its final model beside the
+// run's result (the data of a suite figure, detections in a standard
+// format). The runner calls WriteArtifacts once, after the final
+// evaluation, with an empty folder; the folder becomes
+// <results>/<table>/artifacts/<run id>/ only when every file is written.
+type ArtifactWriter interface {
+	WriteArtifacts(ctx context.Context, dir string, threads int) error
+}
+
+// ArtifactDir is where a run's artifacts live (see ArtifactWriter).
+func ArtifactDir(tableDir, id string) string { return filepath.Join(tableDir, "artifacts", id) }
+
+// writeArtifacts lets an ArtifactWriter task write the run's artifacts into
+// a temporary folder, renamed into place when it is complete.
+func writeArtifacts(ctx context.Context, env Env, id string, task Task, threads int) error {
+	aw, ok := task.(ArtifactWriter)
+	if !ok {
+		return nil
+	}
+	final := ArtifactDir(env.Dir, id)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+id+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	if err := aw.WriteArtifacts(ctx, tmp, threads); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("artifacts of %s: %w", id, err)
+	}
+	if err := os.RemoveAll(final); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("artifacts: %w", err)
+	}
+	return nil
+}
+
 // TaskConfig is what a suite builds a Task from.
 type TaskConfig struct {
 	// Profile holds the model and data specs, the batch size and the
@@ -75,7 +119,7 @@ type Suites map[string]TaskBuilder
 // DefaultSuites returns the suites the harness knows (a fresh map: a caller
 // may add its own).
 func DefaultSuites() Suites {
-	return Suites{"image": newImageTask, "translation": newTranslationTask, "pointcloud": newPointCloudTask}
+	return Suites{"image": newImageTask, "translation": newTranslationTask, "pointcloud": newPointCloudTask, "detection": newDetectionTask}
 }
 
 // Build makes the Task of a suite, or an error listing the known suites.

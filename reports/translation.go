@@ -62,5 +62,6 @@ func Specs() map[string]TableSpec {
 		"translation": TranslationSpec(),
 		"wmt14":       TranslationSpec(), // the table's name in experiments
 		"shapenet":    ShapeNetSpec(),
+		"coco":        COCOSpec(),
 	}
 }

@@ -43,7 +43,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dir = filepath.Join("reports", t.Name)
 	}
 	tableDir := filepath.Join(*resultsDir, t.Name)
-	e, err := reports.Report(tableDir, t.Name, dir, withSuiteFigures(reportSpec(t, p), t, tableDir))
+	spec := withSuiteFigures(reportSpec(t, p), t, tableDir)
+	spec.Extra = append(spec.Extra, reports.ExtraFigures(t.Name, tableDir)...)
+	e, err := reports.Report(tableDir, t.Name, dir, spec)
 	if err != nil {
 		return err
 	}
@@ -82,6 +84,7 @@ func reportAll(resultsDir, root string, stdout io.Writer) error {
 		}
 		dir := filepath.Join(resultsDir, t.Name)
 		spec := withSuiteFigures(reportSpec(t, p), t, dir)
+		spec.Extra = append(spec.Extra, reports.ExtraFigures(t.Name, dir)...)
 		e, err := reports.Report(dir, t.Name, filepath.Join(root, t.Name), spec)
 		switch {
 		case errors.Is(err, reports.ErrNoRuns) || errors.Is(err, fs.ErrNotExist):

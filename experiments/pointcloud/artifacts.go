@@ -53,7 +53,7 @@ func (t *Task) FigureIndices() ([]int, error) {
 // shapes (FigureIndices) with their true parts and the current weights'
 // predictions. The file is written to a temporary name and renamed.
 // It implements the runner's ArtifactWriter.
-func (t *Task) WriteArtifacts(ctx context.Context, dir string) error {
+func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) error {
 	idx, err := t.FigureIndices()
 	if err != nil {
 		return err
