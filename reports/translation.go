@@ -60,8 +60,15 @@ func Specs() map[string]TableSpec {
 	return map[string]TableSpec{
 		"imagenet":    ImageNetSpec(),
 		"translation": TranslationSpec(),
-		"wmt14":       TranslationSpec(), // the table's name in experiments
+		"wmt14":       wmt14Spec(), // the table's name in experiments
 		"shapenet":    ShapeNetSpec(),
 		"coco":        COCOSpec(),
 	}
+}
+
+// wmt14Spec is TranslationSpec under the name of the harness's table.
+func wmt14Spec() TableSpec {
+	s := TranslationSpec()
+	s.Table = "wmt14"
+	return s
 }
