@@ -55,6 +55,15 @@ func (s RunSpec) MethodParams() map[string]string {
 	return out
 }
 
+// resolvedMethodParams is MethodResolved, or the given parameters
+// (MethodParams) where the defaults were not resolved.
+func (s RunSpec) resolvedMethodParams() map[string]string {
+	if s.MethodResolved != nil {
+		return s.MethodResolved
+	}
+	return s.MethodParams()
+}
+
 // Settings returns every resolved setting of the run, stringified; the run's
 // identity is a hash of them.
 func (s RunSpec) Settings() map[string]string {
@@ -116,11 +125,7 @@ func (s RunSpec) Settings() map[string]string {
 	for k, v := range p.Options {
 		m["opt."+k] = v
 	}
-	mp := s.MethodResolved
-	if mp == nil {
-		mp = s.MethodParams()
-	}
-	for k, v := range mp {
+	for k, v := range s.resolvedMethodParams() {
 		m["method."+k] = v
 	}
 	return m

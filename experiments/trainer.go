@@ -67,7 +67,8 @@ func newTrainer(spec RunSpec, env Env, threads int, method methods.Method, clk c
 	if suites == nil {
 		suites = DefaultSuites()
 	}
-	task, err := suites.Build(spec.Suite, TaskConfig{Profile: p, Seed: spec.Seed, DataPath: spec.DataPath, Threads: threads, Data: env.Data})
+	task, err := suites.Build(spec.Suite, TaskConfig{Profile: p, Seed: spec.Seed, DataPath: spec.DataPath, Threads: threads, Data: env.Data,
+		MethodParams: spec.resolvedMethodParams()})
 	if err != nil {
 		return nil, err
 	}

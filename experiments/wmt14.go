@@ -13,10 +13,9 @@ import (
 // wmt14Rows are the rows of the paper's translation table: dense;
 // prune-from-pretrained (one-shot and iterative magnitude, the reference's
 // baseline); GMP; RigL; C-GaP and P-GaP at kappa 3 and 6; at 80% and 90%,
-// uniform (the paper's table is uniform throughout). The kappa-6 rows wait
-// for the runner to hand the row's kappa to the Task (the model's partitions
-// are built with the Task, whose TaskConfig carries no method parameters), so
-// they are listed as pending.
+// uniform (the paper's table is uniform throughout). The row's kappa reaches
+// the Task through TaskConfig.MethodParams, which builds the Transformer's
+// partitions for it.
 func wmt14Rows() []Row {
 	rows := []Row{{Method: "dense", Distribution: "dense"}}
 	for _, s := range []float64{0.8, 0.9} {
@@ -26,8 +25,7 @@ func wmt14Rows() []Row {
 		for _, m := range []string{"cgap", "pgap"} {
 			rows = append(rows,
 				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "3"}, Variant: "k3"},
-				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "6"}, Variant: "k6",
-					Pending: "kappa 6 needs the runner to pass the row's kappa to the translation Task (TaskConfig has no method parameters)"})
+				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "6"}, Variant: "k6"})
 		}
 	}
 	return rows
@@ -92,8 +90,10 @@ func WMT14() *Table {
 
 // newTranslationTask builds the translation suite's Task from a wmt14
 // profile: the model, data and decoder of the named
-// experiments/translation profile, the Options' kappa, the run's seed and
-// DATA; the tokenised corpus is shared through the process's DataCache.
+// experiments/translation profile, the row's kappa (its method's resolved
+// "kappa"; rows of methods without partitions take the profile's Options
+// kappa), the run's seed and DATA; the tokenised corpus is shared through the
+// process's DataCache.
 func newTranslationTask(c TaskConfig) (Task, error) {
 	name := c.Profile.Options["translation_profile"]
 	if name == "" {
@@ -103,9 +103,13 @@ func newTranslationTask(c TaskConfig) (Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	kappa, err := strconv.Atoi(c.Profile.Options["kappa"])
-	if err != nil {
-		return nil, fmt.Errorf("translation: profile %s: options.kappa %q: want 1, 2, 3 or 6", c.Profile.Name, c.Profile.Options["kappa"])
+	ks, field := c.Profile.Options["kappa"], "options.kappa"
+	if k, ok := c.MethodParams["kappa"]; ok {
+		ks, field = k, "method parameter kappa"
+	}
+	kappa, err := strconv.Atoi(ks)
+	if err != nil || kappa < 1 {
+		return nil, fmt.Errorf("translation: profile %s: %s %q: want a positive integer (1, 2, 3 or 6)", c.Profile.Name, field, ks)
 	}
 	cache := ""
 	if d, err := os.UserCacheDir(); err == nil {
