@@ -46,6 +46,13 @@ func Clean(root string, opt CleanOptions) (CleanReport, error) {
 			continue
 		}
 		tdir := filepath.Join(root, tab.Name())
+		if !opt.DryRun { // result files a killed writer left half-written
+			n, err := atomicfile.CleanStale(tdir)
+			if err != nil {
+				return rep, err
+			}
+			rep.TempFiles += n
+		}
 		runs, err := os.ReadDir(filepath.Join(tdir, "ckpt"))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("clean %s: %w", tdir, err)

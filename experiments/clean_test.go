@@ -64,7 +64,8 @@ func TestStaleTempCleaned(t *testing.T) {
 	}
 	ckpt := filepath.Join(unfinished, "main.ckpt")
 	tmp := filepath.Join(unfinished, ".main.ckpt."+strconv.Itoa(deadPID(t))+".1.tmp")
-	for _, p := range []string{ckpt, tmp} {
+	staleResult := filepath.Join(dir, "imagenet", ".0123456789abcdef.arrow."+strconv.Itoa(deadPID(t))+".5.tmp")
+	for _, p := range []string{ckpt, tmp, staleResult} {
 		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestStaleTempCleaned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Folders != 1 || rep.TempFiles != 1 || rep.KeptUnfinished != 1 {
+	if rep.Folders != 1 || rep.TempFiles != 2 || rep.KeptUnfinished != 1 {
 		t.Fatalf("clean report %+v", rep)
 	}
 	if _, err := os.Stat(kept); !os.IsNotExist(err) {
@@ -82,7 +83,9 @@ func TestStaleTempCleaned(t *testing.T) {
 	if _, err := os.Stat(ckpt); err != nil {
 		t.Fatal("an unfinished run lost its checkpoint")
 	}
-	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
-		t.Fatal("a stale temporary file survived gap clean")
+	for _, p := range []string{tmp, staleResult} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("a stale temporary file survived gap clean: %s", p)
+		}
 	}
 }

@@ -55,6 +55,15 @@ func (s RunSpec) MethodParams() map[string]string {
 	return out
 }
 
+// resolvedMethodParams is MethodResolved, or the given parameters
+// (MethodParams) where the defaults were not resolved.
+func (s RunSpec) resolvedMethodParams() map[string]string {
+	if s.MethodResolved != nil {
+		return s.MethodResolved
+	}
+	return s.MethodParams()
+}
+
 // Settings returns every resolved setting of the run, stringified; the run's
 // identity is a hash of them.
 func (s RunSpec) Settings() map[string]string {
@@ -100,17 +109,23 @@ func (s RunSpec) Settings() map[string]string {
 		"optim.clip_norm":    f(p.Optim.ClipNorm),
 		"optim.keep_state":   strconv.FormatBool(p.Optim.KeepStateAcrossPhases),
 	}
+	// Settings added after runs were recorded enter only when set, so the
+	// identities of the runs that don't use them stay as they were.
+	for k, v := range map[string]float64{"optim.beta1": p.Optim.Beta1, "optim.beta2": p.Optim.Beta2, "optim.eps": p.Optim.Eps} {
+		if v != 0 {
+			m[k] = f(v)
+		}
+	}
+	if p.Optim.WarmupSteps != 0 {
+		m["optim.warmup_steps"] = strconv.Itoa(p.Optim.WarmupSteps)
+	}
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
 	for k, v := range p.Options {
 		m["opt."+k] = v
 	}
-	mp := s.MethodResolved
-	if mp == nil {
-		mp = s.MethodParams()
-	}
-	for k, v := range mp {
+	for k, v := range s.resolvedMethodParams() {
 		m["method."+k] = v
 	}
 	return m
@@ -131,6 +146,8 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("profile %s: epochs %d: expected 1..2^20", p.Name, p.Epochs)
 	case p.Batch < 1:
 		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
+	case p.Optim.WarmupEpochs < 0 || p.Optim.WarmupSteps < 0:
+		return fmt.Errorf("profile %s: optim warm-up %d epochs + %d steps: expected >= 0", p.Name, p.Optim.WarmupEpochs, p.Optim.WarmupSteps)
 	case s.Epochs < 0 || s.Epochs > 1<<20:
 		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
 	case s.Threads < 0:

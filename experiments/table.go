@@ -135,13 +135,26 @@ type DataSpec struct {
 
 // OptimSpec is the optimiser and learning-rate schedule of a profile.
 type OptimSpec struct {
-	Name           string // sgd, adam, adamw
-	LR             float64
-	Momentum       float64
-	Nesterov       bool
-	WeightDecay    float64
-	Schedule       string // constant, cosine, step
+	Name        string // sgd, adam, adamw
+	LR          float64
+	Momentum    float64
+	Nesterov    bool
+	WeightDecay float64
+	// Beta1, Beta2 and Eps are Adam's (and AdamW's) moment decay rates and
+	// epsilon; zero takes PyTorch's defaults (0.9, 0.999, 1e-8).
+	Beta1, Beta2, Eps float64
+	// Schedule is the learning-rate schedule: constant, cosine (decays over
+	// the whole run) or inverse-sqrt (fairseq's: a linear warm-up from 0 to
+	// LR over the warm-up, then LR*sqrt(warmup/step); counted from the
+	// optimiser's start, so each restart begins it afresh, as each GaP step
+	// of the reference is a fresh fairseq process).
+	Schedule string
+	// WarmupEpochs and WarmupSteps are the linear warm-up from a zero rate,
+	// restarted with the optimiser (both set: they add up). With
+	// inverse-sqrt it is that schedule's own warm-up (zero: no warm-up,
+	// LR/sqrt(step)).
 	WarmupEpochs   int
+	WarmupSteps    int
 	LabelSmoothing float64
 	ClipNorm       float64 // 0 = no clipping
 	// KeepStateAcrossPhases keeps the optimiser where a method's phases

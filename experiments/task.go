@@ -108,6 +108,11 @@ type TaskConfig struct {
 	Threads int
 	// Data shares loaded data sets between the runs of a process.
 	Data *DataCache
+	// MethodParams are the row's method parameters, resolved (given or the
+	// method's default), for a Task whose model depends on them: the
+	// Transformer's partitions are built for the row's "kappa". Nil or
+	// without a key: the profile's own setting.
+	MethodParams map[string]string
 }
 
 // TaskBuilder makes a Task from a config.

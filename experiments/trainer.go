@@ -67,7 +67,8 @@ func newTrainer(spec RunSpec, env Env, threads int, method methods.Method, clk c
 	if suites == nil {
 		suites = DefaultSuites()
 	}
-	task, err := suites.Build(spec.Suite, TaskConfig{Profile: p, Seed: spec.Seed, DataPath: spec.DataPath, Threads: threads, Data: env.Data})
+	task, err := suites.Build(spec.Suite, TaskConfig{Profile: p, Seed: spec.Seed, DataPath: spec.DataPath, Threads: threads, Data: env.Data,
+		MethodParams: spec.resolvedMethodParams()})
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +133,9 @@ func (t *trainer) newOptimizer() error {
 	case "sgd":
 		t.opt, err = optim.NewSGD(vars, optim.SGDConfig{LR: o.LR, Momentum: o.Momentum, Nesterov: o.Nesterov, WeightDecay: o.WeightDecay, Threads: t.threads})
 	case "adam":
-		t.opt, err = optim.NewAdam(vars, optim.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay, Threads: t.threads})
+		t.opt, err = optim.NewAdam(vars, optim.AdamConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Threads: t.threads})
 	case "adamw":
-		t.opt, err = optim.NewAdamW(vars, optim.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay, Threads: t.threads})
+		t.opt, err = optim.NewAdamW(vars, optim.AdamConfig{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay, Threads: t.threads})
 	default:
 		return fmt.Errorf("profile %s: optim.name %q: expected sgd, adam or adamw", t.spec.Profile.Name, o.Name)
 	}
@@ -147,10 +148,18 @@ func (t *trainer) newOptimizer() error {
 		t.sched = optim.Constant{Base: o.LR}
 	case "cosine":
 		t.sched = optim.Cosine{Base: o.LR, Total: total}
+	case "inverse-sqrt":
+		t.sched = optim.InverseSqrt{Peak: o.LR, WarmupSteps: t.warmupSteps()}
 	default:
-		return fmt.Errorf("profile %s: optim.schedule %q: expected constant or cosine", t.spec.Profile.Name, o.Schedule)
+		return fmt.Errorf("profile %s: optim.schedule %q: expected constant, cosine or inverse-sqrt", t.spec.Profile.Name, o.Schedule)
 	}
 	return nil
+}
+
+// warmupSteps is the length of the profile's warm-up in steps.
+func (t *trainer) warmupSteps() int64 {
+	o := t.spec.Profile.Optim
+	return int64(o.WarmupEpochs)*int64(t.stepsPerEpoch) + int64(o.WarmupSteps)
 }
 
 // restartOptimizer is the one optimiser restart of the runner, used where the
@@ -168,11 +177,16 @@ func (t *trainer) restartOptimizer() error {
 }
 
 // lr is the learning rate at the current step: the schedule at the run's step
-// times the warm-up factor counted from the optimiser's start.
+// times the warm-up factor counted from the optimiser's start; inverse-sqrt
+// (warm-up included) runs wholly from the optimiser's start, as fairseq's
+// update counter does in each of the reference's processes.
 func (t *trainer) lr() float64 {
+	if _, ok := t.sched.(optim.InverseSqrt); ok {
+		return t.sched.LR(t.step - t.phaseStart)
+	}
 	lr := t.sched.LR(t.step)
-	if w := t.spec.Profile.Optim.WarmupEpochs; w > 0 {
-		lr *= optim.Warmup{Inner: optim.Constant{Base: 1}, Steps: int64(w) * int64(t.stepsPerEpoch)}.LR(t.step - t.phaseStart)
+	if w := t.warmupSteps(); w > 0 {
+		lr *= optim.Warmup{Inner: optim.Constant{Base: 1}, Steps: w}.LR(t.step - t.phaseStart)
 	}
 	return lr
 }

@@ -13,10 +13,9 @@ import (
 // wmt14Rows are the rows of the paper's translation table: dense;
 // prune-from-pretrained (one-shot and iterative magnitude, the reference's
 // baseline); GMP; RigL; C-GaP and P-GaP at kappa 3 and 6; at 80% and 90%,
-// uniform (the paper's table is uniform throughout). The kappa-6 rows wait
-// for the runner to hand the row's kappa to the Task (the model's partitions
-// are built with the Task, whose TaskConfig carries no method parameters), so
-// they are listed as pending.
+// uniform (the paper's table is uniform throughout). The row's kappa reaches
+// the Task through TaskConfig.MethodParams, which builds the Transformer's
+// partitions for it.
 func wmt14Rows() []Row {
 	rows := []Row{{Method: "dense", Distribution: "dense"}}
 	for _, s := range []float64{0.8, 0.9} {
@@ -26,8 +25,7 @@ func wmt14Rows() []Row {
 		for _, m := range []string{"cgap", "pgap"} {
 			rows = append(rows,
 				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "3"}, Variant: "k3"},
-				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "6"}, Variant: "k6",
-					Pending: "kappa 6 needs the runner to pass the row's kappa to the translation Task (TaskConfig has no method parameters)"})
+				Row{Method: m, Sparsity: s, Distribution: "uniform", Params: map[string]string{"kappa": "6"}, Variant: "k6"})
 		}
 	}
 	return rows
@@ -39,22 +37,24 @@ func wmt14Rows() []Row {
 // trains Transformer-big on WMT14 files the user gives (DATA: a folder with
 // train/valid/test .src/.tgt). The model, data and decoder of each profile
 // are experiments/translation.Profiles (named by Options
-// "translation_profile"); the optimiser is Adam with a linear warm-up
-// restarted at every GaP step, as the reference. Not yet expressible here:
-// the reference's Adam betas (0.9, 0.98) and inverse-sqrt decay (the runner's
-// OptimSpec has neither; Adam runs with (0.9, 0.999) and a constant rate
-// after the warm-up).
+// "translation_profile"); the optimiser is the reference's recipe, that
+// profile's Optim: Adam (0.9, 0.98), eps 1e-9, no weight decay, fairseq's
+// inverse-sqrt schedule with a linear warm-up from 0 over the profile's
+// warm-up steps (4000 at full, fewer on the proxies), restarted with the
+// optimiser at every GaP step (each GaP step is a fresh fairseq process in
+// the reference).
 func WMT14() *Table {
-	adam := func(lr float64) OptimSpec {
-		return OptimSpec{Name: "adam", LR: lr, Schedule: "constant", WarmupEpochs: 1}
+	adam := func(o translation.OptimSpec) OptimSpec {
+		return OptimSpec{Name: "adam", LR: o.PeakLR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps,
+			Schedule: "inverse-sqrt", WarmupSteps: int(o.WarmupSteps), KeepStateAcrossPhases: !o.RestartScheduleEachPhase}
 	}
 	gap := func(rounds, t, ft int) map[string]string {
 		return map[string]string{"kappa": "3", "rounds": strconv.Itoa(rounds), "step_epochs": strconv.Itoa(t), "finetune_epochs": strconv.Itoa(ft)}
 	}
-	prof := func(name string, epochs int, lr float64, mp map[string]map[string]string) Profile {
+	prof := func(name string, epochs int, mp map[string]map[string]string) Profile {
 		tp, _ := translation.ProfileByName(name)
 		p := Profile{Name: name, Model: ModelSpec{Name: "transformer"}, Data: DataSpec{Name: "sword-en-es"},
-			Epochs: epochs, Batch: 1, EvalBatch: 32, Optim: adam(lr), MethodParams: mp,
+			Epochs: epochs, Batch: 1, EvalBatch: 32, Optim: adam(tp.Optim), MethodParams: mp,
 			Options: map[string]string{"translation_profile": name, "kappa": "3"}}
 		if tp.Proxy {
 			p.Proxy = tp.Label
@@ -72,16 +72,16 @@ func WMT14() *Table {
 		Rows:        wmt14Rows(),
 		DenseLayers: "none", // the reference prunes every encoder/decoder matrix
 		Profiles: map[string]Profile{
-			"smoke": prof("smoke", 1, 2e-3, map[string]map[string]string{
+			"smoke": prof("smoke", 1, map[string]map[string]string{
 				"cgap": gap(1, 1, 1), "pgap": gap(1, 1, 1), "gmp": {"freq": "2"}, "rigl": {"delta_t": "2"},
 			}),
-			"default": prof("default", 4, 1.5e-3, map[string]map[string]string{
+			"default": prof("default", 4, map[string]map[string]string{
 				"cgap": gap(1, 1, 2), "pgap": gap(1, 1, 2), "gmp": {"freq": "20"}, "rigl": {"delta_t": "20"},
 			}),
-			"long": prof("long", 10, 1e-3, map[string]map[string]string{
+			"long": prof("long", 10, map[string]map[string]string{
 				"cgap": gap(2, 2, 10), "pgap": gap(2, 2, 10),
 			}),
-			"full": prof("full", 40, 8.46e-4, map[string]map[string]string{
+			"full": prof("full", 40, map[string]map[string]string{
 				"cgap": gap(10, 10, 40), "pgap": gap(10, 10, 40),
 			}),
 		},
@@ -90,8 +90,10 @@ func WMT14() *Table {
 
 // newTranslationTask builds the translation suite's Task from a wmt14
 // profile: the model, data and decoder of the named
-// experiments/translation profile, the Options' kappa, the run's seed and
-// DATA; the tokenised corpus is shared through the process's DataCache.
+// experiments/translation profile, the row's kappa (its method's resolved
+// "kappa"; rows of methods without partitions take the profile's Options
+// kappa), the run's seed and DATA; the tokenised corpus is shared through the
+// process's DataCache.
 func newTranslationTask(c TaskConfig) (Task, error) {
 	name := c.Profile.Options["translation_profile"]
 	if name == "" {
@@ -101,9 +103,13 @@ func newTranslationTask(c TaskConfig) (Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	kappa, err := strconv.Atoi(c.Profile.Options["kappa"])
-	if err != nil {
-		return nil, fmt.Errorf("translation: profile %s: options.kappa %q: want 1, 2, 3 or 6", c.Profile.Name, c.Profile.Options["kappa"])
+	ks, field := c.Profile.Options["kappa"], "options.kappa"
+	if k, ok := c.MethodParams["kappa"]; ok {
+		ks, field = k, "method parameter kappa"
+	}
+	kappa, err := strconv.Atoi(ks)
+	if err != nil || kappa < 1 {
+		return nil, fmt.Errorf("translation: profile %s: %s %q: want a positive integer (1, 2, 3 or 6)", c.Profile.Name, field, ks)
 	}
 	cache := ""
 	if d, err := os.UserCacheDir(); err == nil {

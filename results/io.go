@@ -3,10 +3,13 @@ package results
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gap-harness/gap/internal/atomicfile"
 )
 
 // Ext is the file name extension of run files.
@@ -23,48 +26,11 @@ func Write(dir string, r *Run) (path string, err error) {
 	if err := checkID(r.ID); err != nil {
 		return "", fmt.Errorf("results: write: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("results: write run %s: %w", r.ID, err)
-	}
 	path = filepath.Join(dir, r.ID+Ext)
-	tmp, err := os.CreateTemp(dir, "."+r.ID+Ext+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("results: write %s: %w", path, err)
+	if err := atomicfile.Write(path, func(w io.Writer) error { return encode(w, r) }); err != nil {
+		return "", fmt.Errorf("results: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = encode(tmp, r); err != nil {
-		return "", fmt.Errorf("results: write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return "", fmt.Errorf("results: sync %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", fmt.Errorf("results: close %s: %w", tmp.Name(), err)
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return "", fmt.Errorf("results: chmod %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("results: rename to %s: %w", path, err)
-	}
-	syncDir(dir)
 	return path, nil
-}
-
-// syncDir makes a rename durable where the platform allows it; failures
-// are ignored because some file systems do not support syncing folders.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
 }
 
 func checkID(id string) error {

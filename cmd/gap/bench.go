@@ -14,6 +14,7 @@ import (
 	"github.com/gap-harness/gap/engine/blas"
 	"github.com/gap-harness/gap/engine/nn"
 	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
@@ -117,19 +118,7 @@ func benchExport(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return reports.ExportBench(runs, stdout)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(*out), ".bench-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := reports.ExportBench(runs, tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), *out)
+	return atomicfile.Write(*out, func(w io.Writer) error { return reports.ExportBench(runs, w) })
 }
 
 // benchInfer times a model's inference dense-masked against the sparse

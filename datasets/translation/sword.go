@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gap-harness/gap/internal/atomicfile"
 )
 
 // Default SWORD modules of the English-Spanish corpus and the Debian
@@ -315,27 +317,9 @@ func writeCorpusCache(dir string, c *Corpus) error {
 	return nil
 }
 
-// WriteFileAtomic writes data to a temporary file in path's directory,
-// syncs it and renames it over path, so readers never see a partial file.
+// WriteFileAtomic writes data to path atomically: a synced temporary file
+// in path's folder renamed over path (package atomicfile), so readers never
+// see a partial file.
 func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteBytes(path, data)
 }

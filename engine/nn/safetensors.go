@@ -8,9 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gap-harness/gap/internal/atomicfile"
 )
 
 // The safetensors format (Hugging Face): an 8-byte little-endian header
@@ -254,27 +255,8 @@ func (s *ParamSet) Tensors(masks bool) map[string]STensor {
 
 // SaveSafetensors writes the set's parameters and buffers to path
 // atomically (a temporary file in the same folder, renamed on success).
-func (s *ParamSet) SaveSafetensors(path string, o SafetensorsOptions) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = WriteSafetensors(f, s.Tensors(o.Masks), o.Meta); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
+func (s *ParamSet) SaveSafetensors(path string, o SafetensorsOptions) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return WriteSafetensors(w, s.Tensors(o.Masks), o.Meta) }); err != nil {
 		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil

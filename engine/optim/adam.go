@@ -81,6 +81,9 @@ func newAdam(kind string, params []*engine.Var[float32], cfg AdamConfig, decoupl
 	return &Adam{base: b, cfg: cfg, decoupled: decoupled}, nil
 }
 
+// Config returns the optimiser's configuration, defaults filled in.
+func (o *Adam) Config() AdamConfig { return o.cfg }
+
 // Step applies one Adam(W) update to every parameter with a gradient.
 func (o *Adam) Step() {
 	t := float64(o.steps + 1)

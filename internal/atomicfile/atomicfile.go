@@ -20,9 +20,10 @@ import (
 )
 
 // Write writes path through write (which gets the temporary file), then
-// syncs, closes and renames it over path. The folder is created when
-// missing. On any error the temporary file is removed and path is left as it
-// was; the error names path.
+// syncs, closes and renames it over path (mode 0644) and syncs the folder
+// where the file system allows it. The folder is created when missing. On
+// any error the temporary file is removed and path is left as it was; the
+// error names path.
 func Write(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -48,10 +49,25 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: close: %w", path, err)
 	}
+	if err = os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("write %s: chmod: %w", path, err)
+	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: rename: %w", path, err)
 	}
+	syncDir(dir)
 	return nil
+}
+
+// syncDir makes a rename durable where the platform allows it; failures
+// are ignored because some file systems cannot sync a folder.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	d.Sync()
+	d.Close()
 }
 
 // WriteBytes writes data to path atomically (see Write).

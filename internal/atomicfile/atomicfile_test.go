@@ -18,6 +18,11 @@ func TestWriteReplacesOrKeeps(t *testing.T) {
 	if err := WriteBytes(path, []byte("old")); err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Fatalf("written file has mode %v, want 0644", fi.Mode().Perm())
+	}
 	err := Write(path, func(w io.Writer) error {
 		w.Write([]byte("half"))
 		return errors.New("disk full")

@@ -5,8 +5,9 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"os"
-	"path/filepath"
+	"io"
+
+	"github.com/gap-harness/gap/internal/atomicfile"
 )
 
 // FigureRow is one row of the detection figure: a model's detections on
@@ -74,23 +75,10 @@ func WriteFigure(path string, side int, images [][]uint8, truths [][]Truth, rows
 			}
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("ssd: figure: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = png.Encode(f, img); err != nil {
-		return fmt.Errorf("ssd: figure %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("ssd: figure %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 func drawRect(img *image.RGBA, ox, oy, cell int, b Rect, c color.RGBA) {
