@@ -133,3 +133,50 @@ func TestRunStageMatchesExecute(t *testing.T) {
 		t.Error("a run without a spec: no error")
 	}
 }
+
+// A stage stopped mid-run (the context a SIGTERM cancels) fails, leaves its
+// last epoch's checkpoint and no result; run again it resumes and ends with
+// the uninterrupted run's result.
+func TestRunStageInterrupted(t *testing.T) {
+	plan := testPlan(t, "gmp/0.9/uniform")
+	dir, ref := t.TempDir(), t.TempDir()
+	runs, err := plan.Runs(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runs[0]
+	if err := WriteSpecs(dir, runs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var saved []string
+	env := Env{OnCheckpoint: func(path string) { saved = append(saved, path); cancel() }}
+	err = RunStage(ctx, dir, r.ID, "main", env)
+	if err == nil || errors.Is(err, ErrStageDone) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped stage: %v, want a context.Canceled error", err)
+	}
+	if len(saved) != 1 {
+		t.Fatalf("checkpoints written before the stop: %v, want 1", saved)
+	}
+	if c, err := LoadCheckpoint(saved[0]); err != nil || c == nil || c.Epoch != 1 {
+		t.Fatalf("checkpoint after the stop: %+v, %v; want epoch 1", c, err)
+	}
+	if _, err := os.Stat(r.Result); err == nil {
+		t.Fatal("a stopped stage wrote the run's result")
+	}
+	if err := RunStage(context.Background(), dir, r.ID, "main", Env{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := results.Read(r.Result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Execute(context.Background(), r.Spec, Env{Dir: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, ignoreTimes, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("resumed stage differs from an uninterrupted run (-want +got):\n%s", diff)
+	}
+}
