@@ -10,6 +10,7 @@
 //	gap score      bleu | map | miou
 //	gap data       list | check
 //	gap status     where each Slurm task of a results folder stands
+//	gap run-stage  one stage of one run (what a Slurm array task runs)
 package main
 
 import (
