@@ -119,3 +119,98 @@ func TestSlurmReproduceSameAsLocal(t *testing.T) {
 		t.Errorf("resubmission of a finished table:\n%s", again)
 	}
 }
+
+// A P-GaP branch cancelled with scancel leaves its run unfinished (the merge
+// behind it is not run) and gap status says so; submitting the table again
+// runs only what is missing, and the run ends with the local executor's
+// result.
+func TestSlurmCancelledBranchResubmitted(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	local, remote := filepath.Join(root, "local"), filepath.Join(root, "slurm-runs")
+	gap := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(exe, append([]string{"gap-cli"}, args...)...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	row := []string{"-table", "lenet", "-profile", "smoke", "-rows", "pgap/0.9/uniform"}
+	if out, err := gap([]string{"GOMAXPROCS=1"}, append([]string{"reproduce", "-results", local}, row...)...); err != nil {
+		t.Fatalf("local: %v\n%s", err, out)
+	}
+	if out, err := gap(nil, append([]string{"reproduce", "-executor", "slurm", "-max-parallel", "1", "-results", remote}, row...)...); err != nil {
+		t.Fatalf("submit: %v\n%s", err, out)
+	}
+	want, err := loadRuns(local, "lenet")
+	if err != nil || len(want) != 1 {
+		t.Fatalf("local runs %v: %v", want, err)
+	}
+	id := want[0].ID
+	dir := filepath.Join(remote, "lenet")
+	tasks := filepath.Join(slurm.Dir(dir), "tasks")
+	// As soon as the first branch starts (one at a time), cancel the last.
+	deadline := time.Now().Add(90 * time.Second)
+	var start []byte
+	for {
+		if start, err = os.ReadFile(filepath.Join(tasks, id+"__branch-0-0.start")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first branch did not start in 90 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	array, _, _ := strings.Cut(strings.Fields(string(start))[0], "_")
+	if out, err := exec.Command("scancel", array+"_4").CombinedOutput(); err != nil {
+		t.Fatalf("scancel %s_4: %v\n%s", array, err, out)
+	}
+	c := &slurm.Client{}
+	var rep *slurm.Report
+	for {
+		if rep, err = c.Status(t.Context(), dir); err != nil {
+			t.Fatal(err)
+		}
+		n := rep.Count()
+		if rep.QueueErr == nil && n[slurm.Running] == 0 && n[slurm.Pending] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still running after 90 s: %+v", rep.Tasks)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := rep.Count(); n[slurm.Done] != 5 || n[slurm.Failed]+n[slurm.NotSubmitted] != 3 {
+		t.Fatalf("after the scancel: %v, want 5 done (init, 4 branches) and 3 not (branch 4, merge, fine-tune): %+v", n, rep.Tasks)
+	}
+	if _, err := os.Stat(filepath.Join(dir, id+".arrow")); err == nil {
+		t.Fatal("the run finished without its cancelled branch")
+	}
+	out, err := gap(nil, append([]string{"reproduce", "-executor", "slurm", "-wait", "-poll", "200ms", "-results", remote}, row...)...)
+	if err != nil {
+		t.Fatalf("resubmit: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Results: 1 runs") {
+		t.Errorf("resubmission printed no table:\n%s", out)
+	}
+	raw, err := os.ReadFile(filepath.Join(slurm.Dir(dir), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), `"group": "pgap-`+id+`-1"`); n != 2 {
+		t.Errorf("branch array submitted %d times, want 2 (the resubmission runs branch 4 only)", n)
+	}
+	if n := strings.Count(string(raw), `"group": "pgap-`+id+`-0"`); n != 1 {
+		t.Errorf("init submitted %d times, want 1", n)
+	}
+	got, err := loadRuns(remote, "lenet")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Slurm runs %v: %v", got, err)
+	}
+	if !reflect.DeepEqual(want[0].Final, got[0].Final) || !reflect.DeepEqual(want[0].Curves, got[0].Curves) || want[0].TrainFLOPs != got[0].TrainFLOPs {
+		t.Errorf("resubmitted run differs from the local one: final %v vs %v", want[0].Final, got[0].Final)
+	}
+}
