@@ -39,22 +39,13 @@ func stageTask(exe, resultsRoot, table string, r experiments.PlannedRun, stage s
 	}
 }
 
-// slurmPlan is the Slurm plan of a table's runs: the serial runs as one
-// array ("serial"), each P-GaP run as a chain of its stages (pgap-<id>-N:
-// init, then per round a kappa-task branch array and a merge, then the
-// fine-tune). Merges get one CPU; branches the run's CPUs divided by kappa,
+// slurmPlan is the Slurm plan of a table's runs: each P-GaP run as a chain
+// of its stages (pgap-<id>-N: init, then per round a kappa-task branch array
+// and a merge, then the fine-tune), submitted first, and the serial runs as
+// one array ("serial"). Merges get one CPU; branches the run's CPUs divided by kappa,
 // as they get threads.
 func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, res slurm.Resources) slurm.Plan {
 	var plan slurm.Plan
-	var serial []slurm.Task
-	for _, r := range runs {
-		if !r.Parallel {
-			serial = append(serial, stageTask(exe, resultsRoot, table, r, "main"))
-		}
-	}
-	if len(serial) > 0 {
-		plan.Groups = append(plan.Groups, slurm.Group{Name: "serial", Tasks: serial})
-	}
 	for _, r := range runs {
 		if !r.Parallel {
 			continue
@@ -84,6 +75,17 @@ func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, re
 			}
 		}
 		plan.Groups = append(plan.Groups, chain...)
+	}
+	// The serial runs last: the chains are the longest paths, so their first
+	// stages get the first free CPUs.
+	var serial []slurm.Task
+	for _, r := range runs {
+		if !r.Parallel {
+			serial = append(serial, stageTask(exe, resultsRoot, table, r, "main"))
+		}
+	}
+	if len(serial) > 0 {
+		plan.Groups = append(plan.Groups, slurm.Group{Name: "serial", Tasks: serial})
 	}
 	return plan
 }
