@@ -61,20 +61,7 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err != nil {
 		return nil, err
 	}
-	init := stage{id: roundID(0), method: pm, threads: env.Threads, label: "init", clock: plan.clock()}
-	if plan.w > 0 {
-		if c, err := LoadCheckpoint(env.stagePath(id, roundID(0))); err != nil {
-			return nil, err
-		} else if c == nil {
-			from, err := runWarmup(ctx, spec, env, plan.w, plan.total)
-			if err != nil {
-				return nil, err
-			}
-			init.from, init.initAfterLoad = from, true
-		}
-		init.begin, init.end = plan.w, plan.w
-	}
-	if _, _, err := runStage(ctx, spec, env, init, false); err != nil {
+	if err := pgapInit(ctx, spec, env, pm, plan); err != nil {
 		return nil, err
 	}
 	if env.Branches != nil {
@@ -143,6 +130,29 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 		return nil, err
 	}
 	return t.result(ctx, spec, ft)
+}
+
+// pgapInit is the stage round-0: the dense warm-up when the row needs one,
+// then Method.Init on a fresh (or the warmed-up) model, saved as round-0.
+func pgapInit(ctx context.Context, spec RunSpec, env Env, pm methods.Parallel, plan pgapPlan) error {
+	id := spec.ID()
+	init := stage{id: roundID(0), method: pm, threads: env.Threads, label: "init", clock: plan.clock()}
+	if plan.w > 0 {
+		if c, err := LoadCheckpoint(env.stagePath(id, roundID(0))); err != nil {
+			return err
+		} else if c == nil {
+			from, err := runWarmup(ctx, spec, env, plan.w, plan.total)
+			if err != nil {
+				return err
+			}
+			init.from, init.initAfterLoad = from, true
+		}
+		init.begin, init.end = plan.w, plan.w
+	}
+	if _, _, err := runStage(ctx, spec, env, init, false); err != nil {
+		return err
+	}
+	return nil
 }
 
 // parallelFactory builds fresh instances of a run's P-GaP-style method (one per

@@ -25,9 +25,9 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *method != "" {
 		return listMethod(stdout, *method)
 	}
-	valid := []string{"all", "tables", "methods", "models", "data", "profiles"}
+	valid := []string{"all", "tables", "methods", "models", "data", "profiles", "executors"}
 	switch what {
-	case "all", "tables", "methods", "models", "data", "profiles":
+	case "all", "tables", "methods", "models", "data", "profiles", "executors":
 	default:
 		return usagef("unknown list %q (valid: %s)", what, strings.Join(valid, ", "))
 	}
@@ -71,6 +71,12 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				status = "not available: " + err.Error()
 			}
 			fmt.Fprintf(stdout, "  %-14s %s\n", n, status)
+		}
+	}
+	if what == "all" || what == "executors" {
+		fmt.Fprintln(stdout, "executors (gap reproduce -executor):")
+		for _, e := range executors {
+			fmt.Fprintf(stdout, "  %-6s %s\n", e.name, e.desc)
 		}
 	}
 	return nil

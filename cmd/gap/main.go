@@ -10,6 +10,7 @@
 //	gap score      bleu | map | miou
 //	gap data       list | check
 //	gap status     where each Slurm task of a results folder stands
+//	gap run-stage  one stage of one run (what a Slurm array task runs)
 package main
 
 import (
@@ -47,6 +48,7 @@ func commands() map[string]command {
 		"score":       {"score a system's outputs: bleu, map or miou", cmdScore},
 		"data":        {"list the data sets or check one", cmdData},
 		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
+		"run-stage":   {"run one stage of one run (what each Slurm array task runs)", cmdRunStage},
 		"clean":       {"remove checkpoints of finished runs and stale temporary files", cmdClean},
 		"translate":   {"translate standard input with an exported translation model", cmdTranslate},
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/methods"
@@ -26,6 +27,16 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
 	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
+	executor := fs.String("executor", "local", "where the runs run: local (this machine) or slurm (job arrays; see gap list executors)")
+	var sf slurmFlags
+	fs.StringVar(&sf.partition, "partition", "", "slurm: partition (sbatch --partition; default: the cluster's)")
+	fs.IntVar(&sf.maxParallel, "max-parallel", 0, "slurm: array tasks running at once per array (--array=0-N%K; 0 = no cap)")
+	fs.StringVar(&sf.time, "time", "", "slurm: time limit per task (sbatch --time, e.g. 2:00:00)")
+	fs.StringVar(&sf.mem, "mem", "", "slurm: memory per task (sbatch --mem, e.g. 4G)")
+	fs.IntVar(&sf.cpus, "cpus-per-task", 1, "slurm: CPUs per run, and so its threads (part of the run's identity)")
+	fs.BoolVar(&sf.requeue, "requeue", true, "slurm: let Slurm requeue a preempted task (it resumes from its checkpoint)")
+	fs.BoolVar(&sf.wait, "wait", false, "slurm: wait until the table is done, then print it")
+	fs.DurationVar(&sf.poll, "poll", 2*time.Second, "slurm: how often -wait asks the scheduler")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +45,14 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *jobs < 0 {
 		return usagef("-jobs %d: expected a count >= 0 (0 = the number of cores)", *jobs)
+	}
+	switch *executor {
+	case "local", "slurm":
+	default:
+		return usagef("-executor %q: expected local or slurm", *executor)
+	}
+	if *executor == "slurm" && (sf.cpus < 1 || sf.maxParallel < 0 || sf.poll <= 0) {
+		return usagef("-cpus-per-task %d, -max-parallel %d, -poll %v: expected >= 1, >= 0, > 0", sf.cpus, sf.maxParallel, sf.poll)
 	}
 	t, err := experiments.LookupTable(*table)
 	if err != nil {
@@ -63,6 +82,16 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	specs, pending := plan.Specs()
 	reg := methods.Default()
+	if *executor == "slurm" {
+		plan.Registry = reg
+		log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "executor", "slurm", "results", filepath.Join(*resultsDir, t.Name))
+		runs, ok, err := reproduceSlurm(ctx, plan, *resultsDir, sf, log, stdout)
+		if err != nil || !ok {
+			return err
+		}
+		printTable(stdout, t, p, runs, pending, *resultsDir)
+		return nil
+	}
 	prog, err := newProgress(stderr, specs, reg, log)
 	if err != nil {
 		return err
@@ -77,14 +106,20 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	printTable(stdout, t, p, runs, pending, *resultsDir)
+	return nil
+}
+
+// printTable prints a reproduced table, its pending rows and where its
+// results are.
+func printTable(stdout io.Writer, t *experiments.Table, p experiments.Profile, runs []*results.Run, pending []experiments.Row, resultsDir string) {
 	spec := tableSpec(t, p)
 	fmt.Fprint(stdout, reports.Table(runs, spec))
 	for _, r := range pending {
 		fmt.Fprintf(stdout, "\npending: %s (%s)\n", r.Key(), r.Pending)
 	}
 	fmt.Fprintf(stdout, "\nResults: %d runs in %s (Arrow IPC, one file per run). Report: gap report -table %s -results %s\n",
-		len(runs), filepath.Join(*resultsDir, t.Name), t.Name, *resultsDir)
-	return nil
+		len(runs), filepath.Join(resultsDir, t.Name), t.Name, resultsDir)
 }
 
 // resolveData falls back from Fashion-MNIST to MNIST (from the Go module) when

@@ -17,10 +17,14 @@ import (
 )
 
 // TestMain lets this test binary stand in for gap in array tasks:
-// `gap.test gap-cli ARGS...` is `gap ARGS...`.
+// `gap.test gap-cli ARGS...` is `gap ARGS...`, and so are the commands that
+// gap itself starts from its own executable (run-stage, pgap-branch).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "gap-cli" {
 		os.Exit(run(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "run-stage" || os.Args[1] == "pgap-branch") {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

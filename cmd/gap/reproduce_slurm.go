@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/experiments/slurm"
+	"github.com/gap-harness/gap/results"
+)
+
+// executors are the values of reproduce's -executor flag.
+var executors = []struct{ name, desc string }{
+	{"local", "a worker pool on this machine (-jobs runs at once, the cores shared out); the default"},
+	{"slurm", "Slurm job arrays (sbatch): serial runs one array, each P-GaP run a chain of init, branch arrays, merges, fine-tune; gap status shows where they stand"},
+}
+
+// slurmFlags are reproduce's flags for -executor slurm.
+type slurmFlags struct {
+	partition, time, mem string
+	maxParallel, cpus    int
+	requeue, wait        bool
+	poll                 time.Duration
+}
+
+// stageTask is the array task that runs one stage of a run: gap run-stage.
+// A run's result marks every one of its stages done.
+func stageTask(exe, resultsRoot, table string, r experiments.PlannedRun, stage string) slurm.Task {
+	return slurm.Task{
+		ID:        r.ID + "/" + stage,
+		Argv:      []string{exe, "run-stage", "-results", resultsRoot, "-table", table, "-id", r.ID, "-stage", stage},
+		DoneIfAny: []string{r.Result},
+	}
+}
+
+// slurmPlan is the Slurm plan of a table's runs: each P-GaP run as a chain
+// of its stages (pgap-<id>-N: init, then per round a kappa-task branch array
+// and a merge, then the fine-tune), submitted first, and the serial runs as
+// one array ("serial"). Merges get one CPU; branches the run's CPUs divided by kappa,
+// as they get threads.
+func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, res slurm.Resources) slurm.Plan {
+	var plan slurm.Plan
+	for _, r := range runs {
+		if !r.Parallel {
+			continue
+		}
+		var stages [][]slurm.Task
+		for _, set := range r.Stages() {
+			var tasks []slurm.Task
+			for _, s := range set {
+				tasks = append(tasks, stageTask(exe, resultsRoot, table, r, s))
+			}
+			stages = append(stages, tasks)
+		}
+		chain := slurm.Chain("pgap-"+r.ID, stages...)
+		for i := range chain {
+			first := strings.TrimPrefix(chain[i].Tasks[0].ID, r.ID+"/")
+			switch {
+			case strings.HasPrefix(first, "branch-"):
+				b := res
+				if b.CPUsPerTask > 0 {
+					b.CPUsPerTask = max(1, b.CPUsPerTask/r.Kappa)
+				}
+				chain[i].Resources = &b
+			case strings.HasPrefix(first, "round-") && first != "round-0":
+				m := res
+				m.CPUsPerTask = 1
+				chain[i].Resources = &m
+			}
+		}
+		plan.Groups = append(plan.Groups, chain...)
+	}
+	// The serial runs last: the chains are the longest paths, so their first
+	// stages get the first free CPUs.
+	var serial []slurm.Task
+	for _, r := range runs {
+		if !r.Parallel {
+			serial = append(serial, stageTask(exe, resultsRoot, table, r, "main"))
+		}
+	}
+	if len(serial) > 0 {
+		plan.Groups = append(plan.Groups, slurm.Group{Name: "serial", Tasks: serial})
+	}
+	return plan
+}
+
+// reproduceSlurm submits a table's runs to Slurm; with -wait it polls until
+// nothing is pending or running and prints the table as the local executor
+// does.
+func reproduceSlurm(ctx context.Context, plan experiments.Plan, resultsRoot string, sf slurmFlags, log *slog.Logger, stdout io.Writer) ([]*results.Run, bool, error) {
+	root, err := filepath.Abs(resultsRoot)
+	if err != nil {
+		return nil, false, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, false, fmt.Errorf("slurm executor: the gap binary's path: %w", err)
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return nil, false, fmt.Errorf("slurm executor: %w", err)
+	}
+	dir := filepath.Join(root, plan.Table.Name)
+	runs, err := plan.Runs(dir, sf.cpus)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, false, err
+	}
+	if err := experiments.WriteSpecs(dir, runs); err != nil {
+		return nil, false, err
+	}
+	sp := slurmPlan(exe, root, plan.Table.Name, runs, slurm.Resources{Partition: sf.partition, Time: sf.time, Mem: sf.mem, CPUsPerTask: sf.cpus})
+	c := &slurm.Client{}
+	res, err := c.Submit(ctx, dir, sp, slurm.Options{Resources: slurm.Resources{Partition: sf.partition, Time: sf.time, Mem: sf.mem, CPUsPerTask: sf.cpus},
+		MaxParallel: sf.maxParallel, Requeue: sf.requeue, Log: log})
+	if err != nil {
+		return nil, false, err
+	}
+	log.Info("submitted", "table", plan.Table.Name, "runs", len(runs), "sbatch_calls", len(res.Submitted), "done", res.Done, "in_flight", res.InFlight, "slurm", slurm.Dir(dir))
+	if !sf.wait {
+		fmt.Fprintf(stdout, "Submitted %d runs of table %s to Slurm (%d sbatch calls; %d tasks already done, %d in flight).\nWatch: gap status -table %s -results %s\n",
+			len(runs), plan.Table.Name, len(res.Submitted), res.Done, res.InFlight, plan.Table.Name, resultsRoot)
+		return nil, false, nil
+	}
+	last := ""
+	for {
+		rep, err := c.Status(ctx, dir)
+		if err != nil {
+			return nil, false, err
+		}
+		n := rep.Count()
+		if line := fmt.Sprintf("%d done, %d running, %d pending, %d failed", n[slurm.Done], n[slurm.Running], n[slurm.Pending], n[slurm.Failed]); line != last {
+			log.Info("slurm", "table", plan.Table.Name, "tasks", len(rep.Tasks), "state", line)
+			last = line
+		}
+		if rep.QueueErr == nil && n[slurm.Running] == 0 && n[slurm.Pending] == 0 {
+			if n[slurm.Failed] > 0 || n[slurm.NotSubmitted] > 0 {
+				printStatus(stdout, dir, rep)
+				return nil, false, fmt.Errorf("%d failed task(s) and %d not run (cancelled behind a failure); see the logs above, fix the cause and submit again: finished tasks are skipped", n[slurm.Failed], n[slurm.NotSubmitted])
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("stopped waiting (the jobs go on; gap status -table %s): %w", plan.Table.Name, ctx.Err())
+		case <-time.After(sf.poll):
+		}
+	}
+	out := make([]*results.Run, 0, len(runs))
+	for _, r := range runs {
+		run, err := results.Read(r.Result)
+		if err != nil {
+			return nil, false, fmt.Errorf("run %s (%s): %w", r.ID, r.Spec.Row.Key(), err)
+		}
+		out = append(out, run)
+	}
+	return out, true, nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/experiments/slurm"
+)
+
+// The lenet table's Slurm plan: the serial runs in one array of run-stage
+// main tasks, the P-GaP run a chain init -> kappa branches -> merge (one CPU)
+// -> fine-tune, every task done once its run's result exists.
+func TestSlurmPlanOfATable(t *testing.T) {
+	tab, err := experiments.LookupTable("lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("smoke")
+	root := "/shared/results"
+	dir := filepath.Join(root, "lenet")
+	runs, err := (experiments.Plan{Table: tab, Profile: p, Seeds: 1}).Runs(dir, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := slurm.Resources{Partition: "cpu", Time: "1:00:00", Mem: "2G", CPUsPerTask: 4}
+	plan := slurmPlan("/shared/bin/gap", root, "lenet", runs, res)
+	if err := plan.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var pg experiments.PlannedRun
+	serial := 0
+	for _, r := range runs {
+		if r.Parallel {
+			pg = r
+		} else {
+			serial++
+		}
+	}
+	if pg.ID == "" || pg.Kappa != 5 || pg.Rounds != 1 || serial != 8 {
+		t.Fatalf("lenet smoke: %d serial runs and P-GaP %+v; want 8 and kappa 5, 1 round", serial, pg)
+	}
+	if len(plan.Groups) != 5 {
+		t.Fatalf("groups: %+v", plan.Groups)
+	}
+	// The P-GaP chain first (its longest path starts first), then the serial array.
+	g := append([]slurm.Group{plan.Groups[4]}, plan.Groups[:4]...)
+	if g[0].Name != "serial" || len(g[0].Tasks) != serial || g[0].Resources != nil || len(g[0].After) != 0 {
+		t.Fatalf("groups: %+v", plan.Groups)
+	}
+	first := g[0].Tasks[0]
+	want := []string{"/shared/bin/gap", "run-stage", "-results", root, "-table", "lenet", "-id", runs[0].ID, "-stage", "main"}
+	if first.ID != runs[0].ID+"/main" || !reflect.DeepEqual(first.Argv, want) || !reflect.DeepEqual(first.DoneIfAny, []string{runs[0].Result}) {
+		t.Errorf("first serial task %+v, want argv %v done if %s", first, want, runs[0].Result)
+	}
+	names := []string{"round-0", "branch-0-0", "round-1", "finetune"}
+	sizes := []int{1, 5, 1, 1}
+	for i, gr := range g[1:] {
+		if gr.Name != "pgap-"+pg.ID+"-"+string(rune('0'+i)) || len(gr.Tasks) != sizes[i] || gr.Tasks[0].ID != pg.ID+"/"+names[i] {
+			t.Errorf("P-GaP group %d: %s with %d tasks, first %s; want %d tasks, first %s", i, gr.Name, len(gr.Tasks), gr.Tasks[0].ID, sizes[i], names[i])
+		}
+		if i > 0 && !reflect.DeepEqual(gr.After, []string{g[i].Name}) {
+			t.Errorf("group %s after %v, want %s", gr.Name, gr.After, g[i].Name)
+		}
+		for _, task := range gr.Tasks {
+			if !reflect.DeepEqual(task.DoneIfAny, []string{pg.Result}) {
+				t.Errorf("task %s done if %v, want %s", task.ID, task.DoneIfAny, pg.Result)
+			}
+		}
+	}
+	if r := g[2].Resources; r == nil || r.CPUsPerTask != 1 || r.Partition != "cpu" || r.Mem != "2G" { // branches: 4 CPUs / kappa 5
+		t.Errorf("branch resources %+v, want 1 CPU (4 / kappa 5), partition and memory kept", r)
+	}
+	if r := g[3].Resources; r == nil || r.CPUsPerTask != 1 || r.Time != "1:00:00" {
+		t.Errorf("merge resources %+v, want 1 CPU, time kept", r)
+	}
+	if g[1].Resources != nil || g[4].Resources != nil {
+		t.Errorf("init and fine-tune take the plan's resources, got %+v, %+v", g[1].Resources, g[4].Resources)
+	}
+}
+
+// reproduce -executor slurm writes every run's spec, submits the plan (a
+// fake sbatch here: no daemons) with the resources asked for and says how to
+// follow it; bad executor flags are usage errors.
+func TestReproduceSlurmSubmits(t *testing.T) {
+	if err := experiments.Available("mnist", ""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	fakeSlurm(t, "")
+	results := t.TempDir()
+	code, out, stderr := runCLI(t, "reproduce", "-table", "lenet", "-profile", "smoke", "-executor", "slurm", "-results", results,
+		"-rows", "gmp/0.9/uniform,pgap/0.9/uniform", "-cpus-per-task", "2", "-max-parallel", "3", "-time", "10:00")
+	if code != 0 || !strings.Contains(out, "Submitted 2 runs of table lenet") || !strings.Contains(out, "gap status -table lenet") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	dir := filepath.Join(results, "lenet")
+	specs, _ := filepath.Glob(filepath.Join(dir, "ckpt", "*", "spec.json"))
+	if len(specs) != 2 {
+		t.Errorf("%d spec files, want 2: %v", len(specs), specs)
+	}
+	mans, _ := filepath.Glob(filepath.Join(slurm.Dir(dir), "serial.*.manifest"))
+	if len(mans) != 1 {
+		t.Fatalf("serial manifests %v, want one", mans)
+	}
+	man, err := os.ReadFile(mans[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	exe, _ = filepath.EvalSymlinks(exe)
+	if !strings.Contains(string(man), exe+" run-stage -results "+results+" -table lenet -id ") || !strings.HasSuffix(string(man), " -stage main\n") {
+		t.Errorf("serial manifest:\n%s", man)
+	}
+	st, err := os.ReadFile(filepath.Join(slurm.Dir(dir), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"--cpus-per-task=2", "--array=0-4%3", "--time=10:00", "--requeue", "--dependency=afterok:500"} {
+		if !strings.Contains(string(st), w) {
+			t.Errorf("state.json has no %s:\n%s", w, st)
+		}
+	}
+	for _, bad := range [][]string{{"-executor", "pbs"}, {"-executor", "slurm", "-cpus-per-task", "0"}} {
+		if code, _, _ := runCLI(t, append([]string{"reproduce", "-table", "lenet", "-profile", "smoke", "-results", results}, bad...)...); code != 2 {
+			t.Errorf("reproduce %v: exit %d, want 2", bad, code)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+
+	"github.com/gap-harness/gap/experiments"
+	"github.com/gap-harness/gap/experiments/slurm"
+)
+
+// cmdRunStage runs exactly one stage of one run and exits: what each task of
+// a Slurm job array runs (gap reproduce -executor slurm). The run's spec was
+// written into its checkpoint folder at submission. A stage already complete,
+// or a run whose result exists, exits 0 at once; SIGTERM stops the stage at
+// the next safe point with its checkpoints intact and exits non-zero.
+func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run-stage", stderr)
+	resultsDir := fs.String("results", "results/runs", "results folder (the table's runs are in <results>/<table>)")
+	table := fs.String("table", "", "table")
+	id := fs.String("id", "", "run identity")
+	stage := fs.String("stage", "", "stage: main (a serial run), or P-GaP's round-0, branch-R-B, round-N (the merge of round N-1), finetune")
+	threads := fs.Int("threads", 0, "threads when the run's spec fixes none (0 = the Slurm allocation's CPUs, else the number of cores)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *table == "" || *id == "" || *stage == "" {
+		return usagef("-table, -id and -stage are required")
+	}
+	if *threads < 0 {
+		return usagef("-threads %d: expected >= 0", *threads)
+	}
+	n := *threads
+	if n == 0 {
+		var ok bool
+		if n, ok = slurm.Threads(); !ok {
+			n = runtime.GOMAXPROCS(0)
+		}
+	}
+	log := logger(stderr)
+	progress := func(p experiments.Progress) {
+		log.Info("epoch", "run", p.ID, "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", fmt.Sprintf("%.4f", p.Loss))
+	}
+	dir := filepath.Join(*resultsDir, *table)
+	err := experiments.RunStage(ctx, dir, *id, *stage, experiments.Env{Threads: n, Log: log, Progress: progress,
+		Commit: commit, Branches: processBranches(stderr)})
+	if errors.Is(err, experiments.ErrStageDone) {
+		log.Info("stage already complete", "run", *id, "stage", *stage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("stage complete", "run", *id, "stage", *stage)
+	return nil
+}
