@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gap-harness/gap/datasets/detection"
 	"github.com/gap-harness/gap/engine"
@@ -83,19 +82,5 @@ func stepSSD(batch, steps, warmup, threads int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	for i := 0; i < warmup; i++ {
-		if _, err := s.Step(); err != nil {
-			return Result{}, fmt.Errorf("bench: warm-up: %w", err)
-		}
-	}
-	var loss float32
-	t0 := time.Now()
-	for i := 0; i < steps; i++ {
-		if loss, err = s.Step(); err != nil {
-			return Result{}, err
-		}
-	}
-	sec := time.Since(t0).Seconds() / float64(steps)
-	return Result{Model: "ssd", Batch: batch, Threads: threads, Steps: steps, SecPerStep: sec,
-		ImgPerSec: float64(batch) / sec, PeakRSSMB: PeakRSSMB(), Loss: loss}, nil
+	return timeSteps("ssd", batch, steps, warmup, threads, s.Step)
 }

@@ -100,15 +100,25 @@ func StepSparse(c SparseStep) (Result, error) {
 			}
 		}
 	}
+	return timeSteps(model, batch, steps, warmup, threads, s.Step)
+}
+
+// timeSteps runs warmup untimed calls of step, then times steps calls: the
+// mean wall and process CPU time per step, the peak RSS and the last loss.
+func timeSteps(model string, batch, steps, warmup, threads int, step func() (float32, error)) (Result, error) {
+	if steps < 1 || warmup < 0 {
+		return Result{}, fmt.Errorf("bench: steps %d must be >= 1 and warmup %d >= 0", steps, warmup)
+	}
 	for i := 0; i < warmup; i++ {
-		if _, err := s.Step(); err != nil {
+		if _, err := step(); err != nil {
 			return Result{}, fmt.Errorf("bench: warm-up: %w", err)
 		}
 	}
 	var loss float32
+	var err error
 	c0, t0 := processCPU(), time.Now()
 	for i := 0; i < steps; i++ {
-		if loss, err = s.Step(); err != nil {
+		if loss, err = step(); err != nil {
 			return Result{}, err
 		}
 	}
