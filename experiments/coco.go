@@ -16,26 +16,7 @@ import (
 // ("gap"), the budget-matched comparison. The paper lists no baselines for
 // this table (research notes 2.3); these are the issue's.
 func cocoRows() []Row {
-	rows := []Row{{Method: "dense", Distribution: "dense"}}
-	nonUniform := map[string]string{
-		"gmp": "global", "rigl": "erk", "set": "erk", "static": "erk",
-		"pfp": "global", "cgap": "global", "pgap": "global",
-	}
-	add := func(m, budget string) {
-		for _, s := range []float64{0.8, 0.9} {
-			rows = append(rows,
-				Row{Method: m, Sparsity: s, Distribution: "uniform", Budget: budget},
-				Row{Method: m, Sparsity: s, Distribution: nonUniform[m], Budget: budget})
-		}
-	}
-	for _, m := range []string{"gmp", "rigl", "set", "static", "pfp"} {
-		add(m, "")
-	}
-	add("rigl", "gap")
-	add("set", "gap")
-	add("cgap", "")
-	add("pgap", "")
-	return rows
+	return comparisonRows([]string{"gmp", "rigl", "set", "static", "pfp"})
 }
 
 // cocoProfileSizes are the table's overrides of experiments/detection's

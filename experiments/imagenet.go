@@ -9,6 +9,15 @@ package experiments
 // train the C-GaP row's budget ("gap": the paper's "RigL 5x" comparison,
 // budget-matched); C-GaP and P-GaP follow their own schedule.
 func imagenetRows() []Row {
+	return comparisonRows([]string{"gmp", "rigl", "set", "static", "snip", "pfp"})
+}
+
+// comparisonRows is the row layout the imagenet, shapenet and coco tables
+// share: dense; each baseline at the base budget at 80% and 90%, uniform and
+// non-uniform ("global" magnitude ratios for the magnitude-based methods,
+// ERK for the sparse-from-scratch ones); RigL and SET also at the C-GaP
+// row's budget ("gap", the budget-matched comparison); then C-GaP and P-GaP.
+func comparisonRows(baselines []string) []Row {
 	rows := []Row{{Method: "dense", Distribution: "dense"}}
 	nonUniform := map[string]string{
 		"gmp": "global", "rigl": "erk", "set": "erk", "static": "erk", "snip": "erk",
@@ -21,7 +30,7 @@ func imagenetRows() []Row {
 				Row{Method: m, Sparsity: s, Distribution: nonUniform[m], Budget: budget})
 		}
 	}
-	for _, m := range []string{"gmp", "rigl", "set", "static", "snip", "pfp"} {
+	for _, m := range baselines {
 		add(m, "")
 	}
 	add("rigl", "gap")

@@ -14,26 +14,7 @@ import (
 // SET also train the C-GaP row's budget ("gap"), the budget-matched
 // comparison.
 func shapenetRows() []Row {
-	rows := []Row{{Method: "dense", Distribution: "dense"}}
-	nonUniform := map[string]string{
-		"gmp": "global", "rigl": "erk", "set": "erk", "static": "erk",
-		"pfp": "global", "cgap": "global", "pgap": "global",
-	}
-	add := func(m, budget string) {
-		for _, s := range []float64{0.8, 0.9} {
-			rows = append(rows,
-				Row{Method: m, Sparsity: s, Distribution: "uniform", Budget: budget},
-				Row{Method: m, Sparsity: s, Distribution: nonUniform[m], Budget: budget})
-		}
-	}
-	for _, m := range []string{"gmp", "rigl", "set", "static", "pfp"} {
-		add(m, "")
-	}
-	add("rigl", "gap")
-	add("set", "gap")
-	add("cgap", "")
-	add("pgap", "")
-	return rows
+	return comparisonRows([]string{"gmp", "rigl", "set", "static", "pfp"})
 }
 
 // shapenetKappa is the GaP partition count of the table: the model's four
