@@ -68,6 +68,9 @@ func TestCOCOTableShape(t *testing.T) {
 // the first conv stays dense, mAP and AP50 are recorded, the artifacts are
 // written) and reads the results back.
 func TestCOCOSmokeThroughRunner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
+	}
 	if err := Available("mnist-detect", ""); err != nil {
 		t.Skipf("MNIST not available: %v", err)
 	}

@@ -58,6 +58,9 @@ func TestResumeHelperProcess(t *testing.T) {
 // TestKillAndResume kills a table run with SIGKILL in the middle, runs the same
 // command again, and checks that the finished table equals an uninterrupted run's.
 func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
+	}
 	plan := testPlan(t)
 	clean := t.TempDir()
 	want, err := RunPlan(context.Background(), plan, Options{ResultsDir: clean, Jobs: 1})

@@ -24,6 +24,9 @@ import (
 // second pass, every later one too) and runs it again: each re-run must give
 // the uninterrupted run bit for bit.
 func TestPGaPResumeAtEveryStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
+	}
 	plan := testPlan(t, "pgap/0.8/global")
 	plan.Rows = nil
 	plan.Table.Rows = []Row{{Method: "pgap", Sparsity: 0.8, Distribution: "global", Params: map[string]string{"rounds": "2"}}}
@@ -129,6 +132,9 @@ func TestStageKillHelperProcess(t *testing.T) {
 // the process, N random), again and again in the same results folder, each
 // time resuming; the finished table must equal an uninterrupted one.
 func TestKillAtStageBoundaries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
+	}
 	plan := testPlan(t, "dense/0/dense")
 	plan.Rows, plan.Table.Rows = nil, everyMethodRows()
 	saves := 0

@@ -21,6 +21,9 @@ import (
 // sparsity with the point-cloud metrics recorded, that the results read
 // back as returned, and that the report renders with the table's spec.
 func TestShapeNetSmokeTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
+	}
 	tab, err := LookupTable("shapenet")
 	if err != nil {
 		t.Fatal(err)
