@@ -532,7 +532,7 @@ def cases():
     cli("reproduce-jobs-negative", ["reproduce", "-profile", "smoke", "-jobs", "-3"] + res, "jobs")
     cli("reproduce-seeds-zero", ["reproduce", "-seeds", "0"] + res, "seeds")
     cli("reproduce-bad-rows", ["reproduce", "-rows", "nope/0.9"] + res, "nope/0.9")
-    cli("reproduce-bad-table", ["reproduce", "-table", "coco"] + res, "coco")
+    cli("reproduce-bad-table", ["reproduce", "-table", "nosuchtable"] + res, "nosuchtable")
     cli("reproduce-results-is-file", ["reproduce", "-profile", "smoke", "-rows", "dense/0/dense", "-results", "{d}/file"], "file")
     cli("list-unknown", ["list", "everything"], "everything")
     cli("bench-batch-zero", ["bench", "step", "-batch", "0"], "batch")
