@@ -36,6 +36,21 @@ func TestTableGolden(t *testing.T) {
 	}
 }
 
+// TestWholeModelSparsityColumn: the whole-model sparsity the runner records
+// (final "sparsity_model") is its own column beside the prunable one.
+func TestWholeModelSparsityColumn(t *testing.T) {
+	runs := fixtureRuns()
+	for _, r := range runs {
+		if r.Row == "cgap/0.9/uniform" {
+			r.Final["sparsity_model"] = 0.83
+		}
+	}
+	md := Table(runs, ImageNetSpec())
+	if !strings.Contains(md, "| C-GaP (κ=4) | uniform | 90% | 89.63 ± 0.12 | 3 | 14 | 90.0% | 83.0% |") {
+		t.Errorf("whole-model sparsity not shown:\n%s", md)
+	}
+}
+
 func TestTableContent(t *testing.T) {
 	md := Table(fixtureRuns(), ImageNetSpec())
 	for _, want := range []string{
@@ -45,7 +60,7 @@ func TestTableContent(t *testing.T) {
 		// rigl/0.9/erk has one seed: no std.
 		"| RigL | ERK | 90% | 88.40 ± — | 1 | 14 |",
 		"| SNIP | uniform | 80% | pending | 0 |",
-		"| Dense | — | 0% | 91.10 ± 0.14 | 2 | 14 | 0.0% | 1.00 | 1.00 | 76.8 [B] (100 ep.) |",
+		"| Dense | — | 0% | 91.10 ± 0.14 | 2 | 14 | 0.0% | — | 1.00 | 1.00 | 76.8 [B] (100 ep.) |", // no whole-model sparsity recorded
 		"| 72.0 [B] (100 ep.) |",
 		"| cgap | uniform | 95% | 87.00 ± — | 1 |", // not in the spec
 		"Rows not in the paper's table: `cgap/0.95/uniform`.",

@@ -51,6 +51,13 @@ func trainCost(r *results.Run) (float64, bool) { return r.TrainCost(), r.DenseTr
 func inferCost(r *results.Run) (float64, bool) { return r.InferCost(), r.DenseInferFLOPs > 0 }
 func measured(r *results.Run) (float64, bool)  { return r.OverallSparsity(), len(r.Layers) > 0 }
 
+// wholeModel is the sparsity of every conv and linear weight, dense layers
+// included, as the runner records it (final metric "sparsity_model").
+func wholeModel(r *results.Run) (float64, bool) {
+	v, ok := r.Final["sparsity_model"]
+	return v, ok
+}
+
 // byRow groups runs by Row, each group sorted by seed and ID.
 func byRow(runs []*results.Run) map[string][]*results.Run {
 	m := map[string][]*results.Run{}
