@@ -37,7 +37,10 @@ import time
 def start(gap, table, profile, results, log):
     # cwd outside any git work tree: a binary without build information
     # records the commit of its working folder, which edits would change.
-    return subprocess.Popen([gap, "reproduce", "-table", table, "-profile", profile, "-results", results],
+    # -keep-checkpoints: finished runs keep their stage checkpoints, so the
+    # delete step below can remove some of them (the way to re-run part of a
+    # run) and not only whole results.
+    return subprocess.Popen([gap, "reproduce", "-table", table, "-profile", profile, "-results", results, "-keep-checkpoints"],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             cwd=os.path.dirname(results))
 
