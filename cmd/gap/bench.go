@@ -41,7 +41,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // benchStep times one training step of a reference model, printing the same
-// RESULT line as ../shared/bench/torch_reference.py.
+// RESULT line as the project's PyTorch reference, scripts/torch/reference.py.
 func benchStep(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench step", stderr)
 	model := fs.String("model", "resnet20", "model: mlp, lenet5, conv2 or resnet20")
