@@ -11,44 +11,11 @@ import (
 	"github.com/gap-harness/gap/engine/nn"
 )
 
-// convBN is a bias-free convolution followed by batch norm.
-type convBN struct {
-	conv *nn.Conv2d
-	bn   *nn.BatchNorm
-}
-
-func newConvBN(ps *nn.ParamSet, conv, bn string, s nn.ConvSpec, part int, h, w *int, rng *rand.Rand) convBN {
+func newConvBN(ps *nn.ParamSet, conv, bn string, s nn.ConvSpec, part int, h, w *int, rng *rand.Rand) nn.ConvBN {
 	c := nn.NewConv2d(ps, conv, s, rng)
 	c.W.Partition = part
 	*h, *w = c.Plan(*h, *w)
-	return convBN{conv: c, bn: nn.NewBatchNorm(ps, bn, s.Out)}
-}
-
-func (c convBN) forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
-	return c.bn.Forward(tp, c.conv.Forward(tp, x), training)
-}
-
-// block is a residual block: a chain of conv-BN layers with ReLU between
-// them, plus an identity or conv-BN shortcut, and a final ReLU. Two 3x3
-// layers make a basic block, 1x1-3x3-1x1 a bottleneck.
-type block struct {
-	layers   []convBN
-	shortcut *convBN
-}
-
-func (b *block) forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
-	h := x
-	for i, l := range b.layers {
-		h = l.forward(tp, h, training)
-		if i < len(b.layers)-1 {
-			h = tp.ReLU(h)
-		}
-	}
-	s := x
-	if b.shortcut != nil {
-		s = b.shortcut.forward(tp, x, training)
-	}
-	return tp.ReLU(tp.Add(h, s))
+	return nn.ConvBN{Conv: c, BN: nn.NewBatchNorm(ps, bn, s.Out)}
 }
 
 // blockSpec says how to build one residual block.
@@ -61,17 +28,17 @@ type blockSpec struct {
 	part        int
 }
 
-func newBlock(ps *nn.ParamSet, s blockSpec, h, w *int, rng *rand.Rand) *block {
-	b := &block{}
+func newBlock(ps *nn.ParamSet, s blockSpec, h, w *int, rng *rand.Rand) *nn.Residual {
+	b := &nn.Residual{}
 	sh, sw := *h, *w
 	n := func(kind string, i int) string { return s.prefix + "." + kind + strconv.Itoa(i) }
 	if s.mid == 0 {
-		b.layers = []convBN{
+		b.Layers = []nn.ConvBN{
 			newConvBN(ps, n("conv", 1), n("bn", 1), nn.ConvSpec{In: s.in, Out: s.out, K: 3, Stride: s.stride, Pad: 1}, s.part, h, w, rng),
 			newConvBN(ps, n("conv", 2), n("bn", 2), nn.ConvSpec{In: s.out, Out: s.out, K: 3, Pad: 1}, s.part, h, w, rng),
 		}
 	} else {
-		b.layers = []convBN{
+		b.Layers = []nn.ConvBN{
 			newConvBN(ps, n("conv", 1), n("bn", 1), nn.ConvSpec{In: s.in, Out: s.mid, K: 1}, s.part, h, w, rng),
 			newConvBN(ps, n("conv", 2), n("bn", 2), nn.ConvSpec{In: s.mid, Out: s.mid, K: 3, Stride: s.stride, Pad: 1}, s.part, h, w, rng),
 			newConvBN(ps, n("conv", 3), n("bn", 3), nn.ConvSpec{In: s.mid, Out: s.out, K: 1}, s.part, h, w, rng),
@@ -80,7 +47,7 @@ func newBlock(ps *nn.ParamSet, s blockSpec, h, w *int, rng *rand.Rand) *block {
 	if s.stride != 1 || s.in != s.out {
 		sc := newConvBN(ps, fmt.Sprintf(s.shortcutFmt, s.prefix, 0), fmt.Sprintf(s.shortcutFmt, s.prefix, 1),
 			nn.ConvSpec{In: s.in, Out: s.out, K: 1, Stride: s.stride}, s.part, &sh, &sw, rng)
-		b.shortcut = &sc
+		b.Shortcut = &sc
 	}
 	return b
 }
@@ -88,21 +55,21 @@ func newBlock(ps *nn.ParamSet, s blockSpec, h, w *int, rng *rand.Rand) *block {
 // resnet is a residual network: stem, stages of blocks, global mean, linear.
 type resnet struct {
 	common
-	stem    convBN
+	stem    nn.ConvBN
 	maxPool bool
-	blocks  []*block
+	blocks  []*nn.Residual
 	fc      *nn.Linear
 }
 
 // Forward computes the logits.
 func (m *resnet) Forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
 	checkInput(m.name, x, m.c, m.h, m.w)
-	h := tp.ReLU(m.stem.forward(tp, x, training))
+	h := tp.ReLU(m.stem.Forward(tp, x, training))
 	if m.maxPool {
 		h = tp.MaxPool2D(h, engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 	}
 	for _, b := range m.blocks {
-		h = b.forward(tp, h, training)
+		h = b.Forward(tp, h, training)
 	}
 	return m.fc.Forward(tp, tp.GlobalAvgPool2D(h))
 }
@@ -110,16 +77,16 @@ func (m *resnet) Forward(tp *engine.Tape[float32], x *engine.Var[float32], train
 // claimAll fills the partition map: each conv with its batch norm, the stem
 // (conv1, bn1) with partition 0 and fc (weight and bias) with its weight's.
 func (m *resnet) claimAll() {
-	cb := func(c convBN) {
-		m.claim(c.conv.W.Partition, strings.TrimSuffix(c.conv.W.Name, ".weight"), strings.TrimSuffix(c.bn.Weight.Name, ".weight"))
+	cb := func(c nn.ConvBN) {
+		m.claim(c.Conv.W.Partition, strings.TrimSuffix(c.Conv.W.Name, ".weight"), strings.TrimSuffix(c.BN.Weight.Name, ".weight"))
 	}
 	cb(m.stem)
 	for _, b := range m.blocks {
-		for _, l := range b.layers {
+		for _, l := range b.Layers {
 			cb(l)
 		}
-		if b.shortcut != nil {
-			cb(*b.shortcut)
+		if b.Shortcut != nil {
+			cb(*b.Shortcut)
 		}
 	}
 	m.claim(m.fc.W.Partition, "fc")
@@ -147,7 +114,7 @@ func ResNetCIFAR(depth int, c Config) (Model, error) {
 	h, w := c.Height, c.Width
 	in := scaled(16, c.WidthMult)
 	m.stem = newConvBN(m.ps, "conv1", "bn1", nn.ConvSpec{In: c.InChannels, Out: in, K: 3, Pad: 1}, 0, &h, &w, rng)
-	m.stem.conv.W.FirstOrLast = true
+	m.stem.Conv.W.FirstOrLast = true
 	for s, base := range []int{16, 32, 64} {
 		out := scaled(base, c.WidthMult)
 		for b := 0; b < n; b++ {
@@ -201,7 +168,7 @@ func imagenetResNet(name string, blocks []int, bottleneck bool, c Config) (Model
 		stem = nn.ConvSpec{In: c.InChannels, Out: in, K: 3, Pad: 1}
 	}
 	m.stem = newConvBN(m.ps, "conv1", "bn1", stem, 0, &h, &w, rng)
-	m.stem.conv.W.FirstOrLast = true
+	m.stem.Conv.W.FirstOrLast = true
 	if m.maxPool {
 		h, w = (h+2-3)/2+1, (w+2-3)/2+1
 	}

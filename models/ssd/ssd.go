@@ -96,43 +96,14 @@ func Proxy() Config {
 		Boxes:  ProxyBoxes}
 }
 
-type convBN struct {
-	conv *nn.Conv2d
-	bn   *nn.BatchNorm
-}
-
-func (c convBN) forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
-	return c.bn.Forward(tp, c.conv.Forward(tp, x), training)
-}
-
-type block struct {
-	layers   []convBN
-	shortcut *convBN
-}
-
-func (b *block) forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
-	h := x
-	for i, l := range b.layers {
-		h = l.forward(tp, h, training)
-		if i < len(b.layers)-1 {
-			h = tp.ReLU(h)
-		}
-	}
-	s := x
-	if b.shortcut != nil {
-		s = b.shortcut.forward(tp, x, training)
-	}
-	return tp.ReLU(tp.Add(h, s))
-}
-
-type extra struct{ a, b convBN }
+type extra struct{ a, b nn.ConvBN }
 
 // Model is an SSD: backbone, extra layers and heads, with its default boxes.
 type Model struct {
 	cfg     Config
 	ps      *nn.ParamSet
-	stem    convBN
-	blocks  []*block
+	stem    nn.ConvBN
+	blocks  []*nn.Residual
 	extras  []extra
 	loc     []*nn.Conv2d
 	conf    []*nn.Conv2d
@@ -164,14 +135,14 @@ func New(cfg Config) (*Model, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x55d^cfg.Seed))
 	m := &Model{cfg: cfg, ps: nn.NewParamSet()}
 	h, w := cfg.Boxes.FigSize, cfg.Boxes.FigSize
-	cb := func(conv, bn string, s nn.ConvSpec, part int) convBN {
+	cb := func(conv, bn string, s nn.ConvSpec, part int) nn.ConvBN {
 		c := nn.NewConv2d(m.ps, conv, s, rng)
 		c.W.Partition = part
 		h, w = c.Plan(h, w)
-		return convBN{conv: c, bn: nn.NewBatchNorm(m.ps, bn, s.Out)}
+		return nn.ConvBN{Conv: c, BN: nn.NewBatchNorm(m.ps, bn, s.Out)}
 	}
 	m.stem = cb("backbone.conv1", "backbone.bn1", nn.ConvSpec{In: cfg.InChannels, Out: cfg.StemWidth, K: cfg.StemK, Stride: cfg.StemStride, Pad: cfg.StemK / 2}, 0)
-	m.stem.conv.W.FirstOrLast = true
+	m.stem.Conv.W.FirstOrLast = true
 	if cfg.MaxPool {
 		h, w = (h+2-3)/2+1, (w+2-3)/2+1
 	}
@@ -190,15 +161,15 @@ func New(cfg Config) (*Model, error) {
 			out := st.Planes * exp
 			p := fmt.Sprintf("backbone.layer%d.%d.", s+1, b)
 			sh, sw := h, w
-			blk := &block{}
+			blk := &nn.Residual{}
 			if cfg.Bottleneck {
-				blk.layers = []convBN{
+				blk.Layers = []nn.ConvBN{
 					cb(p+"conv1", p+"bn1", nn.ConvSpec{In: in, Out: st.Planes, K: 1}, part),
 					cb(p+"conv2", p+"bn2", nn.ConvSpec{In: st.Planes, Out: st.Planes, K: 3, Stride: stride, Pad: 1}, part),
 					cb(p+"conv3", p+"bn3", nn.ConvSpec{In: st.Planes, Out: out, K: 1}, part),
 				}
 			} else {
-				blk.layers = []convBN{
+				blk.Layers = []nn.ConvBN{
 					cb(p+"conv1", p+"bn1", nn.ConvSpec{In: in, Out: out, K: 3, Stride: stride, Pad: 1}, part),
 					cb(p+"conv2", p+"bn2", nn.ConvSpec{In: out, Out: out, K: 3, Pad: 1}, part),
 				}
@@ -208,7 +179,7 @@ func New(cfg Config) (*Model, error) {
 				h, w = sh, sw
 				sc := cb(p+"downsample.0", p+"downsample.1", nn.ConvSpec{In: in, Out: out, K: 1, Stride: stride}, part)
 				h, w = bh, bw
-				blk.shortcut = &sc
+				blk.Shortcut = &sc
 			}
 			m.blocks = append(m.blocks, blk)
 			in = out
@@ -330,17 +301,17 @@ func (m *Model) Forward(tp *engine.Tape[float32], x *engine.Var[float32], traini
 		panic(fmt.Sprintf("ssd: input %v, want [N %d %d %d]", s, m.cfg.InChannels, S, S))
 	}
 	n := s[0]
-	h := tp.ReLU(m.stem.forward(tp, x, training))
+	h := tp.ReLU(m.stem.Forward(tp, x, training))
 	if m.cfg.MaxPool {
 		h = tp.MaxPool2D(h, engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 	}
 	for _, b := range m.blocks {
-		h = b.forward(tp, h, training)
+		h = b.Forward(tp, h, training)
 	}
 	feats := []*engine.Var[float32]{h}
 	for _, e := range m.extras {
-		h = tp.ReLU(e.a.forward(tp, h, training))
-		h = tp.ReLU(e.b.forward(tp, h, training))
+		h = tp.ReLU(e.a.Forward(tp, h, training))
+		h = tp.ReLU(e.b.Forward(tp, h, training))
 		feats = append(feats, h)
 	}
 	locs := make([]*engine.Var[float32], len(feats))
