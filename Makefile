@@ -58,6 +58,7 @@ vet:
 test: setup vet
 	CGO_ENABLED=$(CGO) $(GO) test $(GOFLAGS_TAGS) -timeout 20m ./...
 	$(if $(filter openblas,$(BLAS)),CGO_ENABLED=0 $(GO) test -short -timeout 20m ./...,@echo "pure-Go build already tested")
+	@$(MAKE) --no-print-directory test-slurm-if-root
 
 # Slow, realistic runs (LeNet-5 on MNIST to 98%, dense sanity runs, kill-and-resume).
 test-long: setup
@@ -95,7 +96,7 @@ SLURM_TEST_DIR ?= /tmp/gap-slurm-test
 SLURM_TEST_PORT ?= 6827
 test-slurm:
 	@GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh
-	@. $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -p 1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \
+	@. $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -p 1 -timeout 10m ./experiments/slurm/ ./cmd/gap/; \
 	  rc=$$?; GAP_SLURM_DIR=$(SLURM_TEST_DIR) scripts/slurm/stop.sh; exit $$rc
 
 # test-slurm when it can run (root, and the Slurm packages installed or
@@ -107,7 +108,7 @@ test-slurm-if-root:
 	else GAP_SLURM_DIR=$(SLURM_TEST_DIR) GAP_SLURM_PORT=$(SLURM_TEST_PORT) GAP_SLURM_MAX_ARRAY=1001 GAP_SLURM_CRED_EXPIRE=5 scripts/slurm/start.sh; rc=$$?; \
 	  if [ $$rc = 3 ]; then echo "test-slurm: skipped: the Slurm packages could not be installed (offline?)"; exit 0; fi; \
 	  [ $$rc = 0 ] || exit $$rc; \
-	  . $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -p 1 -timeout 5m ./experiments/slurm/ ./cmd/gap/; \
+	  . $(SLURM_TEST_DIR)/env.sh && CGO_ENABLED=0 $(GO) test -tags slurm -run 'Slurm' -count=1 -p 1 -timeout 10m ./experiments/slurm/ ./cmd/gap/; \
 	  rc=$$?; GAP_SLURM_DIR=$(SLURM_TEST_DIR) scripts/slurm/stop.sh; exit $$rc; \
 	fi
 

@@ -18,7 +18,7 @@ import (
 // executors are the values of reproduce's -executor flag.
 var executors = []struct{ name, desc string }{
 	{"local", "a worker pool on this machine (-jobs runs at once, the cores shared out); the default"},
-	{"slurm", "Slurm job arrays (sbatch): serial runs one array, each P-GaP run a chain of init, branch arrays, merges, fine-tune; gap status shows where they stand"},
+	{"slurm", "Slurm job arrays (sbatch): serial runs one array, each P-GaP run a chain of one branch array per round (each task first running the init or the merge before it), then merge and fine-tune; gap status shows where they stand"},
 }
 
 // slurmFlags are reproduce's flags for -executor slurm.
@@ -40,10 +40,16 @@ func stageTask(exe, resultsRoot, table string, r experiments.PlannedRun, stage s
 }
 
 // slurmPlan is the Slurm plan of a table's runs: each P-GaP run as a chain
-// of its stages (pgap-<id>-N: init, then per round a kappa-task branch array
-// and a merge, then the fine-tune), submitted first, and the serial runs as
-// one array ("serial"). Merges get one CPU; branches the run's CPUs divided by kappa,
-// as they get threads.
+// (pgap-<id>-N), submitted first, and the serial runs as one array
+// ("serial"). A P-GaP chain has one kappa-task branch array per round and
+// the fine-tune; the single-task stages between them ride along with the
+// next group instead of being groups of their own: each branch task of
+// round R first runs round-R (the init for R = 0, else the merge of round
+// R-1) and the fine-tune task first runs the last merge. Those stages are
+// idempotent and deterministic, so the kappa branch tasks that may compute
+// the same one at once write the same bytes (atomically); the chain's
+// critical path is rounds+1 scheduler hops instead of 2*rounds+2. Branches
+// get the run's CPUs divided by kappa, as they get threads.
 func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, res slurm.Resources) slurm.Plan {
 	var plan slurm.Plan
 	for _, r := range runs {
@@ -51,27 +57,30 @@ func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, re
 			continue
 		}
 		var stages [][]slurm.Task
+		var carry []string // single-task stages waiting for the next group
 		for _, set := range r.Stages() {
+			if len(set) == 1 && set[0] != "finetune" {
+				carry = append(carry, set[0])
+				continue
+			}
 			var tasks []slurm.Task
 			for _, s := range set {
-				tasks = append(tasks, stageTask(exe, resultsRoot, table, r, s))
+				t := stageTask(exe, resultsRoot, table, r, s)
+				t.Argv[len(t.Argv)-1] = strings.Join(append(append([]string(nil), carry...), s), ",")
+				tasks = append(tasks, t)
 			}
+			carry = nil
 			stages = append(stages, tasks)
 		}
 		chain := slurm.Chain("pgap-"+r.ID, stages...)
 		for i := range chain {
 			first := strings.TrimPrefix(chain[i].Tasks[0].ID, r.ID+"/")
-			switch {
-			case strings.HasPrefix(first, "branch-"):
+			if strings.HasPrefix(first, "branch-") {
 				b := res
 				if b.CPUsPerTask > 0 {
 					b.CPUsPerTask = max(1, b.CPUsPerTask/r.Kappa)
 				}
 				chain[i].Resources = &b
-			case strings.HasPrefix(first, "round-") && first != "round-0":
-				m := res
-				m.CPUsPerTask = 1
-				chain[i].Resources = &m
 			}
 		}
 		plan.Groups = append(plan.Groups, chain...)

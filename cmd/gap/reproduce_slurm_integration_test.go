@@ -115,7 +115,7 @@ func TestSlurmReproduceSameAsLocal(t *testing.T) {
 	t.Logf("P-GaP run %s: branches in array %s, jobs %v", pgapID, arrays[0], jobs)
 	// Submitting again finds everything done and submits nothing.
 	again, _ := gap(nil, "reproduce", "-table", "lenet", "-profile", "smoke", "-executor", "slurm", "-results", remote)
-	if !strings.Contains(again, "0 sbatch calls; 16 tasks already done") {
+	if !strings.Contains(again, "0 sbatch calls; 14 tasks already done") {
 		t.Errorf("resubmission of a finished table:\n%s", again)
 	}
 }
@@ -183,8 +183,8 @@ func TestSlurmCancelledBranchResubmitted(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if n := rep.Count(); n[slurm.Done] != 5 || n[slurm.Failed]+n[slurm.NotSubmitted] != 3 {
-		t.Fatalf("after the scancel: %v, want 5 done (init, 4 branches) and 3 not (branch 4, merge, fine-tune): %+v", n, rep.Tasks)
+	if n := rep.Count(); n[slurm.Done] != 4 || n[slurm.Failed]+n[slurm.NotSubmitted] != 2 {
+		t.Fatalf("after the scancel: %v, want 4 done (branches 0-3, each running the init first) and 2 not (branch 4, merge and fine-tune): %+v", n, rep.Tasks)
 	}
 	if _, err := os.Stat(filepath.Join(dir, id+".arrow")); err == nil {
 		t.Fatal("the run finished without its cancelled branch")
@@ -200,11 +200,16 @@ func TestSlurmCancelledBranchResubmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(raw), `"group": "pgap-`+id+`-1"`); n != 2 {
+	if n := strings.Count(string(raw), `"group": "pgap-`+id+`-0"`); n != 2 {
 		t.Errorf("branch array submitted %d times, want 2 (the resubmission runs branch 4 only)", n)
 	}
-	if n := strings.Count(string(raw), `"group": "pgap-`+id+`-0"`); n != 1 {
-		t.Errorf("init submitted %d times, want 1", n)
+	// The resubmitted branch found the init done and did not run it again.
+	blog, err := os.ReadFile(filepath.Join(slurm.Dir(dir), "logs", id+"__branch-0-4.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(blog), "stage already complete") || !strings.Contains(string(blog), "stage=round-0") {
+		t.Errorf("branch 4's log does not say it found round-0 complete:\n%s", blog)
 	}
 	got, err := loadRuns(remote, "lenet")
 	if err != nil || len(got) != 1 {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,8 +15,9 @@ import (
 )
 
 // The lenet table's Slurm plan: the serial runs in one array of run-stage
-// main tasks, the P-GaP run a chain init -> kappa branches -> merge (one CPU)
-// -> fine-tune, every task done once its run's result exists.
+// main tasks, the P-GaP run a chain of two groups: kappa branch tasks that
+// each run the init first, then one task that merges and fine-tunes; every
+// task done once its run's result exists.
 func TestSlurmPlanOfATable(t *testing.T) {
 	tab, err := experiments.LookupTable("lenet")
 	if err != nil {
@@ -43,11 +47,11 @@ func TestSlurmPlanOfATable(t *testing.T) {
 	if pg.ID == "" || pg.Kappa != 5 || pg.Rounds != 1 || serial != 8 {
 		t.Fatalf("lenet smoke: %d serial runs and P-GaP %+v; want 8 and kappa 5, 1 round", serial, pg)
 	}
-	if len(plan.Groups) != 5 {
+	if len(plan.Groups) != 3 {
 		t.Fatalf("groups: %+v", plan.Groups)
 	}
 	// The P-GaP chain first (its longest path starts first), then the serial array.
-	g := append([]slurm.Group{plan.Groups[4]}, plan.Groups[:4]...)
+	g := append([]slurm.Group{plan.Groups[2]}, plan.Groups[:2]...)
 	if g[0].Name != "serial" || len(g[0].Tasks) != serial || g[0].Resources != nil || len(g[0].After) != 0 {
 		t.Fatalf("groups: %+v", plan.Groups)
 	}
@@ -56,11 +60,15 @@ func TestSlurmPlanOfATable(t *testing.T) {
 	if first.ID != runs[0].ID+"/main" || !reflect.DeepEqual(first.Argv, want) || !reflect.DeepEqual(first.DoneIfAny, []string{runs[0].Result}) {
 		t.Errorf("first serial task %+v, want argv %v done if %s", first, want, runs[0].Result)
 	}
-	names := []string{"round-0", "branch-0-0", "round-1", "finetune"}
-	sizes := []int{1, 5, 1, 1}
+	names := []string{"branch-0-0", "finetune"}
+	stages := []string{"round-0,branch-0-0", "round-1,finetune"}
+	sizes := []int{5, 1}
 	for i, gr := range g[1:] {
 		if gr.Name != "pgap-"+pg.ID+"-"+string(rune('0'+i)) || len(gr.Tasks) != sizes[i] || gr.Tasks[0].ID != pg.ID+"/"+names[i] {
 			t.Errorf("P-GaP group %d: %s with %d tasks, first %s; want %d tasks, first %s", i, gr.Name, len(gr.Tasks), gr.Tasks[0].ID, sizes[i], names[i])
+		}
+		if argv := gr.Tasks[0].Argv; argv[len(argv)-1] != stages[i] {
+			t.Errorf("P-GaP group %d runs -stage %s, want %s", i, argv[len(argv)-1], stages[i])
 		}
 		if i > 0 && !reflect.DeepEqual(gr.After, []string{g[i].Name}) {
 			t.Errorf("group %s after %v, want %s", gr.Name, gr.After, g[i].Name)
@@ -71,14 +79,16 @@ func TestSlurmPlanOfATable(t *testing.T) {
 			}
 		}
 	}
-	if r := g[2].Resources; r == nil || r.CPUsPerTask != 1 || r.Partition != "cpu" || r.Mem != "2G" { // branches: 4 CPUs / kappa 5
+	for b, task := range g[1].Tasks {
+		if argv := task.Argv; argv[len(argv)-1] != "round-0,branch-0-"+string(rune('0'+b)) {
+			t.Errorf("branch task %d runs -stage %s", b, argv[len(argv)-1])
+		}
+	}
+	if r := g[1].Resources; r == nil || r.CPUsPerTask != 1 || r.Partition != "cpu" || r.Mem != "2G" { // branches: 4 CPUs / kappa 5
 		t.Errorf("branch resources %+v, want 1 CPU (4 / kappa 5), partition and memory kept", r)
 	}
-	if r := g[3].Resources; r == nil || r.CPUsPerTask != 1 || r.Time != "1:00:00" {
-		t.Errorf("merge resources %+v, want 1 CPU, time kept", r)
-	}
-	if g[1].Resources != nil || g[4].Resources != nil {
-		t.Errorf("init and fine-tune take the plan's resources, got %+v, %+v", g[1].Resources, g[4].Resources)
+	if g[2].Resources != nil {
+		t.Errorf("merge and fine-tune take the plan's resources, got %+v", g[2].Resources)
 	}
 }
 
@@ -127,5 +137,58 @@ func TestReproduceSlurmSubmits(t *testing.T) {
 		if code, _, _ := runCLI(t, append([]string{"reproduce", "-table", "lenet", "-profile", "smoke", "-results", results}, bad...)...); code != 2 {
 			t.Errorf("reproduce %v: exit %d, want 2", bad, code)
 		}
+	}
+}
+
+// The fused P-GaP stages the Slurm plan submits (each branch task runs the
+// init first; the last task merges and fine-tunes), run here one task after
+// another through run-stage, end with the local executor's result bit for
+// bit, and a second pass finds every stage complete.
+func TestRunStageFusedChainSameAsLocal(t *testing.T) {
+	if err := experiments.Available("mnist", ""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	fakeSlurm(t, "")
+	root := t.TempDir()
+	local, remote := filepath.Join(root, "local"), filepath.Join(root, "slurm")
+	row := []string{"-table", "lenet", "-profile", "smoke", "-rows", "pgap/0.9/uniform"}
+	threads := runtime.GOMAXPROCS(0) // the local run's, with one job
+	if code, out, stderr := runCLI(t, append([]string{"reproduce", "-executor", "slurm", "-cpus-per-task", strconv.Itoa(threads), "-results", remote}, row...)...); code != 0 {
+		t.Fatalf("submit: exit %d\n%s\n%s", code, out, stderr)
+	}
+	tab, err := experiments.LookupTable("lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("smoke")
+	runs, err := (experiments.Plan{Table: tab, Profile: p, Seeds: 1, Rows: []string{"pgap/0.9/uniform"}}).Runs(filepath.Join(remote, "lenet"), threads)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	plan := slurmPlan("gap", remote, "lenet", runs, slurm.Resources{CPUsPerTask: threads})
+	for pass := 0; pass < 2; pass++ {
+		for _, g := range plan.Groups {
+			for _, task := range g.Tasks {
+				if code, _, stderr := runCLI(t, task.Argv[1:]...); code != 0 {
+					t.Fatalf("%v: exit %d\n%s", task.Argv, code, stderr)
+				}
+			}
+		}
+	}
+	// The local executor in this process (its branches as goroutines).
+	if _, err := experiments.RunPlan(context.Background(), experiments.Plan{Table: tab, Profile: p, Seeds: 1, Rows: []string{"pgap/0.9/uniform"}},
+		experiments.Options{ResultsDir: local, Jobs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := loadRuns(local, "lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadRuns(remote, "lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 1 || len(b) != 1 || a[0].ID != b[0].ID || !reflect.DeepEqual(a[0].Final, b[0].Final) {
+		t.Fatalf("local %v, fused stages %v", a, b)
 	}
 }

@@ -7,13 +7,14 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/experiments/slurm"
 )
 
-// cmdRunStage runs exactly one stage of one run and exits: what each task of
-// a Slurm job array runs (gap reproduce -executor slurm). The run's spec was
+// cmdRunStage runs one stage of one run, or a few in order, and exits: what
+// each task of a Slurm job array runs (gap reproduce -executor slurm). The run's spec was
 // written into its checkpoint folder at submission. A stage already complete,
 // or a run whose result exists, exits 0 at once; SIGTERM stops the stage at
 // the next safe point with its checkpoints intact and exits non-zero.
@@ -22,7 +23,7 @@ func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	resultsDir := fs.String("results", "results/runs", "results folder (the table's runs are in <results>/<table>)")
 	table := fs.String("table", "", "table")
 	id := fs.String("id", "", "run identity")
-	stage := fs.String("stage", "", "stage: main (a serial run), or P-GaP's round-0, branch-R-B, round-N (the merge of round N-1), finetune")
+	stage := fs.String("stage", "", "stage: main (a serial run), or P-GaP's round-0, branch-R-B, round-N (the merge of round N-1), finetune; several comma-separated run in order (e.g. round-0,branch-0-1: a branch task that first makes sure the init exists)")
 	threads := fs.Int("threads", 0, "threads when the run's spec fixes none (0 = the Slurm allocation's CPUs, else the number of cores)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,15 +46,18 @@ func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		log.Info("epoch", "run", p.ID, "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", fmt.Sprintf("%.4f", p.Loss))
 	}
 	dir := filepath.Join(*resultsDir, *table)
-	err := experiments.RunStage(ctx, dir, *id, *stage, experiments.Env{Threads: n, Log: log, Progress: progress,
-		Commit: commit, Branches: processBranches(stderr)})
-	if errors.Is(err, experiments.ErrStageDone) {
-		log.Info("stage already complete", "run", *id, "stage", *stage)
-		return nil
+	env := experiments.Env{Threads: n, Log: log, Progress: progress, Commit: commit, Branches: processBranches(stderr)}
+	for _, st := range strings.Split(*stage, ",") {
+		st = strings.TrimSpace(st)
+		err := experiments.RunStage(ctx, dir, *id, st, env)
+		if errors.Is(err, experiments.ErrStageDone) {
+			log.Info("stage already complete", "run", *id, "stage", st)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		log.Info("stage complete", "run", *id, "stage", st)
 	}
-	if err != nil {
-		return err
-	}
-	log.Info("stage complete", "run", *id, "stage", *stage)
 	return nil
 }
