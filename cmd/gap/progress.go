@@ -21,6 +21,8 @@ type progress struct {
 	tty      bool
 	start    time.Time
 	total    int
+	totals   map[string]int // run ID -> its epochs (planned, then as the run reports them)
+	metric   string         // the table's headline metric ("top1", "bleu", ...)
 	done     map[string]int // run ID -> epochs finished
 	first    map[string]int // run ID -> epochs finished when first seen (resumed work)
 	lastLine int
@@ -36,13 +38,19 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newProgress(w io.Writer, specs []experiments.RunSpec, reg *methods.Registry, log *slog.Logger) (*progress, error) {
-	p := &progress{w: w, log: log, tty: isTerminal(w), start: time.Now(), done: map[string]int{}, first: map[string]int{}}
+	p := &progress{w: w, log: log, tty: isTerminal(w), start: time.Now(), done: map[string]int{}, first: map[string]int{},
+		totals: map[string]int{}, metric: "metric"}
 	for _, s := range specs {
 		m, err := reg.New(s.Row.Method, s.MethodParams())
 		if err != nil {
 			return nil, fmt.Errorf("row %s: %w", s.Row.Key(), err)
 		}
-		p.total += m.Epochs(s.Profile.Epochs)
+		n := m.Epochs(s.Profile.Epochs)
+		p.totals[s.ID()] = n
+		p.total += n
+		if s.Metric != "" {
+			p.metric = s.Metric
+		}
 	}
 	return p, nil
 }
@@ -55,6 +63,12 @@ func (p *progress) update(e experiments.Progress) {
 	}
 	if e.Epoch > p.done[e.ID] {
 		p.done[e.ID] = e.Epoch
+	}
+	// A run's own count (with a dense warm-up, say) replaces the planned one,
+	// so the share done never passes 100%.
+	if n := max(e.Epochs, e.Epoch); n > p.totals[e.ID] {
+		p.total += n - p.totals[e.ID]
+		p.totals[e.ID] = n
 	}
 	var done, fresh int
 	for id, d := range p.done {
@@ -71,8 +85,8 @@ func (p *progress) update(e experiments.Progress) {
 		metric = "-"
 	}
 	if p.tty {
-		line := fmt.Sprintf("\r[%3.0f%% eta %s] %s seed %d %s epoch %d/%d loss %.4f top1 %s",
-			100*float64(done)/float64(max(1, p.total)), eta, e.Row, e.Seed, e.Stage, e.Epoch, e.Epochs, e.Loss, metric)
+		line := fmt.Sprintf("\r[%3.0f%% eta %s] %s seed %d %s epoch %d/%d loss %.4f %s %s",
+			100*float64(done)/float64(max(1, p.total)), eta, e.Row, e.Seed, e.Stage, e.Epoch, e.Epochs, e.Loss, p.metric, metric)
 		pad := p.lastLine - len(line)
 		p.lastLine = len(line)
 		if pad > 0 {
@@ -82,7 +96,7 @@ func (p *progress) update(e experiments.Progress) {
 		return
 	}
 	p.log.Info("epoch", "row", e.Row, "seed", e.Seed, "stage", e.Stage, "epoch", e.Epoch, "of", e.Epochs,
-		"loss", fmt.Sprintf("%.4f", e.Loss), "top1", metric, "table_done", fmt.Sprintf("%.0f%%", 100*float64(done)/float64(max(1, p.total))), "eta", eta)
+		"loss", fmt.Sprintf("%.4f", e.Loss), p.metric, metric, "table_done", fmt.Sprintf("%.0f%%", 100*float64(done)/float64(max(1, p.total))), "eta", eta)
 }
 
 func (p *progress) finish() {
