@@ -36,9 +36,11 @@ func newGMP(p map[string]string) (Method, error) {
 	g.startFrac = ps.Float("start_frac", 0.3)
 	g.endFrac = ps.Float("end_frac", 0.6)
 	g.freq = ps.Int("freq", 100)
+	ps.Doc("start_epoch", "an epoch; < 0 = start_frac of the budget")
+	ps.Doc("start_frac", "see end_frac")
 	ps.Check(g.freq > 0, "freq", "an integer > 0 (steps)")
 	ps.Check(g.startFrac >= 0 && g.startFrac < g.endFrac && g.endFrac <= 1, "end_frac", "0 <= start_frac < end_frac <= 1")
-	ps.Check(g.endP < 0 || g.endP > g.startP, "end_epoch", "an epoch after start_epoch")
+	ps.Check(g.endP < 0 || g.endP > g.startP, "end_epoch", "an epoch after start_epoch; < 0 = end_frac of the budget")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}

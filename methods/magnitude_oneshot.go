@@ -3,9 +3,9 @@ package methods
 import "fmt"
 
 // MagnitudeOneshot prunes the initial weights once by magnitude, each layer
-// to its target from the distribution, and keeps that mask fixed. It is the
-// README's worked example of a complete method: a type, a factory that
-// parses its parameters, and one line in roster().
+// to its target from the distribution, and keeps that mask fixed: the
+// smallest complete method of the package (a type, a factory that parses
+// its parameters and declares its plan, Init, and one line in roster()).
 type MagnitudeOneshot struct {
 	base
 	epochsFactor float64

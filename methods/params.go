@@ -138,6 +138,10 @@ func (p *params) Check(ok bool, name, want string) {
 	}
 }
 
+// Doc documents a parameter's valid values where every value of its type
+// is accepted (no check to make).
+func (p *params) Doc(name, valid string) { p.Check(true, name, valid) }
+
 // Err returns the first parse error, or an error for unknown parameters.
 func (p *params) Err() error {
 	if p.err != nil {

@@ -1,6 +1,6 @@
 package methods
 
-//go:generate go test -run ^TestReadmeTablesAreGenerated$ -update .
+//go:generate go test -run TestReadmeTablesAreGenerated -update .
 
 import (
 	"fmt"
