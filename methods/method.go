@@ -132,7 +132,10 @@ func (p Phase) String() string {
 //	    m.EpochEnd(ctx)                 // ctx.Epoch = the epoch just finished
 //	}
 //
-// Methods call ApplyMasks themselves after every mask change.
+// Methods call ApplyMasks themselves after every mask change. A method that
+// embeds Base declares its schedule as a Plan and gets Epochs, Phase,
+// RestartsOptimizerAt (Restarter) and TargetsAtInit derived from it; it
+// writes only its mask rule (Init, Update, EpochEnd).
 type Method interface {
 	// Name is the registry name.
 	Name() string
@@ -184,6 +187,7 @@ type AfterStepper interface {
 // (zero momentum and moments, Adam's step counter at 0) and restarts the
 // profile's learning-rate warm-up, unless the profile keeps the state; the
 // schedule's decay runs on over the whole run.
+// Base derives it from the plan's phases marked Restart.
 type Restarter interface {
 	RestartsOptimizerAt(epoch int) bool
 }
@@ -194,6 +198,7 @@ type Restarter interface {
 // weights, a runner may train the model dense for a short warm-up before
 // Init so that the ratios come from trained weights, as they do for the
 // methods that prune a trained model (GMP, prune-from-pretrained).
+// Base derives it from the plan's Targets (TargetsInit).
 type TargetsAtInit interface {
 	TargetsAtInit() bool
 }
