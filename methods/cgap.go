@@ -40,7 +40,8 @@ type CGaP struct {
 
 func newCGaP(p map[string]string) (Method, error) {
 	ps := newParams("cgap", p)
-	c := &CGaP{base: base{name: "cgap", ps: ps}}
+	c := &CGaP{}
+	c.base = newBase("cgap", ps, c.plan)
 	c.kappa = ps.Int("kappa", 4)
 	c.rounds = ps.Int("rounds", 10)
 	c.stepP = ps.Int("step_epochs", 0)
@@ -75,12 +76,22 @@ func randomSeq(rng *rand.Rand, kappa, rounds int) []int {
 	return seq
 }
 
-// Epochs fixes T and the fine-tune length from base and returns the total.
-func (c *CGaP) Epochs(base int) int {
-	c.stepEp = derive(c.stepP, max(1, base/4))
-	c.ftEp = derive(c.ftP, base)
+// plan fixes T and the fine-tune length from the budget: step j grows
+// partition seq[j] for T epochs, each step with a fresh optimiser, then the
+// fine-tune (the partitions are known before Init only for order=cyclic).
+func (c *CGaP) plan(budget int) Plan {
+	c.stepEp = derive(c.stepP, max(1, budget/4))
+	c.ftEp = derive(c.ftP, budget)
 	c.resolvedEpochs = true
-	return c.stepEp*c.Steps() + c.ftEp
+	p := Plan{Targets: TargetsInit}
+	for j := 0; j < c.Steps(); j++ {
+		part := -1
+		if c.seq != nil {
+			part = c.seq[j]
+		}
+		p = p.Then("grow", c.stepEp, part, j, true)
+	}
+	return p.Then("finetune", c.ftEp, -1, c.Steps(), true)
 }
 
 // Steps is the number of grow steps, rounds*kappa + 1.
@@ -103,6 +114,7 @@ func (c *CGaP) Init(ctx *Context) error {
 	}
 	if c.order == "random" {
 		c.seq = randomSeq(ctx.RNG, c.kappa, c.rounds)
+		c.replan() // the plan now names the grown partitions
 	}
 	keeps, err := targetKeeps(ctx)
 	if err != nil {
@@ -180,22 +192,3 @@ func (c *CGaP) EpochEnd(ctx *Context) error {
 	ApplyMasks(ctx)
 	return nil
 }
-
-// Phase is grow[p]#j for step j's epochs, then finetune.
-func (c *CGaP) Phase(epoch int) Phase {
-	j := epoch / max(c.stepEp, 1)
-	if j < c.Steps() {
-		p := -1
-		if c.seq != nil {
-			p = c.seq[j]
-		}
-		return Phase{Name: "grow", Partition: p, Step: j}
-	}
-	return Phase{Name: "finetune", Partition: -1, Step: c.Steps()}
-}
-
-// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
-func (m *CGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
-
-// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
-func (*CGaP) TargetsAtInit() bool { return true }

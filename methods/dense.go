@@ -8,17 +8,11 @@ func newDense(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &Dense{base{name: "dense", ps: ps}}, nil
+	return &Dense{newBase("dense", ps, func(budget int) Plan { return OnePhase("dense", budget, TargetsNone) })}, nil
 }
-
-// Epochs is the base budget.
-func (d *Dense) Epochs(base int) int { return base }
 
 // Init sets every mask to 1.
 func (d *Dense) Init(ctx *Context) error {
 	denseMasks(ctx)
 	return nil
 }
-
-// Phase is always "dense".
-func (d *Dense) Phase(epoch int) Phase { return Phase{Name: "dense", Partition: -1} }

@@ -193,22 +193,10 @@ func ResolveTargets(ctx *Context) ([]float64, error) {
 	return out, nil
 }
 
-// targetKeeps resolves the targets as exact keep counts per tensor.
 // TargetKeeps is each tensor's keep count at its target (ResolveTargets).
 func TargetKeeps(ctx *Context) ([]int, error) { return targetKeeps(ctx) }
 
-// PruneToKeeps is the shared prune loop: every non-Dense tensor for which
-// sel is true (nil: all) keeps its keeps[i] largest-|w| weights; masks are
-// then applied. Scores other than |w| go through TopKMask directly.
-func PruneToKeeps(ctx *Context, keeps []int, sel func(*Tensor) bool) {
-	for i, t := range ctx.Tensors {
-		if !t.Dense && (sel == nil || sel(t)) {
-			TopKMask(absCopy(t.W), keeps[i], t.M)
-		}
-	}
-	ApplyMasks(ctx)
-}
-
+// targetKeeps resolves the targets as exact keep counts per tensor.
 func targetKeeps(ctx *Context) ([]int, error) {
 	s, err := ResolveTargets(ctx)
 	if err != nil {
@@ -230,23 +218,17 @@ func derive(param, fallback int) int {
 }
 
 // randomMasks sets every non-Dense tensor's mask at random to its target
-// (Dense: all ones) and applies the masks.
+// (Dense: all ones) and applies the masks: the prune-to-keeps loop with the
+// random rule.
 func randomMasks(ctx *Context) error {
 	if ctx.RNG == nil {
 		return fmt.Errorf("random masks: ctx.RNG is nil")
 	}
-	s, err := ResolveTargets(ctx)
+	keeps, err := targetKeeps(ctx)
 	if err != nil {
 		return err
 	}
-	for i, t := range ctx.Tensors {
-		if t.Dense {
-			setOnes(t.M)
-			continue
-		}
-		RandomMask(ctx.RNG, s[i], t.M)
-	}
-	ApplyMasks(ctx)
+	PruneToKeepsBy(ctx, keeps, RandomKeep, nil)
 	return nil
 }
 

@@ -5,27 +5,26 @@ import (
 	"math"
 )
 
-// dst is the dynamic-sparse-training core shared by RigL and SET (RigL's
-// generic_mask_update): masks start random at the distribution's per-layer
-// sparsity; every deltaT steps until T_end, each non-Dense layer drops the
-// floor(f*active) active weights of smallest |w| and regrows as many among
-// the positions not kept (RigL: largest |G|; SET: uniformly at random). As
-// in RigL, a just-dropped position is a candidate for regrowth (it keeps
-// its value and optimiser state if regrown); a newly activated position
-// starts at W=0 with zeroed optimiser state. Per-layer counts never change.
+// dst is the dynamic-sparse-training core shared by RigL and SET: masks
+// start random at the distribution's per-layer sparsity (the random rule of
+// the prune-to-keeps loop); every deltaT steps until T_end the drop-and-grow
+// loop (DropGrow: drop the smallest |w|, regrow by the method's grow score)
+// runs at the step's drop fraction. RigL and SET differ only in the grow
+// score (|grad| or random) and in when the update runs (before the
+// optimiser step, replacing it, or after it).
 type dst struct {
 	base
 	alpha   float64 // initial drop fraction
 	deltaT  int     // steps between updates
 	endFrac float64 // T_end as a fraction of the total steps
 	anneal  string  // "cosine" or "constant"
-	random  bool    // SET's random regrowth
-	endStep int64   // resolved at Init
+	rule    DropGrow
+	endStep int64 // resolved at Init
 }
 
-func parseDST(name string, p map[string]string, anneal string) (*dst, error) {
+func parseDST(name string, p map[string]string, anneal string, rule DropGrow) (*dst, error) {
 	ps := newParams(name, p)
-	d := &dst{base: base{name: name, ps: ps}}
+	d := &dst{base: newBase(name, ps, sparseFromInit), rule: rule}
 	d.alpha = ps.Float("drop_fraction", 0.3)
 	d.deltaT = ps.Int("delta_t", 100)
 	d.endFrac = ps.Float("end_frac", 0.75)
@@ -42,9 +41,6 @@ func parseDST(name string, p map[string]string, anneal string) (*dst, error) {
 	}
 	return d, nil
 }
-
-// Epochs is the base budget.
-func (d *dst) Epochs(base int) int { return base }
 
 // Init draws random masks at the per-layer targets and fixes T_end.
 func (d *dst) Init(ctx *Context) error {
@@ -82,75 +78,8 @@ func (d *dst) Update(ctx *Context) error {
 	if !d.IsUpdateStep(ctx.Step) {
 		return nil
 	}
-	f := d.DropFraction(ctx.Step)
-	for _, t := range ctx.Tensors {
-		if t.Dense {
-			continue
-		}
-		if err := d.updateTensor(ctx, t, f); err != nil {
-			return fmt.Errorf("%s step %d: %w", d.name, ctx.Step, err)
-		}
-	}
-	ApplyMasks(ctx)
-	return nil
-}
-
-func (d *dst) updateTensor(ctx *Context, t *Tensor, f float64) error {
-	n := t.Size()
-	if len(t.G) != n {
-		return fmt.Errorf("tensor %s: gradient has %d elements, want %d", t.Name, len(t.G), n)
-	}
-	active := make([]bool, n)
-	nActive := 0
-	for i, m := range t.M {
-		if m != 0 {
-			active[i] = true
-			nActive++
-		}
-	}
-	nDrop := int(f * float64(nActive))
-	if nDrop == 0 {
-		return nil
-	}
-	kept := make([]float32, n)
-	topKAmong(absCopy(t.W), active, nActive-nDrop, kept)
-	cand := make([]bool, n)
-	for i := range cand {
-		cand[i] = kept[i] == 0
-	}
-	grown := make([]float32, n)
-	if d.random {
-		idx := make([]int, 0, n-nActive+nDrop)
-		for i, c := range cand {
-			if c {
-				idx = append(idx, i)
-			}
-		}
-		for i := 0; i < nDrop; i++ {
-			j := i + ctx.RNG.IntN(len(idx)-i)
-			idx[i], idx[j] = idx[j], idx[i]
-			grown[idx[i]] = 1
-		}
-	} else {
-		topKAmong(absCopy(t.G), cand, nDrop, grown)
-	}
-	var fresh []int
-	for i := range t.M {
-		if grown[i] != 0 && !active[i] {
-			fresh = append(fresh, i)
-			t.W[i] = 0
-		}
-		if kept[i] != 0 || grown[i] != 0 {
-			t.M[i] = 1
-		} else {
-			t.M[i] = 0
-		}
-	}
-	if ctx.Opt != nil && len(fresh) > 0 {
-		ctx.Opt.ZeroIndices(t.Name, fresh)
+	if err := d.rule.Apply(ctx, d.DropFraction(ctx.Step)); err != nil {
+		return fmt.Errorf("%s step %d: %w", d.name, ctx.Step, err)
 	}
 	return nil
 }
-
-// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
-func (*dst) TargetsAtInit() bool { return true }

@@ -29,23 +29,28 @@ type GMP struct {
 
 func newGMP(p map[string]string) (Method, error) {
 	ps := newParams("gmp", p)
-	g := &GMP{base: base{name: "gmp", ps: ps}}
+	g := &GMP{}
+	g.base = newBase("gmp", ps, g.plan)
 	g.startP = ps.Int("start_epoch", -1)
 	g.endP = ps.Int("end_epoch", -1)
 	g.startFrac = ps.Float("start_frac", 0.3)
 	g.endFrac = ps.Float("end_frac", 0.6)
 	g.freq = ps.Int("freq", 100)
+	ps.Doc("start_epoch", "an epoch; < 0 = start_frac of the budget")
+	ps.Doc("start_frac", "see end_frac")
 	ps.Check(g.freq > 0, "freq", "an integer > 0 (steps)")
 	ps.Check(g.startFrac >= 0 && g.startFrac < g.endFrac && g.endFrac <= 1, "end_frac", "0 <= start_frac < end_frac <= 1")
-	ps.Check(g.endP < 0 || g.endP > g.startP, "end_epoch", "an epoch after start_epoch")
+	ps.Check(g.endP < 0 || g.endP > g.startP, "end_epoch", "an epoch after start_epoch; < 0 = end_frac of the budget")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	return g, nil
 }
 
-// Epochs is the base budget; it also fixes the pruning window in epochs.
-func (g *GMP) Epochs(base int) int {
+// plan is the base budget: dense before the pruning window, "prune" inside
+// it, "sparse" after (one optimiser throughout); it fixes the window in
+// epochs.
+func (g *GMP) plan(base int) Plan {
 	g.epochs = base
 	g.startEp = g.startP
 	if g.startEp < 0 {
@@ -55,7 +60,11 @@ func (g *GMP) Epochs(base int) int {
 	if g.endEp < 0 {
 		g.endEp = max(g.startEp+1, int(math.Round(g.endFrac*float64(base))))
 	}
-	return base
+	start, end := min(g.startEp, base), min(g.endEp, base)
+	return Plan{Targets: TargetsFirstPrune}.
+		Then("dense", start, -1, 0, false).
+		Then("prune", end-start, -1, 1, false).
+		Then("sparse", base-end, -1, 2, false)
 }
 
 // Window is the pruning window [start, end) in epochs (valid after Epochs).
@@ -121,24 +130,10 @@ func (g *GMP) Update(ctx *Context) error {
 		}
 	}
 	frac := g.SparsityAt(ctx, ctx.Step)
+	keeps := make([]int, len(ctx.Tensors))
 	for i, t := range ctx.Tensors {
-		if t.Dense {
-			continue
-		}
-		zeros := int(math.Round(frac * float64(g.finalZeros[i])))
-		pruneMagnitudeActive(t, t.Size()-zeros)
+		keeps[i] = t.Size() - int(math.Round(frac*float64(g.finalZeros[i])))
 	}
-	ApplyMasks(ctx)
+	PruneActiveBy(ctx, keeps, Magnitude, nil)
 	return nil
-}
-
-// Phase is "dense" before the window, "prune" inside it, "sparse" after.
-func (g *GMP) Phase(epoch int) Phase {
-	switch {
-	case epoch < g.startEp:
-		return Phase{Name: "dense", Partition: -1}
-	case epoch < g.endEp:
-		return Phase{Name: "prune", Partition: -1, Step: 1}
-	}
-	return Phase{Name: "sparse", Partition: -1, Step: 2}
 }

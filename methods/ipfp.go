@@ -24,7 +24,8 @@ type IPFP struct {
 
 func newIPFP(p map[string]string) (Method, error) {
 	ps := newParams("ipfp", p)
-	m := &IPFP{base: base{name: "ipfp", ps: ps}}
+	m := &IPFP{}
+	m.base = newBase("ipfp", ps, m.plan)
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.cycles = ps.Int("cycles", 3)
 	m.cycleP = ps.Int("cycle_epochs", 0)
@@ -38,11 +39,16 @@ func newIPFP(p map[string]string) (Method, error) {
 	return m, nil
 }
 
-// Epochs is D + K*C.
-func (m *IPFP) Epochs(base int) int {
-	m.denseEp = derive(m.denseP, max(1, base))
-	m.cycleEp = derive(m.cycleP, max(1, base/m.cycles))
-	return m.denseEp + m.cycles*m.cycleEp
+// plan is D dense epochs, then K cycles of C fine-tune epochs, each with
+// a fresh optimiser after its prune.
+func (m *IPFP) plan(budget int) Plan {
+	m.denseEp = derive(m.denseP, max(1, budget))
+	m.cycleEp = derive(m.cycleP, max(1, budget/m.cycles))
+	p := Plan{Targets: TargetsFirstPrune}.Then("dense", m.denseEp, -1, 0, false)
+	for k := 1; k <= m.cycles; k++ {
+		p = p.Then("finetune", m.cycleEp, -1, k, true)
+	}
+	return p
 }
 
 // Init starts dense.
@@ -75,28 +81,16 @@ func (m *IPFP) EpochEnd(ctx *Context) error {
 	if err != nil {
 		return m.errorf("cycle %d: %w", k, err)
 	}
+	keeps := make([]int, len(ctx.Tensors))
 	for i, t := range ctx.Tensors {
 		if t.Dense {
 			continue
 		}
-		keep := KeepCount(t.Size(), m.CycleSparsity(s[i], k))
+		keeps[i] = KeepCount(t.Size(), m.CycleSparsity(s[i], k))
 		if k == m.cycles {
-			keep = KeepCount(t.Size(), s[i]) // exact at the end
+			keeps[i] = KeepCount(t.Size(), s[i]) // exact at the end
 		}
-		pruneMagnitudeActive(t, keep)
 	}
-	ApplyMasks(ctx)
+	PruneActiveBy(ctx, keeps, Magnitude, nil)
 	return nil
 }
-
-// Phase is dense, then finetune#k for cycle k.
-func (m *IPFP) Phase(epoch int) Phase {
-	if epoch < m.denseEp {
-		return Phase{Name: "dense", Partition: -1}
-	}
-	k := min((epoch-m.denseEp)/max(m.cycleEp, 1)+1, m.cycles)
-	return Phase{Name: "finetune", Partition: -1, Step: k}
-}
-
-// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
-func (m *IPFP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

@@ -3,9 +3,9 @@ package methods
 import "fmt"
 
 // MagnitudeOneshot prunes the initial weights once by magnitude, each layer
-// to its target from the distribution, and keeps that mask fixed. It is the
-// README's worked example of a complete method: a type, a factory that
-// parses its parameters, and one line in roster().
+// to its target from the distribution, and keeps that mask fixed: the
+// smallest complete method of the package (a type, a factory that parses
+// its parameters and declares its plan, Init, and one line in roster()).
 type MagnitudeOneshot struct {
 	base
 	epochsFactor float64
@@ -18,12 +18,15 @@ func newMagnitudeOneshot(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &MagnitudeOneshot{base{name: "magnitude-oneshot", ps: ps}, f}, nil
+	m := &MagnitudeOneshot{epochsFactor: f}
+	m.base = newBase("magnitude-oneshot", ps, m.plan)
+	return m, nil
 }
 
-// Epochs is epochs_factor x base (at least 1).
-func (m *MagnitudeOneshot) Epochs(base int) int {
-	return max(1, int(float64(base)*m.epochsFactor+0.5))
+// plan is one sparse phase of epochs_factor x base epochs (at least 1),
+// the mask fixed at Init from the initial weights.
+func (m *MagnitudeOneshot) plan(budget int) Plan {
+	return OnePhase("sparse", max(1, int(float64(budget)*m.epochsFactor+0.5)), TargetsInitialWeights)
 }
 
 // Init keeps the largest |w| of each layer, to its target.

@@ -126,25 +126,7 @@ func absCopy(w []float32) []float32 {
 // RandomMask sets mask to exactly KeepCount(len(mask), sparsity) ones at
 // uniformly random positions drawn from rng (partial Fisher-Yates).
 func RandomMask(rng *rand.Rand, sparsity float64, mask []float32) {
-	n := len(mask)
-	k := KeepCount(n, sparsity)
-	// Choose the smaller side at random positions.
-	pick, fill, other := k, float32(1), float32(0)
-	if n-k < k {
-		pick, fill, other = n-k, 0, 1
-	}
-	for i := range mask {
-		mask[i] = other
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	for i := 0; i < pick; i++ {
-		j := i + rng.IntN(n-i)
-		idx[i], idx[j] = idx[j], idx[i]
-		mask[idx[i]] = fill
-	}
+	randomKeep(rng, KeepCount(len(mask), sparsity), mask)
 }
 
 // GlobalTopK keeps the k largest scores across all the given score slices
@@ -271,22 +253,4 @@ func setOnes(m []float32) {
 	for i := range m {
 		m[i] = 1
 	}
-}
-
-// pruneMagnitudeActive prunes t to keep exactly keep elements by |w|,
-// choosing only among currently active elements (inactive ones stay
-// pruned; if fewer than keep are active the mask is left unchanged).
-func pruneMagnitudeActive(t *Tensor, keep int) {
-	active := make([]bool, len(t.M))
-	na := 0
-	for i, m := range t.M {
-		active[i] = m != 0
-		if active[i] {
-			na++
-		}
-	}
-	if keep >= na {
-		return
-	}
-	topKAmong(absCopy(t.W), active, keep, t.M)
 }

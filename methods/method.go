@@ -132,7 +132,10 @@ func (p Phase) String() string {
 //	    m.EpochEnd(ctx)                 // ctx.Epoch = the epoch just finished
 //	}
 //
-// Methods call ApplyMasks themselves after every mask change.
+// Methods call ApplyMasks themselves after every mask change. A method that
+// embeds Base declares its schedule as a Plan and gets Epochs, Phase,
+// RestartsOptimizerAt (Restarter) and TargetsAtInit derived from it; it
+// writes only its mask rule (Init, Update, EpochEnd).
 type Method interface {
 	// Name is the registry name.
 	Name() string
@@ -184,6 +187,7 @@ type AfterStepper interface {
 // (zero momentum and moments, Adam's step counter at 0) and restarts the
 // profile's learning-rate warm-up, unless the profile keeps the state; the
 // schedule's decay runs on over the whole run.
+// Base derives it from the plan's phases marked Restart.
 type Restarter interface {
 	RestartsOptimizerAt(epoch int) bool
 }
@@ -194,20 +198,29 @@ type Restarter interface {
 // weights, a runner may train the model dense for a short warm-up before
 // Init so that the ratios come from trained weights, as they do for the
 // methods that prune a trained model (GMP, prune-from-pretrained).
+// Base derives it from the plan's Targets (TargetsInit).
 type TargetsAtInit interface {
 	TargetsAtInit() bool
 }
 
-// stepChanges reports whether epoch starts a new phase step of m.
-func stepChanges(m Method, epoch int) bool {
-	return epoch > 0 && m.Phase(epoch).Step != m.Phase(epoch-1).Step
-}
-
-// base is embedded by the simple methods: no-op hooks and the parameters
-// as parsed.
+// base is embedded by every method of the package (exported as Base): the
+// name, the parameters as parsed, no-op hooks, and the runner-facing
+// schedule (Epochs, Phase, RestartsOptimizerAt, TargetsAtInit) derived from
+// the method's plan.
 type base struct {
 	name string
 	ps   *params
+	// planFn declares the method's plan for a base budget (nil: one
+	// "sparse" phase of the whole budget, targets from the initial
+	// weights). It may fix the method's schedule fields as a side effect.
+	planFn func(budget int) Plan
+	plan   *Plan // resolved by Plan (or Epochs)
+	budget int   // the budget plan was resolved for
+}
+
+// newBase returns a base for the named method with its parser and plan.
+func newBase(name string, ps *params, plan func(budget int) Plan) base {
+	return base{name: name, ps: ps, planFn: plan}
 }
 
 // Params describes every parameter the method declares with its resolved
@@ -228,7 +241,55 @@ func (b base) Update(ctx *Context) error { return nil }
 // EpochEnd does nothing by default.
 func (b base) EpochEnd(ctx *Context) error { return nil }
 
-// Phase is "sparse" by default.
-func (b base) Phase(epoch int) Phase { return Phase{Name: "sparse", Partition: -1} }
+func (b *base) declare(budget int) Plan {
+	if b.planFn == nil {
+		return OnePhase("sparse", budget, TargetsInitialWeights)
+	}
+	return b.planFn(budget)
+}
+
+// Plan resolves the method's plan for the base budget (see Planner); the
+// runner-facing answers below read it.
+func (b *base) Plan(budget int) Plan {
+	p := b.declare(budget)
+	b.plan, b.budget = &p, budget
+	return p
+}
+
+// replan resolves the plan again for the same budget, after Init learned
+// what the plan depends on (C-GaP's random order).
+func (b *base) replan() {
+	if b.plan != nil {
+		b.Plan(b.budget)
+	}
+}
+
+// Epochs is the plan's length for the base budget; it resolves the plan,
+// so it comes before Init and Phase.
+func (b *base) Epochs(budget int) int { return b.Plan(budget).Epochs() }
+
+// Phase is the plan's phase at epoch ("sparse" before the plan is
+// resolved).
+func (b *base) Phase(epoch int) Phase {
+	if b.plan == nil {
+		return Phase{Name: "sparse", Partition: -1}
+	}
+	return b.plan.PhaseAt(epoch)
+}
+
+// RestartsOptimizerAt is true at the first epoch of a plan phase that
+// restarts the optimiser (see Restarter).
+func (b *base) RestartsOptimizerAt(epoch int) bool {
+	return b.plan != nil && b.plan.RestartsAt(epoch)
+}
+
+// TargetsAtInit is true when the plan fixes the targets at Init from
+// trained weights (see the TargetsAtInit interface and TargetsInit).
+func (b *base) TargetsAtInit() bool {
+	if b.plan != nil {
+		return b.plan.Targets == TargetsInit
+	}
+	return b.declare(max(b.budget, 1)).Targets == TargetsInit
+}
 
 func (b base) errorf(f string, a ...any) error { return fmt.Errorf(b.name+": "+f, a...) }

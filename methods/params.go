@@ -138,6 +138,10 @@ func (p *params) Check(ok bool, name, want string) {
 	}
 }
 
+// Doc documents a parameter's valid values where every value of its type
+// is accepted (no check to make).
+func (p *params) Doc(name, valid string) { p.Check(true, name, valid) }
+
 // Err returns the first parse error, or an error for unknown parameters.
 func (p *params) Err() error {
 	if p.err != nil {
@@ -173,10 +177,20 @@ const maxCount = 1 << 20
 // inRange reports whether a count is in lo..maxCount.
 func inRange(v, lo int) bool { return v >= lo && v <= maxCount }
 
-// Base is what a method written outside this package embeds: its Name, the
-// no-op Update and EpochEnd, a "sparse" Phase, and Params (Described) from
-// the parser p (nil: no parameters).
+// Base is what a method embeds: its Name, the no-op Update and EpochEnd,
+// Params (Described) from its parser, and the runner-facing schedule
+// (Epochs, Phase, RestartsOptimizerAt, TargetsAtInit) derived from its
+// Plan. Embed it by value in a struct used through a pointer.
 type Base = base
 
-// NewBase returns the embeddable Base of a method named name.
-func NewBase(name string, p *Params) Base { return base{name: name, ps: p} }
+// NewBase returns the embeddable Base of a method named name whose plan is
+// one "sparse" phase of the whole budget with targets from the initial
+// weights (the hooks of a method that declares nothing else).
+func NewBase(name string, p *Params) Base { return newBase(name, p, nil) }
+
+// NewPlannedBase returns the embeddable Base of a method named name that
+// declares its plan: plan(budget) returns the phases for a base budget
+// (see Plan; it may fix the method's schedule fields as a side effect).
+func NewPlannedBase(name string, p *Params, plan func(budget int) Plan) Base {
+	return newBase(name, p, plan)
+}

@@ -21,7 +21,8 @@ type PFP struct {
 
 func newPFP(p map[string]string) (Method, error) {
 	ps := newParams("pfp", p)
-	m := &PFP{base: base{name: "pfp", ps: ps}}
+	m := &PFP{}
+	m.base = newBase("pfp", ps, m.plan)
 	m.denseP = ps.Int("dense_epochs", 0)
 	m.ftP = ps.Int("finetune_epochs", 0)
 	m.denseFrac = ps.Float("dense_frac", 0.5)
@@ -34,13 +35,16 @@ func newPFP(p map[string]string) (Method, error) {
 	return m, nil
 }
 
-// Epochs is D + F (= base unless dense_epochs or finetune_epochs are set).
-func (m *PFP) Epochs(base int) int {
-	d := int(math.Round(m.denseFrac * float64(base)))
-	d = max(1, min(d, base-1))
+// plan is D dense epochs, then F fine-tune epochs with a fresh optimiser
+// (D + F = the budget unless dense_epochs or finetune_epochs are set).
+func (m *PFP) plan(budget int) Plan {
+	d := int(math.Round(m.denseFrac * float64(budget)))
+	d = max(1, min(d, budget-1))
 	m.denseEp = derive(m.denseP, d)
-	m.ftEp = derive(m.ftP, max(0, base-m.denseEp))
-	return m.denseEp + m.ftEp
+	m.ftEp = derive(m.ftP, max(0, budget-m.denseEp))
+	return Plan{Targets: TargetsFirstPrune}.
+		Then("dense", m.denseEp, -1, 0, false).
+		Then("finetune", m.ftEp, -1, 1, true)
 }
 
 // PhaseEpochs are the dense and fine-tune epochs (valid after Epochs).
@@ -67,14 +71,3 @@ func (m *PFP) EpochEnd(ctx *Context) error {
 	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }
-
-// Phase is dense, then finetune.
-func (m *PFP) Phase(epoch int) Phase {
-	if epoch < m.denseEp {
-		return Phase{Name: "dense", Partition: -1}
-	}
-	return Phase{Name: "finetune", Partition: -1, Step: 1}
-}
-
-// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
-func (m *PFP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }

@@ -71,7 +71,8 @@ func (g *PGaP) BNBatches() int { return g.bnBatches }
 
 func newPGaP(p map[string]string) (Method, error) {
 	ps := newParams("pgap", p)
-	g := &PGaP{base: base{name: "pgap", ps: ps}}
+	g := &PGaP{}
+	g.base = newBase("pgap", ps, g.plan)
 	g.kappa = ps.Int("kappa", 4)
 	g.rounds = ps.Int("rounds", 10)
 	g.stepP = ps.Int("step_epochs", 0)
@@ -88,12 +89,17 @@ func newPGaP(p map[string]string) (Method, error) {
 	return g, nil
 }
 
-// Epochs fixes T and the fine-tune length from base; it returns the epochs
-// of one branch's path: rounds*T + finetune.
-func (g *PGaP) Epochs(base int) int {
-	g.stepEp = derive(g.stepP, max(1, base/4))
-	g.ftEp = derive(g.ftP, base)
-	return g.rounds*g.stepEp + g.ftEp
+// plan fixes T and the fine-tune length from the budget: the epochs of
+// one branch's path, rounds of T (each round's branches start fresh
+// optimisers), then the fine-tune.
+func (g *PGaP) plan(budget int) Plan {
+	g.stepEp = derive(g.stepP, max(1, budget/4))
+	g.ftEp = derive(g.ftP, budget)
+	p := Plan{Targets: TargetsInit}
+	for r := 0; r < g.rounds; r++ {
+		p = p.Then("branch", g.stepEp, -1, r, true)
+	}
+	return p.Then("finetune", g.ftEp, -1, g.rounds, true)
 }
 
 // Rounds is the number of rounds.
@@ -134,15 +140,6 @@ func (g *PGaP) BranchInit(ctx *Context, branch int) error {
 	growPartition(ctx, branch)
 	ApplyMasks(ctx)
 	return nil
-}
-
-// Phase is branch#r for round r's epochs, then finetune.
-func (g *PGaP) Phase(epoch int) Phase {
-	r := epoch / max(g.stepEp, 1)
-	if r < g.rounds {
-		return Phase{Name: "branch", Partition: -1, Step: r}
-	}
-	return Phase{Name: "finetune", Partition: -1, Step: g.rounds}
 }
 
 // Merge combines P-GaP branches. branches[i] maps every parameter and
@@ -222,9 +219,3 @@ func Merge(branches []map[string][]float32, partitionOf func(name string) int,
 	}
 	return weights, masks, nil
 }
-
-// RestartsOptimizerAt is true where a new phase step starts (see Restarter).
-func (m *PGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch) }
-
-// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
-func (*PGaP) TargetsAtInit() bool { return true }

@@ -1,8 +1,11 @@
 package methods
 
+//go:generate go test -run TestReadmeTablesAreGenerated -update .
+
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Factory builds a method from its string parameters (nil or empty means
@@ -114,4 +117,34 @@ func (r *Registry) Help(name string) ([]ParamInfo, error) {
 		return d.Params(), nil
 	}
 	return nil, nil
+}
+
+// Markdown documents the registered methods from their declarations, as
+// the generated section of methods/README.md (`gap list -markdown`): one
+// table of every parameter (type, default, valid values) and one of every
+// method's plan at the given base budget.
+func (r *Registry) Markdown(budget int) (string, error) {
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	var params, plans strings.Builder
+	params.WriteString("| method | parameter | type | default | valid |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&plans, "| method | description | plan at a base budget of %d epochs | targets fixed |\n|---|---|---|---|\n", budget)
+	for _, info := range r.List() {
+		help, err := r.Help(info.Name)
+		if err != nil {
+			return "", err
+		}
+		if len(help) == 0 {
+			fmt.Fprintf(&params, "| %s | — | | | |\n", info.Name)
+		}
+		for _, p := range help {
+			fmt.Fprintf(&params, "| %s | %s | %s | %s | %s |\n", info.Name, p.Name, p.Type, esc(p.Default), esc(p.Valid))
+		}
+		m, err := r.New(info.Name, nil)
+		if err != nil {
+			return "", err
+		}
+		p := PlanOf(m, budget)
+		fmt.Fprintf(&plans, "| %s | %s | %s | %s |\n", info.Name, esc(info.Description), esc(p.Summary()), p.Targets)
+	}
+	return params.String() + "\n" + plans.String(), nil
 }

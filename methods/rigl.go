@@ -7,7 +7,7 @@ package methods
 type RigL struct{ *dst }
 
 func newRigL(p map[string]string) (Method, error) {
-	d, err := parseDST("rigl", p, "cosine")
+	d, err := parseDST("rigl", p, "cosine", DropGrow{Drop: Magnitude, Grow: GradMagnitude})
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,10 @@ package methods
 type SET struct{ *dst }
 
 func newSET(p map[string]string) (Method, error) {
-	d, err := parseDST("set", p, "constant")
+	d, err := parseDST("set", p, "constant", DropGrow{Drop: Magnitude})
 	if err != nil {
 		return nil, err
 	}
-	d.random = true
 	return SET{d}, nil
 }
 

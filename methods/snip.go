@@ -3,14 +3,14 @@ package methods
 import (
 	"errors"
 	"fmt"
-	"math"
 )
 
-// SNIP (Lee et al. 2019) scores every weight by |g*w| on one batch at init
-// (dense masks, ctx.Grad), keeps the top scores and trains with that mask
-// fixed. With "uniform" or "erk" each layer keeps its own top-k at its
-// target; with "global" one threshold over all non-Dense tensors keeps
-// KeepCount(N, sparsity) in all (SNIP's original, global form).
+// SNIP (Lee et al. 2019) scores every weight by |g*w| (Saliency) on one
+// batch at init (dense masks, ctx.Grad), keeps the top scores and trains
+// with that mask fixed. With "uniform" or "erk" each layer keeps its own
+// top-k at its target (the prune-to-keeps loop); with "global" one
+// threshold over all non-Dense tensors keeps KeepCount(N, sparsity) in all
+// (SNIP's original, global form).
 type SNIP struct{ base }
 
 func newSNIP(p map[string]string) (Method, error) {
@@ -18,11 +18,8 @@ func newSNIP(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &SNIP{base{name: "snip", ps: ps}}, nil
+	return &SNIP{newBase("snip", ps, sparseFromInit)}, nil
 }
-
-// Epochs is the base budget.
-func (s *SNIP) Epochs(base int) int { return base }
 
 // Init runs ctx.Grad once with all masks at 1 and prunes by |g*w|.
 func (s *SNIP) Init(ctx *Context) error {
@@ -33,20 +30,12 @@ func (s *SNIP) Init(ctx *Context) error {
 	if err := ctx.Grad(); err != nil {
 		return fmt.Errorf("snip init: gradient batch: %w", err)
 	}
-	scores := make([][]float32, len(ctx.Tensors))
-	for i, t := range ctx.Tensors {
-		sc := make([]float32, t.Size())
-		for j := range sc {
-			sc[j] = float32(math.Abs(float64(t.G[j]) * float64(t.W[j])))
-		}
-		scores[i] = sc
-	}
 	if ctx.Distribution == Global && ctx.Targets == nil {
 		var ss, ms [][]float32
 		total := 0
-		for i, t := range ctx.Tensors {
+		for _, t := range ctx.Tensors {
 			if !t.Dense {
-				ss, ms = append(ss, scores[i]), append(ms, t.M)
+				ss, ms = append(ss, Saliency(t)), append(ms, t.M)
 				total += t.Size()
 			}
 		}
@@ -64,14 +53,6 @@ func (s *SNIP) Init(ctx *Context) error {
 	if err != nil {
 		return fmt.Errorf("snip init: %w", err)
 	}
-	for i, t := range ctx.Tensors {
-		if !t.Dense {
-			TopKMask(scores[i], keeps[i], t.M)
-		}
-	}
-	ApplyMasks(ctx)
+	PruneToKeepsBy(ctx, keeps, TopScores(Saliency), nil)
 	return nil
 }
-
-// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
-func (*SNIP) TargetsAtInit() bool { return true }

@@ -4,6 +4,7 @@ import "fmt"
 
 // Static is static sparse training: a random mask at init at the
 // distribution's per-layer sparsity (uniform, ERK or global), never changed.
+// It is the prune-to-keeps loop with the random rule (RandomKeep).
 type Static struct{ base }
 
 func newStatic(p map[string]string) (Method, error) {
@@ -11,11 +12,12 @@ func newStatic(p map[string]string) (Method, error) {
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	return &Static{base{name: "static", ps: ps}}, nil
+	return &Static{newBase("static", ps, sparseFromInit)}, nil
 }
 
-// Epochs is the base budget.
-func (s *Static) Epochs(base int) int { return base }
+// sparseFromInit is the plan of the methods sparse from the first step
+// with a mask fixed at Init for the whole base budget.
+func sparseFromInit(budget int) Plan { return OnePhase("sparse", budget, TargetsInit) }
 
 // Init draws the random masks from ctx.RNG.
 func (s *Static) Init(ctx *Context) error {
@@ -24,6 +26,3 @@ func (s *Static) Init(ctx *Context) error {
 	}
 	return nil
 }
-
-// TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
-func (*Static) TargetsAtInit() bool { return true }

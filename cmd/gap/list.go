@@ -18,12 +18,25 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		what, args = args[0], args[1:]
 	}
 	fs := newFlags("list", stderr)
-	method := fs.String("method", "", "describe one method's parameters (types, defaults, valid ranges)")
+	method := fs.String("method", "", "describe one method's parameters (types, defaults, valid ranges) and its plan")
+	budget := fs.Int("base", 8, "with -method or -markdown: the base budget in epochs the plan is shown for")
+	markdown := fs.Bool("markdown", false, "print the methods' parameter and plan tables as markdown (the generated section of methods/README.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *budget < 1 || *budget > 1<<20 {
+		return usagef("-base %d: expected 1..2^20 epochs", *budget)
+	}
+	if *markdown {
+		md, err := methods.Default().Markdown(*budget)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, md)
+		return err
+	}
 	if *method != "" {
-		return listMethod(stdout, *method)
+		return listMethod(stdout, *method, *budget)
 	}
 	valid := []string{"all", "tables", "methods", "models", "data", "profiles", "executors"}
 	switch what {
@@ -82,8 +95,9 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// listMethod prints one method's description and parameters.
-func listMethod(w io.Writer, name string) error {
+// listMethod prints one method's description, parameters and its plan at
+// a base budget.
+func listMethod(w io.Writer, name string, budget int) error {
 	reg := methods.Default()
 	help, err := reg.Help(name)
 	if err != nil {
@@ -96,15 +110,23 @@ func listMethod(w io.Writer, name string) error {
 	}
 	if len(help) == 0 {
 		fmt.Fprintln(w, "  no parameters")
-		return nil
+	} else {
+		fmt.Fprintln(w, "parameters (-param key=value; a profile may set other defaults):")
 	}
-	fmt.Fprintln(w, "parameters (-param key=value; a profile may set other defaults):")
 	for _, p := range help {
 		valid := ""
 		if p.Valid != "" {
 			valid = "; " + p.Valid
 		}
 		fmt.Fprintf(w, "  %-16s %-6s default %s%s\n", p.Name, p.Type, p.Default, valid)
+	}
+	m, err := reg.New(name, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "plan at a base budget of %d epochs (defaults; -base N for another):\n", budget)
+	for _, line := range strings.Split(strings.TrimRight(methods.PlanOf(m, budget).String(), "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 	return nil
 }

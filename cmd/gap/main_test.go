@@ -156,3 +156,21 @@ func TestListMethodHelp(t *testing.T) {
 		t.Fatalf("unknown method: exit %d %s", code, stderr)
 	}
 }
+
+// TestListMethodPlan checks that `gap list -method M -base N` prints M's
+// plan at that budget and that `gap list -markdown` prints the tables the
+// methods README holds.
+func TestListMethodPlan(t *testing.T) {
+	code, out, _ := runCLI(t, "list", "-method", "pfp", "-base", "10")
+	if code != 0 || !strings.Contains(out, "plan at a base budget of 10 epochs") ||
+		!strings.Contains(out, "epochs 0-4  dense#0") || !strings.Contains(out, "epochs 5-9  finetune#1; fresh optimiser") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "list", "-markdown")
+	if code != 0 || !strings.Contains(out, "| cgap | kappa | int | 4 |") || !strings.Contains(out, "plan at a base budget of 8 epochs") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if code, _, stderr := runCLI(t, "list", "-method", "pfp", "-base", "0"); code != 2 || !strings.Contains(stderr, "-base") {
+		t.Fatalf("-base 0: exit %d %s", code, stderr)
+	}
+}
