@@ -138,6 +138,9 @@ func (f fixedTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
+// barCap is the half width of an interval bar's caps.
+var barCap = vg.Points(1.8)
+
 // mark is one point of a figure with its vertical interval.
 type mark struct {
 	x, y, lo, hi float64
@@ -159,7 +162,7 @@ func (m *marks) Plot(c draw.Canvas, plt *plot.Plot) {
 		if !math.IsNaN(p.lo) && !math.IsNaN(p.hi) && p.hi > p.lo {
 			ls := draw.LineStyle{Color: p.color, Width: vg.Points(0.9)}
 			y0, y1 := trY(p.lo), trY(p.hi)
-			cap := vg.Points(1.8)
+			cap := barCap
 			c.StrokeLine2(ls, x, y0, x, y1)
 			c.StrokeLine2(ls, x-cap, y0, x+cap, y0)
 			c.StrokeLine2(ls, x-cap, y1, x+cap, y1)
