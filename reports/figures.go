@@ -176,7 +176,8 @@ type figContext struct {
 	groups  map[string][]*results.Run
 	rows    []rowStats
 	pal     palette
-	profile string // e.g. "smoke profile (...)"
+	budgets budgetStyles // marker fill of each row budget
+	profile string       // e.g. "smoke profile (...)"
 }
 
 func newFigContext(runs []*results.Run, spec TableSpec) *figContext {
@@ -200,7 +201,12 @@ func newFigContext(runs []*results.Run, spec TableSpec) *figContext {
 	if ps == "" {
 		ps = "profile unknown"
 	}
-	return &figContext{spec: spec, groups: groups, rows: summarize(spec, groups), pal: newPalette(methods), profile: ps}
+	var budgets []string
+	for _, k := range keys {
+		budgets = append(budgets, keyBudget(k))
+	}
+	return &figContext{spec: spec, groups: groups, rows: summarize(spec, groups), pal: newPalette(methods),
+		budgets: newBudgetStyles(budgets), profile: ps}
 }
 
 // seedsPhrase says over how many seeds rows are averaged, "3 seeds" or
@@ -288,18 +294,23 @@ func distLegend(dists []string, line bool) LegendGroup {
 	return g
 }
 
-// withBudgets adds to a distribution legend the hollow marker of each
-// budget other than the base one among rows.
-func withBudgets(g LegendGroup, rows []rowStats) LegendGroup {
+// withBudgets adds to a distribution legend the marker of each budget
+// other than the base one among rows.
+func withBudgets(g LegendGroup, rows []rowStats, st budgetStyles) LegendGroup {
 	var bs []string
 	for _, r := range rows {
 		if r.budget != "" && !contains(bs, r.budget) {
 			bs = append(bs, r.budget)
 		}
 	}
-	sort.Strings(bs)
+	sort.Slice(bs, func(i, j int) bool {
+		if st[bs[i]] != st[bs[j]] {
+			return st[bs[i]] < st[bs[j]]
+		}
+		return bs[i] < bs[j]
+	})
 	for _, b := range bs {
-		g.Entries = append(g.Entries, LegendEntry{Label: "hollow: " + budgetLabel(b), Thumb: GlyphThumb(inkColor, draw.RingGlyph{})})
+		g.Entries = append(g.Entries, LegendEntry{Label: budgetFillNames[st[b]] + ": " + budgetLabel(b), Thumb: GlyphThumb(inkColor, st.shape("uniform", b))})
 	}
 	return g
 }
@@ -388,7 +399,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		m := &marks{radius: vg.Points(2.1)}
 		for _, r := range rows {
 			x := spPos[r.sparsity] - width/2 + step*(float64(slot[r.method+"/"+r.dist+"@"+r.budget])+0.5)
-			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
+			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: fc.budgets.shape(r.dist, r.budget)})
 		}
 		title := c
 		if c == "non-uniform" {
@@ -430,7 +441,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		}
 	}
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, withBudgets(distLegend(dists, false), fc.rows), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), fc.rows, fc.budgets), sparsityLegend(sps))
 	if dense != nil {
 		groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: methodLabel(fc.spec, dense.method) + " (line: mean, band: interval)", Thumb: BandThumb(fc.pal.color(dense.method))})
 	}
@@ -762,7 +773,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	var methods, dists []string
 	spSet := map[float64]bool{}
 	for _, r := range rows {
-		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
+		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: fc.budgets.shape(r.dist, r.budget)})
 		if !contains(methods, r.method) {
 			methods = append(methods, r.method)
 		}
@@ -807,7 +818,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	}
 	sort.Float64s(sps)
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, withBudgets(distLegend(dists, false), rows), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), rows, fc.budgets), sparsityLegend(sps))
 	groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: "Pareto front", Thumb: LineThumb(frontColor, frontDashes)})
 	// Lay the labels out on the plot area (its size does not depend on the
 	// legend's height), then list the numbered points in the legend.

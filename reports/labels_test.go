@@ -334,3 +334,78 @@ func TestSegmentGeometry(t *testing.T) {
 		t.Error("itoa")
 	}
 }
+
+// pathCanvas records the paths drawn on it.
+type pathCanvas struct {
+	nopCanvas
+	ops []string
+}
+
+func (p *pathCanvas) Fill(path vg.Path)   { p.ops = append(p.ops, fmt.Sprint("fill", path)) }
+func (p *pathCanvas) Stroke(path vg.Path) { p.ops = append(p.ops, fmt.Sprint("stroke", path)) }
+
+// TestBudgetMarkersDistinct checks that every budget of a table gets its
+// own marker fill, the same whatever the order of the rows, the GaP
+// budget always hollow, and that the markers drawn differ.
+func TestBudgetMarkersDistinct(t *testing.T) {
+	budgets := []string{"", "x5", "gap", "x2", "later"}
+	st := newBudgetStyles(budgets)
+	want := budgetStyles{"": fillSolid, "gap": fillHollow, "x2": fillDot, "x5": fillHalf, "later": fillBar}
+	if fmt.Sprint(st) != fmt.Sprint(want) {
+		t.Errorf("styles %v, want %v", st, want)
+	}
+	if got := newBudgetStyles([]string{"later", "x2", "", "x5", "gap"}); fmt.Sprint(got) != fmt.Sprint(st) {
+		t.Errorf("styles depend on the order of the rows: %v and %v", got, st)
+	}
+	if newBudgetStyles([]string{"x2"})["gap"] != fillHollow {
+		t.Error("the GaP budget is not hollow in every table")
+	}
+	for _, dist := range []string{"uniform", "erk", "global", "dense"} {
+		drawn := map[string]string{}
+		for _, b := range budgets {
+			pc := &pathCanvas{}
+			c := draw.NewCanvas(pc, 20, 20)
+			st.shape(dist, b).DrawGlyph(&c, draw.GlyphStyle{Radius: 3}, vg.Point{X: 10, Y: 10})
+			key := strings.Join(pc.ops, ";")
+			if len(pc.ops) == 0 {
+				t.Errorf("%s at budget %q draws nothing", dist, b)
+			}
+			if o, ok := drawn[key]; ok {
+				t.Errorf("%s: budgets %q and %q draw the same marker", dist, o, b)
+			}
+			drawn[key] = b
+		}
+	}
+	// In a figure: two non-base budgets, two legend entries, two markers.
+	runs := fixtureRuns()
+	for _, r := range runs {
+		if r.Method == "rigl" && keyBudget(r.Row) == "" {
+			r2 := *r
+			r2.ID, r2.Row = r.ID+"x5", r.Row+"@x5"
+			runs = append(runs, &r2)
+		}
+	}
+	fc := newFigContext(runs, ImageNetSpec())
+	f, err := figMetricVsFLOPs(fc)
+	if err != nil || f == nil {
+		t.Fatal(f, err)
+	}
+	var entries []string
+	for _, g := range f.legend {
+		for _, e := range g.Entries {
+			if strings.Contains(e.Label, "budget") {
+				entries = append(entries, e.Label)
+			}
+		}
+	}
+	if fmt.Sprint(entries) != "[hollow: GaP budget dot: 5× budget]" {
+		t.Errorf("budget legend %v", entries)
+	}
+	shapes := map[string]bool{}
+	for _, m := range f.marks[0] {
+		shapes[fmt.Sprintf("%#v", m.shape)] = true
+	}
+	if len(shapes) < 4 { // filled ERK, hollow ERK, dot ERK, and the others
+		t.Errorf("markers %v", shapes)
+	}
+}
