@@ -152,11 +152,24 @@ type mark struct {
 type marks struct {
 	ms     []mark
 	radius vg.Length
+	// spacing, when > 0, is the distance (data units) between neighbouring
+	// points on x: markers shrink to fit it, down to minMarkRadius.
+	spacing float64
 }
+
+// minMarkRadius is the smallest radius a marker shrinks to.
+var minMarkRadius = vg.Points(1.2)
 
 // Plot implements plot.Plotter.
 func (m *marks) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
+	radius := m.radius
+	if m.spacing > 0 {
+		// The widest marker (the triangle) is 2.17 r across, plus its
+		// outline; keep 0.4 pt between neighbours.
+		px := trX(m.spacing) - trX(0)
+		radius = max(minMarkRadius, min(radius, (px-vg.Points(0.9))/2.2))
+	}
 	for _, p := range m.ms {
 		x := trX(p.x)
 		if !math.IsNaN(p.lo) && !math.IsNaN(p.hi) && p.hi > p.lo {
@@ -167,7 +180,7 @@ func (m *marks) Plot(c draw.Canvas, plt *plot.Plot) {
 			c.StrokeLine2(ls, x-cap, y0, x+cap, y0)
 			c.StrokeLine2(ls, x-cap, y1, x+cap, y1)
 		}
-		c.DrawGlyph(draw.GlyphStyle{Color: p.color, Radius: m.radius, Shape: p.shape}, vg.Point{X: x, Y: trY(p.y)})
+		c.DrawGlyph(draw.GlyphStyle{Color: p.color, Radius: radius, Shape: p.shape}, vg.Point{X: x, Y: trY(p.y)})
 	}
 }
 

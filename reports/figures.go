@@ -394,9 +394,9 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 				dists = append(dists, r.dist)
 			}
 		}
-		width := 0.8
+		width := 0.9
 		step := width / float64(len(slots))
-		m := &marks{radius: vg.Points(2.1)}
+		m := &marks{radius: vg.Points(2.1), spacing: step}
 		for _, r := range rows {
 			x := spPos[r.sparsity] - width/2 + step*(float64(slot[r.method+"/"+r.dist+"@"+r.budget])+0.5)
 			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: fc.budgets.shape(r.dist, r.budget)})

@@ -47,8 +47,8 @@ func (r *recorder) SetLineWidth(w vg.Length) { r.lineW = w; r.Canvas.SetLineWidt
 func (r *recorder) Fill(p vg.Path)   { r.measure(p, 0); r.Canvas.Fill(p) }
 func (r *recorder) Stroke(p vg.Path) { r.measure(p, r.lineW/2); r.Canvas.Stroke(p) }
 
-// measure records the box of path p (grown by pad, half the line width
-// of a stroke) under the transform, when it is part of a marker.
+// measure widens the box of the marker being drawn by path p (grown by
+// pad, half the line width of a stroke) under the transform.
 func (r *recorder) measure(p vg.Path, pad vg.Length) {
 	if r.inGlyph == 0 || len(p) == 0 {
 		return
@@ -65,7 +65,8 @@ func (r *recorder) measure(p vg.Path, pad vg.Length) {
 			pts = append(pts, c.Control...)
 		}
 	}
-	b := vg.Rectangle{Min: vg.Point{X: vg.Length(math.Inf(1)), Y: vg.Length(math.Inf(1))}, Max: vg.Point{X: vg.Length(math.Inf(-1)), Y: vg.Length(math.Inf(-1))}}
+	// Every path of a marker widens the marker's box (see glyphProbe).
+	b := &r.glyphs[len(r.glyphs)-1]
 	for _, q := range pts {
 		for _, d := range []vg.Point{{X: -pad, Y: -pad}, {X: pad, Y: pad}, {X: -pad, Y: pad}, {X: pad, Y: -pad}} {
 			x, y := r.apply(q.Add(d))
@@ -73,7 +74,6 @@ func (r *recorder) measure(p vg.Path, pad vg.Length) {
 			b.Max.X, b.Max.Y = max(b.Max.X, vg.Length(x)), max(b.Max.Y, vg.Length(y))
 		}
 	}
-	r.glyphs = append(r.glyphs, b)
 }
 
 func newRecorder(c vg.Canvas) *recorder { return &recorder{Canvas: c, m: [6]float64{1, 0, 0, 1, 0, 0}} }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,8 +105,16 @@ type glyphProbe struct{ draw.GlyphDrawer }
 // DrawGlyph implements draw.GlyphDrawer.
 func (g glyphProbe) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 	if r := findRecorder(c.Canvas); r != nil {
+		// One box per marker, however many paths draw it.
+		inf, ninf := vg.Length(math.Inf(1)), vg.Length(math.Inf(-1))
+		r.glyphs = append(r.glyphs, vg.Rectangle{Min: vg.Point{X: inf, Y: inf}, Max: vg.Point{X: ninf, Y: ninf}})
 		r.inGlyph++
-		defer func() { r.inGlyph-- }()
+		defer func() {
+			r.inGlyph--
+			if last := r.glyphs[len(r.glyphs)-1]; last.Min.X > last.Max.X {
+				r.glyphs = r.glyphs[:len(r.glyphs)-1] // nothing drawn
+			}
+		}()
 	}
 	g.GlyphDrawer.DrawGlyph(c, sty, pt)
 }
@@ -407,5 +416,25 @@ func TestBudgetMarkersDistinct(t *testing.T) {
 	}
 	if len(shapes) < 4 { // filled ERK, hollow ERK, dot ERK, and the others
 		t.Errorf("markers %v", shapes)
+	}
+}
+
+// TestSparsityMarkersApart checks that no two markers of the sparsity
+// figure touch, measured as drawn, in the crowded table (ten rows at one
+// sparsity in a panel).
+func TestSparsityMarkersApart(t *testing.T) {
+	for name, set := range figureSets() {
+		f, err := figMetricVsSparsity(newFigContext(set.runs, set.spec))
+		if err != nil || f == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		_, glyphs := drawnFigure(f)
+		for i := range glyphs {
+			for j := i + 1; j < len(glyphs); j++ {
+				if overlapArea(glyphs[i], glyphs[j]) > 0 {
+					t.Errorf("%s: markers at %v and %v touch", name, glyphs[i], glyphs[j])
+				}
+			}
+		}
 	}
 }
