@@ -634,7 +634,7 @@ func figCurves(fc *figContext) (*figure, error) {
 		p := NewPanel(title, "", "")
 		// Grow phases of the method's representative run.
 		rep := representative(fc.groups, func(r *results.Run) bool {
-			return r.Method == d.method && keyBudget(r.Row) == d.budget && len(growPhases(r.Phases)) > 0
+			return runMethod(r) == d.method && keyBudget(r.Row) == d.budget && len(growPhases(r.Phases)) > 0
 		})
 		if rep != "" {
 			sh := &phaseShading{phases: growPhases(fc.groups[rep][0].Phases)}
@@ -1039,7 +1039,7 @@ func gapMethods(groups map[string][]*results.Run, has func(*results.Run) bool) [
 	for _, g := range groups {
 		for _, r := range g {
 			if has(r) {
-				seen[r.Method] = true
+				seen[runMethod(r)] = true
 			}
 		}
 	}
@@ -1071,7 +1071,7 @@ func figMaskChanges(fc *figContext) (*figure, error) {
 	var methods []string
 	n := 0
 	for _, m := range gapMethods(fc.groups, has) {
-		rep := representative(fc.groups, func(r *results.Run) bool { return r.Method == m && has(r) })
+		rep := representative(fc.groups, func(r *results.Run) bool { return runMethod(r) == m && has(r) })
 		vals := map[int]map[int][]float64{}
 		rounds := map[int]bool{}
 		for _, r := range fc.groups[rep] {
@@ -1142,7 +1142,7 @@ func figLayers(fc *figContext) (*figure, error) {
 	var methods []string
 	var reps []*results.Run
 	for _, m := range methodOrder(rowOrder(fc.spec, fc.groups)) {
-		k := representative(fc.groups, func(r *results.Run) bool { return r.Method == m && len(r.Layers) > 0 && r.Sparsity > 0 })
+		k := representative(fc.groups, func(r *results.Run) bool { return runMethod(r) == m && len(r.Layers) > 0 && r.Sparsity > 0 })
 		if k == "" {
 			continue
 		}
@@ -1171,8 +1171,8 @@ func figLayers(fc *figContext) (*figure, error) {
 	}
 	var which []string
 	for j, r := range reps {
-		hm.cols = append(hm.cols, joinLabel(methodLabel(fc.spec, r.Method), rowShort(fc.spec, r.Row)))
-		hm.colColors = append(hm.colColors, fc.pal.color(r.Method))
+		hm.cols = append(hm.cols, joinLabel(methodLabel(fc.spec, runMethod(r)), rowShort(fc.spec, r.Row)))
+		hm.colColors = append(hm.colColors, fc.pal.color(runMethod(r)))
 		for _, l := range r.Layers {
 			if l.Params > 0 {
 				hm.vals[pos[l.Name]][j] = 100 * (1 - float64(l.Nonzero)/float64(l.Params))

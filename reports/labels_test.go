@@ -438,3 +438,71 @@ func TestSparsityMarkersApart(t *testing.T) {
 		}
 	}
 }
+
+// TestVariantRows checks rows that differ only in a variant ("#k3",
+// "#k6": κ of C-GaP and P-GaP, as the wmt14 table keys them): each
+// variant is its own method with its own colour and label, and its
+// distribution stays uniform (one panel, circle markers).
+func TestVariantRows(t *testing.T) {
+	var runs []*results.Run
+	spec := TranslationSpec()
+	spec.Rows = nil
+	for _, r := range translationRuns() {
+		m, v := r.Method, ""
+		switch m {
+		case "cgap", "pgap":
+			v = "k3"
+		case "cgap-k6", "pgap-k6":
+			m, v = strings.TrimSuffix(m, "-k6"), "k6"
+		}
+		if v != "" {
+			r.Method, r.Row = m, results.RowKey(m, r.Sparsity, r.Distribution)+"#"+v
+			label := map[string]string{"cgap": "C-GaP", "pgap": "P-GaP"}[m] + " [" + v + "]"
+			found := false
+			for _, s := range spec.Rows {
+				found = found || s.Key == r.Row
+			}
+			if !found {
+				spec.Rows = append(spec.Rows, RowSpec{Key: r.Row, Method: label, Sparsity: r.Sparsity})
+			}
+		}
+		runs = append(runs, r)
+	}
+	if m, s, d := splitKey("cgap/0.9/uniform@gap#k6"); m != "cgap-k6" || s != "0.9" || d != "uniform" || keyBudget("cgap/0.9/uniform@gap#k6") != "gap" {
+		t.Errorf("splitKey: %q %q %q", m, s, d)
+	}
+	fc := newFigContext(runs, spec)
+	for _, m := range []string{"cgap-k3", "cgap-k6", "pgap-k3", "pgap-k6"} {
+		if l := methodLabel(spec, m); !strings.HasSuffix(l, "["+m[len(m)-2:]+"]") {
+			t.Errorf("%s labelled %q", m, l)
+		}
+	}
+	figs, _, err := figureSpecs(runs, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range figs {
+		switch f.stem {
+		case "metric_vs_sparsity":
+			if len(f.marks) != 1 {
+				t.Errorf("sparsity figure has %d panels, want 1 (uniform)", len(f.marks))
+			}
+		case "mask_changes":
+			if !strings.Contains(f.caption, "C-GaP [k6]") || !strings.Contains(f.caption, "C-GaP [k3]") {
+				t.Errorf("mask changes leave out a variant: %s", f.caption)
+			}
+		}
+		owner := map[string]string{}
+		for m, c := range f.colors {
+			if o, ok := owner[fmt.Sprint(c)]; ok {
+				t.Errorf("%s: %s and %s share a colour", f.stem, m, o)
+			}
+			owner[fmt.Sprint(c)] = m
+		}
+	}
+	for _, r := range fc.rows {
+		if r.dist != "uniform" && r.dist != "dense" {
+			t.Errorf("row %s has distribution %q", r.key, r.dist)
+		}
+	}
+}
