@@ -630,7 +630,8 @@ func figCurves(fc *figContext) (*figure, error) {
 		if !contains(methods, d.method) {
 			methods = append(methods, d.method)
 		}
-		title := groupLabel(fc.spec, d.method, d.budget)
+		// Titles wider than a panel go on two lines.
+		title := wrapTitle(groupLabel(fc.spec, d.method, d.budget), sizeLabel, (figW-curveLabelW)/vg.Length(cols)-vg.Points(8))
 		p := NewPanel(title, "", "")
 		// Grow phases of the method's representative run.
 		rep := representative(fc.groups, func(r *results.Run) bool {
@@ -668,8 +669,6 @@ func figCurves(fc *figContext) (*figure, error) {
 		r, c := i/cols, i%cols
 		if c > 0 {
 			p.Y.Tick.Marker = unlabelled{plot.DefaultTicks{}}
-		} else if r == nrows/2 {
-			p.Y.Label.Text = ylabel
 		}
 		// Tick labels on every panel keep the rows evenly spaced; the axis
 		// label only under the bottom row.
@@ -704,7 +703,36 @@ func figCurves(fc *figContext) (*figure, error) {
 	}
 	caption += "; " + fc.profile + "."
 	return &figure{stem: "curves", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
+		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) {
+			// One y label for the whole grid, left of it: a label longer
+			// than one panel is tall would stretch that panel.
+			sty := textStyle(sizeLabel)
+			sty.Rotation, sty.XAlign, sty.YAlign = math.Pi/2, draw.XCenter, draw.YTop
+			c.FillText(sty, vg.Point{X: c.Min.X, Y: (c.Min.Y + c.Max.Y) / 2}, ylabel)
+			Tiled(draw.Crop(c, curveLabelW, 0, 0, 0), grid, vg.Points(3), vg.Points(2))
+		})}, nil
+}
+
+// curveLabelW is the room left of the curve panels for their y label.
+var curveLabelW = vg.Points(sizeLabel * 1.4)
+
+// wrapTitle breaks a title wider than w (at size pt) into two lines at
+// the space that makes the longer line shortest.
+func wrapTitle(title string, pt float64, w vg.Length) string {
+	sty := textStyle(pt)
+	if sty.Width(title) <= w {
+		return title
+	}
+	best, bestW := title, sty.Width(title)
+	for i, r := range title {
+		if r != ' ' {
+			continue
+		}
+		if lw := max(sty.Width(title[:i]), sty.Width(title[i+1:])); lw < bestW {
+			best, bestW = title[:i]+"\n"+title[i+1:], lw
+		}
+	}
+	return best
 }
 
 // joinLabel joins the non-empty parts with spaces.

@@ -174,6 +174,7 @@ func figureSets() map[string]struct {
 	runs []*results.Run
 	spec TableSpec
 } {
+	vruns, vspec := variantRuns()
 	odd := fixtureRuns()
 	for i, m := range []string{"mystery", "enigma"} {
 		r := *odd[0]
@@ -191,6 +192,7 @@ func figureSets() map[string]struct {
 		"unknown":     {odd, ImageNetSpec()},
 		"parts":       {fixtureRuns(), withParts(ImageNetSpec())},
 		"crowded":     {crowdedRuns(), crowdedSpec()},
+		"variants":    {vruns, vspec},
 	}
 }
 

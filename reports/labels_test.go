@@ -439,14 +439,23 @@ func TestSparsityMarkersApart(t *testing.T) {
 	}
 }
 
-// TestVariantRows checks rows that differ only in a variant ("#k3",
-// "#k6": κ of C-GaP and P-GaP, as the wmt14 table keys them): each
-// variant is its own method with its own colour and label, and its
-// distribution stays uniform (one panel, circle markers).
-func TestVariantRows(t *testing.T) {
+// variantRuns are the translation fixture keyed as the wmt14 table keys
+// its rows: C-GaP and P-GaP at κ 3 and 6 as variants ("#k3", "#k6") of
+// one method, and two baselines with long names, labelled as gap report
+// labels them, under the table's long metric label.
+func variantRuns() ([]*results.Run, TableSpec) {
 	var runs []*results.Run
 	spec := TranslationSpec()
 	spec.Rows = nil
+	spec.MetricLabel = "BLEU (case-insensitive)"
+	addRow := func(key, label string, sp float64) {
+		for _, s := range spec.Rows {
+			if s.Key == key {
+				return
+			}
+		}
+		spec.Rows = append(spec.Rows, RowSpec{Key: key, Method: label, Sparsity: sp})
+	}
 	for _, r := range translationRuns() {
 		m, v := r.Method, ""
 		switch m {
@@ -457,17 +466,32 @@ func TestVariantRows(t *testing.T) {
 		}
 		if v != "" {
 			r.Method, r.Row = m, results.RowKey(m, r.Sparsity, r.Distribution)+"#"+v
-			label := map[string]string{"cgap": "C-GaP", "pgap": "P-GaP"}[m] + " [" + v + "]"
-			found := false
-			for _, s := range spec.Rows {
-				found = found || s.Key == r.Row
-			}
-			if !found {
-				spec.Rows = append(spec.Rows, RowSpec{Key: r.Row, Method: label, Sparsity: r.Sparsity})
-			}
+			addRow(r.Row, map[string]string{"cgap": "C-GaP", "pgap": "P-GaP"}[m]+" ["+v+"]", r.Sparsity)
 		}
 		runs = append(runs, r)
+		if m == "dense" {
+			for i, b := range []struct{ method, label string }{{"pfp", "Prune from pretrained"}, {"ipfp", "Iterative prune from pretrained"}} {
+				for _, sp := range []float64{0.8, 0.9} {
+					c := *r
+					c.Method, c.Sparsity, c.Distribution = b.method, sp, "uniform"
+					c.Row = results.RowKey(b.method, sp, "uniform")
+					c.ID = r.ID + c.Row
+					c.Final = map[string]float64{"bleu": 26 - float64(i) - 2*sp}
+					addRow(c.Row, b.label, sp)
+					runs = append(runs, &c)
+				}
+			}
+		}
 	}
+	return runs, spec
+}
+
+// TestVariantRows checks rows that differ only in a variant ("#k3",
+// "#k6": κ of C-GaP and P-GaP, as the wmt14 table keys them): each
+// variant is its own method with its own colour and label, and its
+// distribution stays uniform (one panel, circle markers).
+func TestVariantRows(t *testing.T) {
+	runs, spec := variantRuns()
 	if m, s, d := splitKey("cgap/0.9/uniform@gap#k6"); m != "cgap-k6" || s != "0.9" || d != "uniform" || keyBudget("cgap/0.9/uniform@gap#k6") != "gap" {
 		t.Errorf("splitKey: %q %q %q", m, s, d)
 	}
