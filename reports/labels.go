@@ -126,101 +126,159 @@ func labelOrders(items []labelItem, obstacles []vg.Rectangle) [][]int {
 	return [][]int{fwd, back, crowd, high, low}
 }
 
-// greedyLabels places the items in the given order, each at its cheapest
-// allowed candidate, numbering the ones that fit nowhere.
-func greedyLabels(size vg.Point, items []labelItem, obstacles []vg.Rectangle, front []vg.Point, sty text.Style, variant int, order []int) *labelLayout {
-	l := &labelLayout{size: size, variant: variant}
+// labelCandidates are the boxes of size w×h tried around pt, nearest
+// ring first: on each ring the box's side (or corner) nearest the point
+// lies at that distance in one of 8 (16 further out) directions; on the
+// near rings, boxes above, below and beside the point also slide along
+// it (the point under a quarter, the middle or three quarters of the
+// side).
+func labelCandidates(pt vg.Point, w, h vg.Length) []vg.Rectangle {
+	var out []vg.Rectangle
+	at := func(o vg.Point) { out = append(out, vg.Rectangle{Min: o, Max: vg.Point{X: o.X + w, Y: o.Y + h}}) }
+	for ri, d := range labelRings {
+		ndir := 8
+		if ri >= 4 {
+			ndir = 16
+		}
+		for k := 0; k < ndir; k++ {
+			a := float64(k) * 2 * math.Pi / float64(ndir)
+			cs, sn := vg.Length(math.Cos(a)), vg.Length(math.Sin(a))
+			ux, uy := sign(cs), sign(sn)
+			at(vg.Point{X: pt.X + d*cs - w/2 + ux*w/2, Y: pt.Y + d*sn - h/2 + uy*h/2})
+		}
+		if ri < 4 {
+			for _, f := range []vg.Length{0.25, 0.75} {
+				at(vg.Point{X: pt.X - f*w, Y: pt.Y + d})     // above
+				at(vg.Point{X: pt.X - f*w, Y: pt.Y - d - h}) // below
+			}
+			for _, f := range []vg.Length{0.2, 0.8} {
+				at(vg.Point{X: pt.X + d, Y: pt.Y - f*h})     // right
+				at(vg.Point{X: pt.X - d - w, Y: pt.Y - f*h}) // left
+			}
+		}
+	}
+	return out
+}
+
+// labelPlacer holds what labels must keep clear of.
+type labelPlacer struct {
+	size      vg.Point
+	items     []labelItem
+	obstacles []vg.Rectangle
+	front     []vg.Point
+	sty       text.Style
+}
+
+// best is the cheapest allowed place of text s for item i, given the
+// labels already placed.
+func (lp *labelPlacer) best(i int, s string, placed []placedLabel) (placedLabel, float64, bool) {
+	it := lp.items[i]
+	w, h, _ := textExtent(lp.sty, s)
 	var boxes []vg.Rectangle
 	var leaders [][2]vg.Point
-	place := func(i int, s string) (placedLabel, float64, bool) {
-		it := items[i]
-		w, h, _ := textExtent(sty, s)
-		best, bestCost, found := placedLabel{}, math.Inf(1), false
-		for ri, d := range labelRings {
-			ndir := 8
-			if ri >= 4 {
-				ndir = 16
-			}
-			for k := 0; k < ndir; k++ {
-				a := float64(k) * 2 * math.Pi / float64(ndir)
-				cs, sn := vg.Length(math.Cos(a)), vg.Length(math.Sin(a))
-				// The box's side (or corner) nearest the point lies at
-				// distance d in direction a.
-				ux, uy := sign(cs), sign(sn)
-				o := vg.Point{X: it.pt.X + d*cs - w/2 + ux*w/2, Y: it.pt.Y + d*sn - h/2 + uy*h/2}
-				o.X = max(0, min(o.X, size.X-w))
-				o.Y = max(0, min(o.Y, size.Y-h))
-				box := vg.Rectangle{Min: o, Max: vg.Point{X: o.X + w, Y: o.Y + h}}
-				if box.Min.X < 0 || box.Min.Y < 0 || box.Max.X > size.X || box.Max.Y > size.Y {
-					continue // wider than the panel
-				}
-				padded := grow(box, labelGap)
-				if hitsAny(padded, obstacles) || hitsAny(padded, boxes) {
-					continue
-				}
-				pl := placedLabel{item: i, text: s, box: box}
-				pl.leader, pl.has = leaderLine(it, box)
-				if crossesLeaders(padded, leaders) {
-					continue
-				}
-				if pl.has && segmentHitsAny(pl.leader, boxes) {
-					continue
-				}
-				cost := float64(boxDistance(it.pt, box)) + 0.05*float64(k*16/ndir)
-				if pl.has {
-					cost += 30 * float64(segmentHits(pl.leader, obstacles, it.pt))
-					for _, ld := range leaders {
-						if segmentsCross(pl.leader, ld) {
-							cost += 40
-						}
-					}
-				}
-				for j := 1; j < len(front); j++ {
-					if segmentHitsBox([2]vg.Point{front[j-1], front[j]}, box) {
-						cost += 6
-						break
-					}
-				}
-				if cost < bestCost {
-					best, bestCost, found = pl, cost, true
+	for _, p := range placed {
+		boxes = append(boxes, grow(p.box, labelGap))
+		if p.has {
+			leaders = append(leaders, p.leader)
+		}
+	}
+	best, bestCost, found := placedLabel{}, math.Inf(1), false
+	for ci, box := range labelCandidates(it.pt, w, h) {
+		if box.Min.X < 0 || box.Min.Y < 0 || box.Max.X > lp.size.X || box.Max.Y > lp.size.Y {
+			continue
+		}
+		padded := grow(box, labelGap)
+		if hitsAny(padded, lp.obstacles) || hitsAny(padded, boxes) || crossesLeaders(padded, leaders) {
+			continue
+		}
+		pl := placedLabel{item: i, text: s, box: box}
+		pl.leader, pl.has = leaderLine(it, box)
+		if pl.has && segmentHitsAny(pl.leader, boxes) {
+			continue
+		}
+		cost := float64(boxDistance(it.pt, box)) + 0.001*float64(ci)
+		if pl.has {
+			cost += 30 * float64(segmentHits(pl.leader, lp.obstacles, it.pt))
+			for _, ld := range leaders {
+				if segmentsCross(pl.leader, ld) {
+					cost += 40
 				}
 			}
 		}
-		return best, bestCost, found
+		for j := 1; j < len(lp.front); j++ {
+			if segmentHitsBox([2]vg.Point{lp.front[j-1], lp.front[j]}, box) {
+				cost += 6
+				break
+			}
+		}
+		if cost < bestCost {
+			best, bestCost, found = pl, cost, true
+		}
 	}
+	return best, bestCost, found
+}
+
+// greedyLabels places the items in the given order, each at its cheapest
+// allowed place; then, for each label that fits nowhere, it tries moving
+// one placed label out of the way (the pair placed again, the cheapest
+// such move kept); the labels still without a place are numbered.
+func greedyLabels(size vg.Point, items []labelItem, obstacles []vg.Rectangle, front []vg.Point, sty text.Style, variant int, order []int) *labelLayout {
+	lp := &labelPlacer{size: size, items: items, obstacles: obstacles, front: front, sty: sty}
+	text := func(i int) string { return items[i].texts[min(variant, len(items[i].texts)-1)] }
+	var placed []placedLabel
+	var costs []float64
 	var failed []int
 	for _, i := range order {
-		texts := items[i].texts
-		s := texts[min(variant, len(texts)-1)]
-		pl, cost, ok := place(i, s)
+		pl, cost, ok := lp.best(i, text(i), placed)
 		if !ok {
 			failed = append(failed, i)
 			continue
 		}
-		l.placed = append(l.placed, pl)
-		l.cost += cost
-		boxes = append(boxes, grow(pl.box, labelGap))
-		if pl.has {
-			leaders = append(leaders, pl.leader)
+		placed, costs = append(placed, pl), append(costs, cost)
+	}
+	var still []int
+	for _, i := range failed {
+		bestJ, bestCost, costI, costJ := -1, math.Inf(1), 0.0, 0.0
+		var bestI, bestMoved placedLabel
+		for j := range placed {
+			others := append(append([]placedLabel(nil), placed[:j]...), placed[j+1:]...)
+			pi, ci, ok := lp.best(i, text(i), others)
+			if !ok {
+				continue
+			}
+			pj, cj, ok := lp.best(placed[j].item, placed[j].text, append(others, pi))
+			if !ok {
+				continue
+			}
+			if c := ci + cj - costs[j]; c < bestCost {
+				bestJ, bestCost, bestI, bestMoved, costI, costJ = j, c, pi, pj, ci, cj
+			}
 		}
+		if bestJ < 0 {
+			still = append(still, i)
+			continue
+		}
+		placed[bestJ], costs[bestJ] = bestMoved, costJ
+		placed, costs = append(placed, bestI), append(costs, costI)
+	}
+	l := &labelLayout{size: size, variant: variant}
+	for _, c := range costs {
+		l.cost += c
 	}
 	// Numbers in front order, placed after every label that fits.
-	sort.Ints(failed)
-	for n, i := range failed {
+	sort.Ints(still)
+	for n, i := range still {
 		l.numbered = append(l.numbered, i)
-		pl, cost, ok := place(i, itoa(n+1))
 		l.cost += 1000
+		pl, cost, ok := lp.best(i, itoa(n+1), placed)
 		if !ok {
 			continue // listed under the plot only
 		}
 		pl.number = n + 1
-		l.placed = append(l.placed, pl)
+		placed = append(placed, pl)
 		l.cost += cost
-		boxes = append(boxes, grow(pl.box, labelGap))
-		if pl.has {
-			leaders = append(leaders, pl.leader)
-		}
 	}
+	l.placed = placed
 	return l
 }
 
