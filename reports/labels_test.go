@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
@@ -527,6 +528,28 @@ func TestVariantRows(t *testing.T) {
 	for _, r := range fc.rows {
 		if r.dist != "uniform" && r.dist != "dense" {
 			t.Errorf("row %s has distribution %q", r.key, r.dist)
+		}
+	}
+}
+
+// TestCrowdedFiguresDeterministic checks that the label layout gives the
+// same PNG and SVG bytes whatever the order of the runs.
+func TestCrowdedFiguresDeterministic(t *testing.T) {
+	runs := crowdedRuns()
+	want, _, _, err := Figures(runs, crowdedSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+		runs[i], runs[j] = runs[j], runs[i]
+	}
+	got, _, _, err := Figures(runs, crowdedSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"metric_vs_flops.png", "metric_vs_flops.svg", "metric_vs_sparsity.png"} {
+		if len(want[name]) == 0 || !bytes.Equal(got[name], want[name]) {
+			t.Errorf("%s differs between two renderings of the same runs", name)
 		}
 	}
 }

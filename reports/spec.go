@@ -19,7 +19,10 @@
 //     shaded by partition;
 //   - metric_vs_flops: the headline metric against training FLOPs as a
 //     multiple of dense training, the Pareto front drawn and its rows
-//     labelled;
+//     labelled where a label covers no marker, bar or other label (with a
+//     leader line when away from its point, short labels when the full
+//     ones do not fit, a number listed under the plot as the last resort;
+//     labels.go);
 //   - mask_changes: per GaP method (its representative row), a heatmap of
 //     the share of each partition's mask changed between rounds;
 //   - layer_sparsity: a heatmap of per-layer sparsity, layers down and
