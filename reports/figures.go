@@ -1146,11 +1146,10 @@ func figMaskChanges(fc *figContext) (*figure, error) {
 	for i := range maps {
 		maps[i].hi = math.Max(hi, 1)
 	}
-	rows := 0
+	h := vg.Points(6)
 	for _, hm := range maps {
-		rows = max(rows, len(hm.rows))
+		h += heatmapWeight(hm)
 	}
-	h := vg.Length(len(maps))*(vg.Length(rows)*vg.Points(13)+vg.Points(38)) + vg.Points(6)
 	caption := fmt.Sprintf("Share of each partition's mask entries (%%) that changed from one GaP round to the next, mean over seeds, for %s; darker is more change; %s.",
 		strings.Join(parts, " and "), fc.profile)
 	return &figure{stem: "mask_changes", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
