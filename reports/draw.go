@@ -138,6 +138,9 @@ func (f fixedTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
+// barCap is the half width of an interval bar's caps.
+var barCap = vg.Points(1.8)
+
 // mark is one point of a figure with its vertical interval.
 type mark struct {
 	x, y, lo, hi float64
@@ -149,22 +152,35 @@ type mark struct {
 type marks struct {
 	ms     []mark
 	radius vg.Length
+	// spacing, when > 0, is the distance (data units) between neighbouring
+	// points on x: markers shrink to fit it, down to minMarkRadius.
+	spacing float64
 }
+
+// minMarkRadius is the smallest radius a marker shrinks to.
+var minMarkRadius = vg.Points(1.2)
 
 // Plot implements plot.Plotter.
 func (m *marks) Plot(c draw.Canvas, plt *plot.Plot) {
 	trX, trY := plt.Transforms(&c)
+	radius := m.radius
+	if m.spacing > 0 {
+		// The widest marker (the triangle) is 2.17 r across, plus its
+		// outline; keep 0.4 pt between neighbours.
+		px := trX(m.spacing) - trX(0)
+		radius = max(minMarkRadius, min(radius, (px-vg.Points(0.9))/2.2))
+	}
 	for _, p := range m.ms {
 		x := trX(p.x)
 		if !math.IsNaN(p.lo) && !math.IsNaN(p.hi) && p.hi > p.lo {
 			ls := draw.LineStyle{Color: p.color, Width: vg.Points(0.9)}
 			y0, y1 := trY(p.lo), trY(p.hi)
-			cap := vg.Points(1.8)
+			cap := barCap
 			c.StrokeLine2(ls, x, y0, x, y1)
 			c.StrokeLine2(ls, x-cap, y0, x+cap, y0)
 			c.StrokeLine2(ls, x-cap, y1, x+cap, y1)
 		}
-		c.DrawGlyph(draw.GlyphStyle{Color: p.color, Radius: m.radius, Shape: p.shape}, vg.Point{X: x, Y: trY(p.y)})
+		c.DrawGlyph(draw.GlyphStyle{Color: p.color, Radius: radius, Shape: p.shape}, vg.Point{X: x, Y: trY(p.y)})
 	}
 }
 

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -174,7 +176,8 @@ type figContext struct {
 	groups  map[string][]*results.Run
 	rows    []rowStats
 	pal     palette
-	profile string // e.g. "smoke profile (...)"
+	budgets budgetStyles // marker fill of each row budget
+	profile string       // e.g. "smoke profile (...)"
 }
 
 func newFigContext(runs []*results.Run, spec TableSpec) *figContext {
@@ -198,7 +201,12 @@ func newFigContext(runs []*results.Run, spec TableSpec) *figContext {
 	if ps == "" {
 		ps = "profile unknown"
 	}
-	return &figContext{spec: spec, groups: groups, rows: summarize(spec, groups), pal: newPalette(methods), profile: ps}
+	var budgets []string
+	for _, k := range keys {
+		budgets = append(budgets, keyBudget(k))
+	}
+	return &figContext{spec: spec, groups: groups, rows: summarize(spec, groups), pal: newPalette(methods),
+		budgets: newBudgetStyles(budgets), profile: ps}
 }
 
 // seedsPhrase says over how many seeds rows are averaged, "3 seeds" or
@@ -286,18 +294,23 @@ func distLegend(dists []string, line bool) LegendGroup {
 	return g
 }
 
-// withBudgets adds to a distribution legend the hollow marker of each
-// budget other than the base one among rows.
-func withBudgets(g LegendGroup, rows []rowStats) LegendGroup {
+// withBudgets adds to a distribution legend the marker of each budget
+// other than the base one among rows.
+func withBudgets(g LegendGroup, rows []rowStats, st budgetStyles) LegendGroup {
 	var bs []string
 	for _, r := range rows {
 		if r.budget != "" && !contains(bs, r.budget) {
 			bs = append(bs, r.budget)
 		}
 	}
-	sort.Strings(bs)
+	sort.Slice(bs, func(i, j int) bool {
+		if st[bs[i]] != st[bs[j]] {
+			return st[bs[i]] < st[bs[j]]
+		}
+		return bs[i] < bs[j]
+	})
 	for _, b := range bs {
-		g.Entries = append(g.Entries, LegendEntry{Label: "hollow: " + budgetLabel(b), Thumb: GlyphThumb(inkColor, draw.RingGlyph{})})
+		g.Entries = append(g.Entries, LegendEntry{Label: budgetFillNames[st[b]] + ": " + budgetLabel(b), Thumb: GlyphThumb(inkColor, st.shape("uniform", b))})
 	}
 	return g
 }
@@ -381,12 +394,12 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 				dists = append(dists, r.dist)
 			}
 		}
-		width := 0.8
+		width := 0.9
 		step := width / float64(len(slots))
-		m := &marks{radius: vg.Points(2.1)}
+		m := &marks{radius: vg.Points(2.1), spacing: step}
 		for _, r := range rows {
 			x := spPos[r.sparsity] - width/2 + step*(float64(slot[r.method+"/"+r.dist+"@"+r.budget])+0.5)
-			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
+			m.ms = append(m.ms, mark{x: x, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: fc.budgets.shape(r.dist, r.budget)})
 		}
 		title := c
 		if c == "non-uniform" {
@@ -428,7 +441,7 @@ func figMetricVsSparsity(fc *figContext) (*figure, error) {
 		}
 	}
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, withBudgets(distLegend(dists, false), fc.rows), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), fc.rows, fc.budgets), sparsityLegend(sps))
 	if dense != nil {
 		groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: methodLabel(fc.spec, dense.method) + " (line: mean, band: interval)", Thumb: BandThumb(fc.pal.color(dense.method))})
 	}
@@ -617,11 +630,12 @@ func figCurves(fc *figContext) (*figure, error) {
 		if !contains(methods, d.method) {
 			methods = append(methods, d.method)
 		}
-		title := groupLabel(fc.spec, d.method, d.budget)
+		// Titles wider than a panel go on two lines.
+		title := wrapTitle(groupLabel(fc.spec, d.method, d.budget), sizeLabel, (figW-curveLabelW)/vg.Length(cols)-vg.Points(8))
 		p := NewPanel(title, "", "")
 		// Grow phases of the method's representative run.
 		rep := representative(fc.groups, func(r *results.Run) bool {
-			return r.Method == d.method && keyBudget(r.Row) == d.budget && len(growPhases(r.Phases)) > 0
+			return runMethod(r) == d.method && keyBudget(r.Row) == d.budget && len(growPhases(r.Phases)) > 0
 		})
 		if rep != "" {
 			sh := &phaseShading{phases: growPhases(fc.groups[rep][0].Phases)}
@@ -655,8 +669,6 @@ func figCurves(fc *figContext) (*figure, error) {
 		r, c := i/cols, i%cols
 		if c > 0 {
 			p.Y.Tick.Marker = unlabelled{plot.DefaultTicks{}}
-		} else if r == nrows/2 {
-			p.Y.Label.Text = ylabel
 		}
 		// Tick labels on every panel keep the rows evenly spaced; the axis
 		// label only under the bottom row.
@@ -691,7 +703,36 @@ func figCurves(fc *figContext) (*figure, error) {
 	}
 	caption += "; " + fc.profile + "."
 	return &figure{stem: "curves", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(2)) })}, nil
+		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) {
+			// One y label for the whole grid, left of it: a label longer
+			// than one panel is tall would stretch that panel.
+			sty := textStyle(sizeLabel)
+			sty.Rotation, sty.XAlign, sty.YAlign = math.Pi/2, draw.XCenter, draw.YTop
+			c.FillText(sty, vg.Point{X: c.Min.X, Y: (c.Min.Y + c.Max.Y) / 2}, ylabel)
+			Tiled(draw.Crop(c, curveLabelW, 0, 0, 0), grid, vg.Points(3), vg.Points(2))
+		})}, nil
+}
+
+// curveLabelW is the room left of the curve panels for their y label.
+var curveLabelW = vg.Points(sizeLabel * 1.4)
+
+// wrapTitle breaks a title wider than w (at size pt) into two lines at
+// the space that makes the longer line shortest.
+func wrapTitle(title string, pt float64, w vg.Length) string {
+	sty := textStyle(pt)
+	if sty.Width(title) <= w {
+		return title
+	}
+	best, bestW := title, sty.Width(title)
+	for i, r := range title {
+		if r != ' ' {
+			continue
+		}
+		if lw := max(sty.Width(title[:i]), sty.Width(title[i+1:])); lw < bestW {
+			best, bestW = title[:i]+"\n"+title[i+1:], lw
+		}
+	}
+	return best
 }
 
 // joinLabel joins the non-empty parts with spaces.
@@ -760,7 +801,7 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	var methods, dists []string
 	spSet := map[float64]bool{}
 	for _, r := range rows {
-		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: budgetShape(r.dist, r.budget)})
+		m.ms = append(m.ms, mark{x: r.cost, y: r.metric, lo: r.lo, hi: r.hi, color: shade(fc.pal.color(r.method), r.sparsity), shape: fc.budgets.shape(r.dist, r.budget)})
 		if !contains(methods, r.method) {
 			methods = append(methods, r.method)
 		}
@@ -772,11 +813,19 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 		}
 	}
 	p := NewPanel("", "training FLOPs (× dense training)", fc.spec.metricLabel())
-	fl := &frontLine{}
+	fl := &frontLine{radius: m.radius}
+	var frontNames []string
+	abbrev := map[string]bool{}
 	for _, i := range front {
 		r := rows[i]
 		fl.xs, fl.ys = append(fl.xs, r.cost), append(fl.ys, r.metric)
-		fl.labels = append(fl.labels, joinLabel(groupLabel(fc.spec, r.method, r.budget), rowShort(fc.spec, r.key)))
+		full := joinLabel(groupLabel(fc.spec, r.method, r.budget), rowShort(fc.spec, r.key))
+		short, used := shortRowLabel(fc.spec, r)
+		for _, u := range used {
+			abbrev[u] = true
+		}
+		fl.items = append(fl.items, labelItem{texts: []string{full, short}, caption: full})
+		frontNames = append(frontNames, full)
 	}
 	p.Add(fl, m)
 	x0, x1, y0, y1 := m.DataRange()
@@ -787,7 +836,9 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	if dy == 0 {
 		dy = 1
 	}
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = math.Max(0, x0-dx), x1+dx, y0-dy, y1+dy
+	// Twice the room above the data: the front runs along the top, and its
+	// labels go there first.
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = math.Max(0, x0-dx), x1+dx, y0-dy, y1+2*dy
 	fl.points = m.ms
 	var sps []float64
 	for s := range spSet {
@@ -795,13 +846,83 @@ func figMetricVsFLOPs(fc *figContext) (*figure, error) {
 	}
 	sort.Float64s(sps)
 	groups := []LegendGroup{fc.methodLegend(methods, func(c color.NRGBA) func(draw.Canvas) { return GlyphThumb(c, draw.CircleGlyph{}) })}
-	groups = append(groups, withBudgets(distLegend(dists, false), rows), sparsityLegend(sps))
+	groups = append(groups, withBudgets(distLegend(dists, false), rows, fc.budgets), sparsityLegend(sps))
 	groups[len(groups)-1].Entries = append(groups[len(groups)-1].Entries, LegendEntry{Label: "Pareto front", Thumb: LineThumb(frontColor, frontDashes)})
-	h := 2.5*vg.Inch + LegendHeight(groups)
-	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and its rows are labelled; %s.",
-		fc.spec.metricLabel(), seedsPhrase(rowNs(rows)), intervalPhrase(rows), fc.profile)
+	// Lay the labels out on the plot area (its size does not depend on the
+	// legend's height), then list the numbered points in the legend.
+	const plotH = 2.5 * vg.Inch
+	Tiled(draw.NewCanvas(nopCanvas{}, figW, plotH), [][]*plot.Plot{{p}}, 0, 0)
+	labelNote := "its rows are labelled"
+	if fl.layout.variant > 0 {
+		labelNote += " (" + abbrevNote(abbrev) + ")"
+	}
+	if len(fl.layout.numbered) > 0 {
+		g := LegendGroup{Title: "front:"}
+		for n, i := range fl.layout.numbered {
+			pm := frontMark(m.ms, fl.xs[i], fl.ys[i])
+			g.Entries = append(g.Entries, LegendEntry{Label: itoa(n+1) + " " + fl.items[i].caption, Thumb: GlyphThumb(pm.color, pm.shape)})
+		}
+		groups = append(groups, g)
+		labelNote += ", the numbered ones under the plot"
+	}
+	h := plotH + LegendHeight(groups)
+	caption := fmt.Sprintf("Final %s against the training FLOPs of the whole schedule as a multiple of dense training, one point per row (mean over %s; %s); the grey line is the Pareto front (no row is both cheaper and better) and %s: from the cheapest, %s; %s.",
+		fc.spec.metricLabel(), seedsPhrase(rowNs(rows)), intervalPhrase(rows), labelNote, strings.Join(frontNames, ", "), fc.profile)
 	return &figure{stem: "metric_vs_flops", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
-		legend: groups, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
+		legend: groups, marks: [][]mark{m.ms}, draw: WithLegend(groups, func(c draw.Canvas) { Tiled(c, [][]*plot.Plot{{p}}, 0, 0) })}, nil
+}
+
+// frontMark is the mark drawn at (x, y).
+func frontMark(ms []mark, x, y float64) mark {
+	for _, p := range ms {
+		if p.x == x && p.y == y {
+			return p
+		}
+	}
+	return mark{color: inkColor, shape: draw.CircleGlyph{}}
+}
+
+// Abbreviations of the short point labels.
+var (
+	methodAbbrev = map[string]string{"pfp": "PfP", "ipfp": "iPfP", "magnitude_oneshot": "OneShot"}
+	distAbbrev   = map[string]string{"uniform": "unif", "global": "glob"}
+)
+
+// shortRowLabel is a compact label of a row, "RigL† unif 90%", and the
+// abbreviations it uses (for the caption).
+func shortRowLabel(spec TableSpec, r rowStats) (string, []string) {
+	var used []string
+	m := methodLabel(spec, r.method)
+	if a, ok := methodAbbrev[r.method]; ok && a != m {
+		used = append(used, a+" "+m)
+		m = a
+	}
+	switch {
+	case r.budget == "gap":
+		m += "†"
+		used = append(used, "† "+budgetLabel(r.budget))
+	case r.budget != "":
+		b := budgetLabel(r.budget)
+		m += " [" + b + "]"
+	}
+	if r.dist == "dense" {
+		return m, used
+	}
+	d := distLabel(r.dist)
+	if a, ok := distAbbrev[r.dist]; ok {
+		used = append(used, a+" "+d)
+		d = a
+	}
+	return joinLabel(m, d, pct(r.sparsity)), used
+}
+
+// abbrevNote spells out the abbreviations used, in a fixed order.
+func abbrevNote(used map[string]bool) string {
+	var out []string
+	for _, u := range sortedKeys(used) {
+		out = append(out, u)
+	}
+	return "short labels: " + strings.Join(out, ", ")
 }
 
 // paretoFront returns the indices of rows on the front (higher metric,
@@ -839,14 +960,22 @@ var (
 	frontDashes = []vg.Length{vg.Points(3), vg.Points(1.5)}
 )
 
-// frontLine draws the Pareto front as a staircase and labels its points,
-// each label where it overlaps neither another label nor a point and
-// stays inside the panel.
+// frontLine draws the Pareto front as a staircase and labels its points
+// (see layoutLabels): no label covers a marker, an interval bar or another
+// label, and every label stays inside the panel; a point whose label fits
+// nowhere is numbered and listed under the plot.
 type frontLine struct {
 	xs, ys []float64
-	labels []string
-	points []mark
+	items  []labelItem // per front point: its labels (pt filled in Plot)
+	points []mark      // every point drawn in the panel
+	radius vg.Length   // the markers' radius
+	layout *labelLayout
 }
+
+// markReach is the half size of the box of a marker of radius r: the
+// tallest glyph (the triangle reaches 1.25 r above its centre) and the
+// outline's width.
+func markReach(r vg.Length) vg.Length { return 1.25*r + vg.Points(0.4) }
 
 // Plot implements plot.Plotter.
 func (f *frontLine) Plot(c draw.Canvas, plt *plot.Plot) {
@@ -864,57 +993,64 @@ func (f *frontLine) Plot(c draw.Canvas, plt *plot.Plot) {
 		pts = append(pts, vg.Point{X: c.Max.X, Y: pts[len(pts)-1].Y})
 		c.StrokeLines(draw.LineStyle{Color: frontColor, Width: vg.Points(0.9), Dashes: frontDashes}, c.ClipLinesXY(pts)...)
 	}
+	// Everything below is relative to the panel's origin, so a layout made
+	// once (figMetricVsFLOPs lays the figure out before it sizes the
+	// legend) is reused wherever the panel is drawn.
+	o := c.Min
+	rel := func(p vg.Point) vg.Point { return vg.Point{X: p.X - o.X, Y: p.Y - o.Y} }
+	size := vg.Point{X: c.Max.X - c.Min.X, Y: c.Max.Y - c.Min.Y}
 	sty := textStyle(sizeCell)
-	h := sty.FontExtents().Height
-	var taken []vg.Rectangle
-	for _, p := range f.points {
-		pt := vg.Point{X: trX(p.x), Y: trY(p.y)}
-		r := vg.Points(2.5)
-		taken = append(taken, vg.Rectangle{Min: vg.Point{X: pt.X - r, Y: pt.Y - r}, Max: vg.Point{X: pt.X + r, Y: pt.Y + r}})
-		if !math.IsNaN(p.lo) && p.hi > p.lo {
-			// The interval bar, a little wider than drawn.
-			taken = append(taken, vg.Rectangle{Min: vg.Point{X: pt.X - vg.Points(1.5), Y: trY(p.lo)}, Max: vg.Point{X: pt.X + vg.Points(1.5), Y: trY(p.hi)}})
-		}
-	}
-	var labels []vg.Rectangle
-	for i := range f.xs {
-		pt := vg.Point{X: trX(f.xs[i]), Y: trY(f.ys[i])}
-		w := sty.Width(f.labels[i])
-		// Candidates on three rings around the point, eight directions
-		// each; the cost is overlap with other labels (heavily), then with
-		// points and bars, then distance.
-		best, bestCost := vg.Rectangle{}, math.Inf(1)
-		for ring, d := range []vg.Length{vg.Points(3.5), vg.Points(10), vg.Points(18)} {
-			for dir := 0; dir < 8; dir++ {
-				a := float64(dir) * math.Pi / 4
-				dx, dy := vg.Length(math.Cos(a))*d, vg.Length(math.Sin(a))*d
-				o := vg.Point{X: pt.X + dx - w/2 + vg.Length(math.Cos(a))*w/2, Y: pt.Y + dy - h/2 + vg.Length(math.Sin(a))*h/2}
-				o.X = max(c.Min.X, min(o.X, c.Max.X-w))
-				o.Y = max(c.Min.Y, min(o.Y, c.Max.Y-h))
-				rect := vg.Rectangle{Min: o, Max: vg.Point{X: o.X + w, Y: o.Y + h}}
-				cost := float64(ring)*20 + float64(dir)*0.01
-				for _, t := range labels {
-					cost += 50 * float64(overlapArea(rect, t))
-				}
-				for _, t := range taken {
-					cost += float64(overlapArea(rect, t))
-				}
-				if cost < bestCost {
-					best, bestCost = rect, cost
-				}
+	if f.layout == nil || math.Abs(float64(f.layout.size.X-size.X)) > 0.01 || math.Abs(float64(f.layout.size.Y-size.Y)) > 0.01 {
+		reach := markReach(f.radius)
+		var obstacles []vg.Rectangle
+		for _, p := range f.points {
+			pt := rel(vg.Point{X: trX(p.x), Y: trY(p.y)})
+			obstacles = append(obstacles, vg.Rectangle{Min: vg.Point{X: pt.X - reach, Y: pt.Y - reach}, Max: vg.Point{X: pt.X + reach, Y: pt.Y + reach}})
+			if !math.IsNaN(p.lo) && p.hi > p.lo {
+				// The interval bar with its caps.
+				cp := barCap + vg.Points(0.5)
+				obstacles = append(obstacles, vg.Rectangle{Min: vg.Point{X: pt.X - cp, Y: rel(vg.Point{Y: trY(p.lo)}).Y - cp}, Max: vg.Point{X: pt.X + cp, Y: rel(vg.Point{Y: trY(p.hi)}).Y + cp}})
 			}
 		}
-		labels = append(labels, best)
-		// A leader line when the label sits away from its point.
-		cx := max(best.Min.X, min(pt.X, best.Max.X))
-		cy := max(best.Min.Y, min(pt.Y, best.Max.Y))
-		if math.Hypot(float64(cx-pt.X), float64(cy-pt.Y)) > 6 {
-			c.StrokeLine2(draw.LineStyle{Color: frontColor, Width: vg.Points(0.5)}, pt.X, pt.Y, cx, cy)
+		items := make([]labelItem, len(f.items))
+		for i, it := range f.items {
+			it.pt, it.reach = rel(vg.Point{X: trX(f.xs[i]), Y: trY(f.ys[i])}), reach
+			items[i] = it
 		}
-		fillRect(c, best, color.NRGBA{R: 255, G: 255, B: 255, A: 190})
-		c.FillText(sty, best.Min, f.labels[i])
+		var front []vg.Point
+		for _, p := range pts {
+			front = append(front, rel(p))
+		}
+		f.layout = layoutLabels(size, items, obstacles, front, sty)
+	}
+	_, _, dy := textExtent(sty, "0")
+	for _, pl := range f.layout.placed {
+		if pl.has {
+			a, b := pl.leader[0].Add(o), pl.leader[1].Add(o)
+			c.StrokeLine2(draw.LineStyle{Color: frontColor, Width: vg.Points(0.5)}, a.X, a.Y, b.X, b.Y)
+		}
+		box := vg.Rectangle{Min: pl.box.Min.Add(o), Max: pl.box.Max.Add(o)}
+		fillRect(c, box, color.NRGBA{R: 255, G: 255, B: 255, A: 190})
+		c.FillText(sty, vg.Point{X: box.Min.X, Y: box.Min.Y + dy}, pl.text)
 	}
 }
+
+// nopCanvas is a vg.Canvas that draws nothing: figures are laid out on
+// it before their size is known.
+type nopCanvas struct{}
+
+func (nopCanvas) SetLineWidth(vg.Length)                 {}
+func (nopCanvas) SetLineDash([]vg.Length, vg.Length)     {}
+func (nopCanvas) SetColor(color.Color)                   {}
+func (nopCanvas) Rotate(float64)                         {}
+func (nopCanvas) Translate(vg.Point)                     {}
+func (nopCanvas) Scale(float64, float64)                 {}
+func (nopCanvas) Push()                                  {}
+func (nopCanvas) Pop()                                   {}
+func (nopCanvas) Stroke(vg.Path)                         {}
+func (nopCanvas) Fill(vg.Path)                           {}
+func (nopCanvas) FillString(font.Face, vg.Point, string) {}
+func (nopCanvas) DrawImage(vg.Rectangle, image.Image)    {}
 
 func overlapArea(a, b vg.Rectangle) vg.Length {
 	w := min(a.Max.X, b.Max.X) - max(a.Min.X, b.Min.X)
@@ -931,7 +1067,7 @@ func gapMethods(groups map[string][]*results.Run, has func(*results.Run) bool) [
 	for _, g := range groups {
 		for _, r := range g {
 			if has(r) {
-				seen[r.Method] = true
+				seen[runMethod(r)] = true
 			}
 		}
 	}
@@ -963,7 +1099,7 @@ func figMaskChanges(fc *figContext) (*figure, error) {
 	var methods []string
 	n := 0
 	for _, m := range gapMethods(fc.groups, has) {
-		rep := representative(fc.groups, func(r *results.Run) bool { return r.Method == m && has(r) })
+		rep := representative(fc.groups, func(r *results.Run) bool { return runMethod(r) == m && has(r) })
 		vals := map[int]map[int][]float64{}
 		rounds := map[int]bool{}
 		for _, r := range fc.groups[rep] {
@@ -1010,11 +1146,10 @@ func figMaskChanges(fc *figContext) (*figure, error) {
 	for i := range maps {
 		maps[i].hi = math.Max(hi, 1)
 	}
-	rows := 0
+	h := vg.Points(6)
 	for _, hm := range maps {
-		rows = max(rows, len(hm.rows))
+		h += heatmapWeight(hm)
 	}
-	h := vg.Length(len(maps))*(vg.Length(rows)*vg.Points(13)+vg.Points(38)) + vg.Points(6)
 	caption := fmt.Sprintf("Share of each partition's mask entries (%%) that changed from one GaP round to the next, mean over seeds, for %s; darker is more change; %s.",
 		strings.Join(parts, " and "), fc.profile)
 	return &figure{stem: "mask_changes", caption: caption, w: figW, h: h, colors: usedColors(fc, methods),
@@ -1034,7 +1169,7 @@ func figLayers(fc *figContext) (*figure, error) {
 	var methods []string
 	var reps []*results.Run
 	for _, m := range methodOrder(rowOrder(fc.spec, fc.groups)) {
-		k := representative(fc.groups, func(r *results.Run) bool { return r.Method == m && len(r.Layers) > 0 && r.Sparsity > 0 })
+		k := representative(fc.groups, func(r *results.Run) bool { return runMethod(r) == m && len(r.Layers) > 0 && r.Sparsity > 0 })
 		if k == "" {
 			continue
 		}
@@ -1063,8 +1198,8 @@ func figLayers(fc *figContext) (*figure, error) {
 	}
 	var which []string
 	for j, r := range reps {
-		hm.cols = append(hm.cols, joinLabel(methodLabel(fc.spec, r.Method), rowShort(fc.spec, r.Row)))
-		hm.colColors = append(hm.colColors, fc.pal.color(r.Method))
+		hm.cols = append(hm.cols, joinLabel(methodLabel(fc.spec, runMethod(r)), rowShort(fc.spec, r.Row)))
+		hm.colColors = append(hm.colColors, fc.pal.color(runMethod(r)))
 		for _, l := range r.Layers {
 			if l.Params > 0 {
 				hm.vals[pos[l.Name]][j] = 100 * (1 - float64(l.Nonzero)/float64(l.Params))

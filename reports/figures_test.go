@@ -34,6 +34,46 @@ type recorder struct {
 	m     [6]float64 // x' = m0 x + m2 y + m4, y' = m1 x + m3 y + m5
 	stack [][6]float64
 	boxes []textBox
+
+	// Paths drawn inside a marker (see glyphProbe) are measured too.
+	inGlyph int
+	glyphs  []vg.Rectangle
+	lineW   vg.Length
+	lwStack []vg.Length
+}
+
+func (r *recorder) SetLineWidth(w vg.Length) { r.lineW = w; r.Canvas.SetLineWidth(w) }
+
+func (r *recorder) Fill(p vg.Path)   { r.measure(p, 0); r.Canvas.Fill(p) }
+func (r *recorder) Stroke(p vg.Path) { r.measure(p, r.lineW/2); r.Canvas.Stroke(p) }
+
+// measure widens the box of the marker being drawn by path p (grown by
+// pad, half the line width of a stroke) under the transform.
+func (r *recorder) measure(p vg.Path, pad vg.Length) {
+	if r.inGlyph == 0 || len(p) == 0 {
+		return
+	}
+	var pts []vg.Point
+	for _, c := range p {
+		switch c.Type {
+		case vg.ArcComp:
+			// The arc's whole circle: a bound of it.
+			pts = append(pts, vg.Point{X: c.Pos.X - c.Radius, Y: c.Pos.Y - c.Radius}, vg.Point{X: c.Pos.X + c.Radius, Y: c.Pos.Y + c.Radius})
+		case vg.CloseComp:
+		default:
+			pts = append(pts, c.Pos)
+			pts = append(pts, c.Control...)
+		}
+	}
+	// Every path of a marker widens the marker's box (see glyphProbe).
+	b := &r.glyphs[len(r.glyphs)-1]
+	for _, q := range pts {
+		for _, d := range []vg.Point{{X: -pad, Y: -pad}, {X: pad, Y: pad}, {X: -pad, Y: pad}, {X: pad, Y: -pad}} {
+			x, y := r.apply(q.Add(d))
+			b.Min.X, b.Min.Y = min(b.Min.X, vg.Length(x)), min(b.Min.Y, vg.Length(y))
+			b.Max.X, b.Max.Y = max(b.Max.X, vg.Length(x)), max(b.Max.Y, vg.Length(y))
+		}
+	}
 }
 
 func newRecorder(c vg.Canvas) *recorder { return &recorder{Canvas: c, m: [6]float64{1, 0, 0, 1, 0, 0}} }
@@ -47,10 +87,13 @@ func (r *recorder) mul(n [6]float64) {
 	}
 }
 
-func (r *recorder) Push() { r.stack = append(r.stack, r.m); r.Canvas.Push() }
+func (r *recorder) Push() {
+	r.stack, r.lwStack = append(r.stack, r.m), append(r.lwStack, r.lineW)
+	r.Canvas.Push()
+}
 func (r *recorder) Pop() {
-	r.m = r.stack[len(r.stack)-1]
-	r.stack = r.stack[:len(r.stack)-1]
+	r.m, r.lineW = r.stack[len(r.stack)-1], r.lwStack[len(r.lwStack)-1]
+	r.stack, r.lwStack = r.stack[:len(r.stack)-1], r.lwStack[:len(r.lwStack)-1]
 	r.Canvas.Pop()
 }
 func (r *recorder) Translate(p vg.Point) {
@@ -131,6 +174,7 @@ func figureSets() map[string]struct {
 	runs []*results.Run
 	spec TableSpec
 } {
+	vruns, vspec := variantRuns()
 	odd := fixtureRuns()
 	for i, m := range []string{"mystery", "enigma"} {
 		r := *odd[0]
@@ -147,6 +191,8 @@ func figureSets() map[string]struct {
 		"translation": {translationRuns(), withExtra(TranslationSpec())},
 		"unknown":     {odd, ImageNetSpec()},
 		"parts":       {fixtureRuns(), withParts(ImageNetSpec())},
+		"crowded":     {crowdedRuns(), crowdedSpec()},
+		"variants":    {vruns, vspec},
 	}
 }
 

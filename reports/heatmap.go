@@ -54,6 +54,12 @@ func (hm heatmap) colHeaderHeight() vg.Length {
 	return w + vg.Points(3)
 }
 
+// heatmapWeight is the height a stacked heatmap asks for: its rows and
+// the room for its title and axis labels.
+func heatmapWeight(hm heatmap) vg.Length {
+	return vg.Length(len(hm.rows))*vg.Points(13) + vg.Points(38)
+}
+
 // drawHeatmaps stacks heatmaps down c, sharing the row-label column
 // width; column labels above the grid when rotated, below otherwise.
 func drawHeatmaps(c draw.Canvas, maps []heatmap, labelsBelow bool) {
@@ -71,8 +77,14 @@ func drawHeatmaps(c draw.Canvas, maps []heatmap, labelsBelow bool) {
 	left := c.Min.X + lh + vg.Points(4) + labelW + vg.Points(3)
 	right := c.Max.X - vg.Points(4)
 	top := c.Max.Y - vg.Points(3)
-	slot := (c.Max.Y - c.Min.Y - vg.Points(3)) / vg.Length(len(maps))
+	// Each map's share of the height follows its number of rows, so that
+	// maps with fewer rows leave no gap (heatmapWeight).
+	total := vg.Length(0)
 	for _, hm := range maps {
+		total += heatmapWeight(hm)
+	}
+	for _, hm := range maps {
+		slot := (c.Max.Y - c.Min.Y - vg.Points(3)) * heatmapWeight(hm) / total
 		bottom := top - slot
 		y := top
 		if hm.title != "" {

@@ -19,7 +19,10 @@
 //     shaded by partition;
 //   - metric_vs_flops: the headline metric against training FLOPs as a
 //     multiple of dense training, the Pareto front drawn and its rows
-//     labelled;
+//     labelled where a label covers no marker, bar or other label (with a
+//     leader line when away from its point, short labels when the full
+//     ones do not fit, a number listed under the plot as the last resort;
+//     labels.go);
 //   - mask_changes: per GaP method (its representative row), a heatmap of
 //     the share of each partition's mask changed between rounds;
 //   - layer_sparsity: a heatmap of per-layer sparsity, layers down and
@@ -38,6 +41,8 @@ package reports
 
 import (
 	"strings"
+
+	"github.com/gap-harness/gap/results"
 )
 
 // TableSpec describes one paper table: its rows, its metric and the
@@ -96,20 +101,37 @@ func (s TableSpec) metricLabel() string {
 	return s.Metric
 }
 
-// splitKey splits a row key "method/sparsity/distribution[@budget]",
-// leaving out the budget (see keyBudget).
+// splitKey splits a row key "method/sparsity/distribution[@budget][#variant]",
+// leaving out the budget (see keyBudget). A variant (rows of one method
+// that differ in a parameter, e.g. κ: "cgap/0.9/uniform#k6") belongs to
+// the method: "cgap-k6", its own method in every figure and table, so
+// that its colour (methodColors names the κ variants) and label differ.
 func splitKey(key string) (method, sparsity, dist string) {
+	key, variant, _ := strings.Cut(key, "#")
 	key, _, _ = strings.Cut(key, "@")
 	parts := strings.SplitN(key, "/", 3)
 	for len(parts) < 3 {
 		parts = append(parts, "")
 	}
+	if variant != "" {
+		parts[0] += "-" + variant
+	}
 	return parts[0], parts[1], parts[2]
+}
+
+// runMethod is the method of a run as the figures name it: its row's
+// (with the row's variant, see splitKey), else the run's.
+func runMethod(r *results.Run) string {
+	if m, _, _ := splitKey(r.Row); m != "" {
+		return m
+	}
+	return r.Method
 }
 
 // keyBudget is the budget of a row key: "" for the base budget (x1),
 // else what follows "@" ("x5", "gap").
 func keyBudget(key string) string {
+	key, _, _ = strings.Cut(key, "#")
 	_, b, _ := strings.Cut(key, "@")
 	if b == "x1" {
 		return ""

@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot/font"
@@ -177,22 +178,138 @@ func distShape(dist string) draw.GlyphDrawer {
 	return draw.PlusGlyph{}
 }
 
-// budgetShape is the marker of a row: its distribution's, filled at the
-// base budget and hollow at any other (RigL at GaP's budget).
-func budgetShape(dist, budget string) draw.GlyphDrawer {
-	sh := distShape(dist)
-	if budget == "" {
-		return sh
+// budgetFill is how a marker shows its row's training budget: filled at
+// the base budget, and one of the open styles at each other budget of a
+// table, so that two budgets never share a marker.
+type budgetFill int
+
+const (
+	fillSolid  budgetFill = iota // the base budget
+	fillHollow                   // the outline only; always the GaP budget
+	fillDot                      // the outline with a dot in the middle
+	fillHalf                     // the outline, its lower half filled
+	fillBar                      // the outline with a bar across
+	fillPlus                     // the outline with a plus inside
+)
+
+// budgetFillNames are the words of the legend for each fill.
+var budgetFillNames = map[budgetFill]string{
+	fillSolid: "filled", fillHollow: "hollow", fillDot: "dot", fillHalf: "half", fillBar: "bar", fillPlus: "plus",
+}
+
+// budgetStyles maps a table's row budgets ("" for the base one) to their
+// marker fills.
+type budgetStyles map[string]budgetFill
+
+// newBudgetStyles gives the base budget the filled marker, the GaP budget
+// the hollow one (in every table) and the other budgets the remaining
+// open styles in their order: multiples of the base budget by size, then
+// the rest by name. Past five non-base budgets the open styles repeat.
+func newBudgetStyles(budgets []string) budgetStyles {
+	st := budgetStyles{"": fillSolid, "gap": fillHollow}
+	var rest []string
+	for _, b := range budgets {
+		if _, ok := st[b]; !ok && !contains(rest, b) {
+			rest = append(rest, b)
+		}
 	}
-	switch sh.(type) {
+	mult := func(b string) (float64, bool) {
+		if !strings.HasPrefix(b, "x") {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(b[1:], 64)
+		return v, err == nil
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		vi, oki := mult(rest[i])
+		vj, okj := mult(rest[j])
+		switch {
+		case oki && okj && vi != vj:
+			return vi < vj
+		case oki != okj:
+			return oki
+		}
+		return rest[i] < rest[j]
+	})
+	open := []budgetFill{fillDot, fillHalf, fillBar, fillPlus, fillHollow}
+	for i, b := range rest {
+		st[b] = open[i%len(open)]
+	}
+	return st
+}
+
+// shape is the marker of a row: its distribution's, in its budget's fill.
+func (st budgetStyles) shape(dist, budget string) draw.GlyphDrawer {
+	f, ok := st[budget]
+	if !ok {
+		f = fillHollow
+	}
+	if f == fillSolid {
+		return distShape(dist)
+	}
+	return budgetGlyph{dist: dist, fill: f}
+}
+
+// budgetGlyph draws a distribution's marker in an open budget fill.
+type budgetGlyph struct {
+	dist string
+	fill budgetFill
+}
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (g budgetGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	r := sty.Radius
+	var outline draw.GlyphDrawer
+	var lower vg.Path // the lower half, for fillHalf
+	switch distShape(g.dist).(type) {
 	case draw.CircleGlyph:
-		return draw.RingGlyph{}
+		outline = draw.RingGlyph{}
+		lower.Move(vg.Point{X: pt.X - r, Y: pt.Y})
+		lower.Arc(pt, r, math.Pi, math.Pi)
 	case draw.PyramidGlyph:
-		return draw.TriangleGlyph{}
+		// gonum's triangle: top at 1.25 r, base at -0.625 r.
+		outline = draw.TriangleGlyph{}
+		R := r + (r-r*0.5)/2
+		hw := R * vg.Length(math.Cos(math.Pi/6))
+		lower.Move(vg.Point{X: pt.X - hw, Y: pt.Y - R/2})
+		lower.Line(vg.Point{X: pt.X + hw, Y: pt.Y - R/2})
+		lower.Line(vg.Point{X: pt.X + hw/2, Y: pt.Y + R/4})
+		lower.Line(vg.Point{X: pt.X - hw/2, Y: pt.Y + R/4})
 	case draw.BoxGlyph:
-		return draw.SquareGlyph{}
+		outline = draw.SquareGlyph{}
+		x := (r-r*math.Sqrt2/2)/2 + r*math.Sqrt2/2
+		lower.Move(vg.Point{X: pt.X - x, Y: pt.Y - x})
+		lower.Line(vg.Point{X: pt.X + x, Y: pt.Y - x})
+		lower.Line(vg.Point{X: pt.X + x, Y: pt.Y})
+		lower.Line(vg.Point{X: pt.X - x, Y: pt.Y})
+	default:
+		// Crosses and pluses have no inside: the budget shows as a ring
+		// around them (drawn last, over the fill).
+		cross, inner := distShape(g.dist), sty
+		defer cross.DrawGlyph(c, inner, pt)
+		outline = draw.RingGlyph{}
+		r *= 1.4
+		sty.Radius = r
+		lower.Move(vg.Point{X: pt.X - r, Y: pt.Y})
+		lower.Arc(pt, r, math.Pi, math.Pi)
 	}
-	return sh
+	outline.DrawGlyph(c, sty, pt)
+	ls := draw.LineStyle{Color: sty.Color, Width: vg.Points(0.5)}
+	switch g.fill {
+	case fillDot:
+		draw.CircleGlyph{}.DrawGlyph(c, draw.GlyphStyle{Color: sty.Color, Radius: r * 0.38}, pt)
+	case fillHalf:
+		if len(lower) > 0 {
+			lower.Close()
+			c.Fill(lower)
+		}
+	case fillBar:
+		c.StrokeLine2(ls, pt.X-r*0.8, pt.Y, pt.X+r*0.8, pt.Y)
+	case fillPlus:
+		d := r * 0.5
+		c.StrokeLine2(ls, pt.X-d, pt.Y, pt.X+d, pt.Y)
+		c.StrokeLine2(ls, pt.X, pt.Y-d, pt.X, pt.Y+d)
+	}
 }
 
 // distDashes is the line style of a distribution: solid for uniform,
