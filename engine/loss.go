@@ -102,11 +102,12 @@ func (tp *Tape[T]) CrossEntropy(logits *Var[T], labels []int32, o CEOpts) *Var[T
 }
 
 // crossEntropyF32 is CrossEntropy's CEOpts.Float32 path for [n,c] float32
-// logits x (the data of logits): per row, the maximum, the sum of Exp32(x-m)
-// (accumulated in float64), log-probabilities x - logsumexp in float32,
-// and the row's NLL and smoothing terms, all rows in parallel and summed
-// in row order (deterministic for any thread count); the backward pass is
-// scale*Exp32(logp) - eps*scale/c, and -(1-eps)*scale at the label.
+// logits x (the data of logits): per row, the maximum m, e = Exp32(x-m)
+// kept for the backward pass, their sum s (accumulated in float64), and
+// the row's NLL (logsumexp - x[label]) and smoothing term (c*logsumexp -
+// sum x), all rows in parallel and summed in row order (deterministic for
+// any thread count). The backward pass is scale*e/s - eps*scale/c, and
+// -(1-eps)*scale more at the label: one exponential per logit in all.
 func (tp *Tape[T]) crossEntropyF32(logits *Var[T], x []float32, labels []int32, o CEOpts, n, c int) *Var[T] {
 	eps := o.LabelSmoothing
 	ignored := func(l int32) bool { return o.UseIgnore && l == o.IgnoreIndex }
@@ -120,17 +121,17 @@ func (tp *Tape[T]) crossEntropyF32(logits *Var[T], x []float32, labels []int32, 
 		}
 		count++
 	}
-	logp := tp.AllocUninit(n, c)
-	lp := any(logp.data).([]float32)
+	exps := any(tp.AllocUninit(n, c).data).([]float32)
 	nllRow := make([]float64, n)
 	smoothRow := make([]float64, n)
+	invSum := make([]float32, n)
 	tp.ParallelFor(n, max(1, transGrain/c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			l := labels[r]
 			if ignored(l) {
 				continue
 			}
-			row, out := x[r*c:(r+1)*c], lp[r*c:(r+1)*c]
+			row, e := x[r*c:(r+1)*c], exps[r*c:(r+1)*c]
 			m := float32(math.Inf(-1))
 			var sumx float64
 			for _, v := range row {
@@ -143,14 +144,12 @@ func (tp *Tape[T]) crossEntropyF32(logits *Var[T], x []float32, labels []int32, 
 				m = 0 // all -Inf: keep NaN-free arithmetic (exp(-Inf) = 0)
 			}
 			var s float64
-			for _, v := range row {
-				s += float64(Exp32(v - m))
+			for k, v := range row {
+				e[k] = Exp32(v - m)
+				s += float64(e[k])
 			}
 			ls := float64(m) + math.Log(s)
-			lsf := float32(ls)
-			for k, v := range row {
-				out[k] = v - lsf
-			}
+			invSum[r] = float32(1 / s)
 			nllRow[r] = ls - float64(row[l])
 			smoothRow[r] = float64(c)*ls - sumx
 		}
@@ -173,16 +172,17 @@ func (tp *Tape[T]) crossEntropyF32(logits *Var[T], x []float32, labels []int32, 
 		}
 		gd := any(gx.data).([]float32)
 		scale := float64(ov.Grad.data[0]) / float64(count)
-		sc, onLabel, every := float32(scale), float32(scale*(1-eps)), float32(scale*eps/float64(c))
+		onLabel, every := float32(scale*(1-eps)), float32(scale*eps/float64(c))
 		tp.ParallelFor(n, max(1, transGrain/c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				l := labels[r]
 				if ignored(l) {
 					continue
 				}
-				g, p := gd[r*c:(r+1)*c], lp[r*c:(r+1)*c]
-				for k, v := range p {
-					g[k] += sc*Exp32(v) - every
+				g, e := gd[r*c:(r+1)*c], exps[r*c:(r+1)*c]
+				sc := float32(scale) * invSum[r]
+				for k, v := range e {
+					g[k] += sc*v - every
 				}
 				g[l] -= onLabel
 			}

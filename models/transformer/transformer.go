@@ -442,7 +442,11 @@ func (m *Model) Logits(tp *engine.Tape[float32], bt *Batch, training bool, rng *
 // Loss is the label-smoothed cross-entropy of the batch's targets (mean over
 // non-pad target tokens, as torch.nn.functional.cross_entropy with
 // label_smoothing and ignore_index=PadID), computed by the engine's float32
-// path (CEOpts.Float32: Exp32, within ~1e-6 of float64).
+// path (CEOpts.Float32: Exp32, within ~1e-6 of float64). It is the
+// reference's criterion too (its fairseq fork's
+// LabelSmoothedCrossEntropyCriterion: per token (1-eps)*nll +
+// eps/V*sum_c(-logp_c) over the whole vocabulary, summed over non-pad
+// targets, the gradient divided by their count, its grad_denom = ntokens).
 func (m *Model) Loss(tp *engine.Tape[float32], bt *Batch, training bool, rng *rand.Rand) *engine.Var[float32] {
 	logits := m.Logits(tp, bt, training, rng)
 	return tp.CrossEntropy(tp.Reshape(logits, bt.B*bt.TgtLen, m.cfg.Vocab), bt.TgtOut,
