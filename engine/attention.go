@@ -136,6 +136,10 @@ func attnForward[T Float](threads int, g attnGeom, q, k, v []T, pad []bool, caus
 // j < limit that pad does not mark; the other entries become 0. A row with no
 // key left becomes all zeros.
 func maskedSoftmaxRow[T Float](row []T, pad []bool, limit int) {
+	if r32, ok := any(row).([]float32); ok {
+		maskedSoftmaxRow32(r32, pad, limit)
+		return
+	}
 	m := math.Inf(-1)
 	for j := 0; j < limit; j++ {
 		if pad != nil && pad[j] {
@@ -160,6 +164,38 @@ func maskedSoftmaxRow[T Float](row []T, pad []bool, limit int) {
 		sum += e
 	}
 	inv := T(1 / sum)
+	for j := 0; j < limit; j++ {
+		row[j] *= inv
+	}
+}
+
+// maskedSoftmaxRow32 is maskedSoftmaxRow in float32 arithmetic with Exp32
+// (the sum accumulated in float64), for float32 tapes.
+func maskedSoftmaxRow32(row []float32, pad []bool, limit int) {
+	m := float32(math.Inf(-1))
+	for j := 0; j < limit; j++ {
+		if pad != nil && pad[j] {
+			continue
+		}
+		if v := row[j]; v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		clear(row)
+		return
+	}
+	var sum float64
+	for j := range row {
+		if j >= limit || (pad != nil && pad[j]) {
+			row[j] = 0
+			continue
+		}
+		e := Exp32(row[j] - m)
+		row[j] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
 	for j := 0; j < limit; j++ {
 		row[j] *= inv
 	}

@@ -172,6 +172,31 @@ func TestMultiHeadAttentionTorch(t *testing.T) {
 			t.Fatalf("%s vs PyTorch: %s", name, msg)
 		}
 	}
+	// The same on a float32 tape (its softmax is maskedSoftmaxRow32, with
+	// engine.Exp32): within float32 rounding of PyTorch's values.
+	f32 := func(x *engine.Tensor[float64]) *engine.Tensor[float32] {
+		d := make([]float32, x.Len())
+		for i, v := range x.Data() {
+			d[i] = float32(v)
+		}
+		return engine.FromSlice(d, x.Shape()...)
+	}
+	tp32 := engine.NewTape[float32](2)
+	q32 := engine.NewParam("q", f32(sinTensor(0.7, b, lq, d)))
+	k32 := engine.NewParam("k", f32(sinTensor(1.3, b, lk, d)))
+	v32 := engine.NewParam("v", f32(sinTensor(2.1, b, lk, d)))
+	o32 := tp32.MultiHeadAttention(q32, k32, v32, engine.AttentionOpts{Heads: 2, KeyPadding: pad, Causal: true})
+	if err := tp32.Backward(tp32.SumAll(tp32.Mul(o32, tp32.Const(f32(sinTensor(0.3, b, lq, d)))))); err != nil {
+		t.Fatal(err)
+	}
+	got32 := map[string][]float32{"out": o32.Value.Data(), "gq": q32.Grad.Data(), "gk": k32.Grad.Data(), "gv": v32.Grad.Data()}
+	for name, w := range want {
+		for i, g := range got32[name] {
+			if math.Abs(float64(g)-w[i]) > 2e-6 {
+				t.Fatalf("float32 %s[%d] = %.9g, PyTorch %.12g", name, i, g, w[i])
+			}
+		}
+	}
 }
 
 // TestAttentionCached decodes position by position from a KV cache and

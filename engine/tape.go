@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Var is a node of the autodiff graph: a value and, after Backward, its gradient.
@@ -52,6 +53,14 @@ type Tape[T Float] struct {
 	nodes   []*Var[T]
 	owned   []*Tensor[T]
 	free    map[int][]*Tensor[T]
+	// Pool bookkeeping (see Reset): the Reset count, the one at which each
+	// size was last requested, the elements requested since the last Reset,
+	// the most requested between two Resets, and the elements in free.
+	resets    uint64
+	lastUse   map[int]uint64
+	stepElems int
+	peakElems int
+	freeElems int
 }
 
 // NewTape returns an empty tape whose kernels use up to threads goroutines (>= 1).
@@ -59,7 +68,7 @@ func NewTape[T Float](threads int) *Tape[T] {
 	if threads < 1 {
 		threads = 1
 	}
-	return &Tape[T]{threads: threads, free: map[int][]*Tensor[T]{}}
+	return &Tape[T]{threads: threads, free: map[int][]*Tensor[T]{}, lastUse: map[int]uint64{}}
 }
 
 // Threads returns the number of goroutines kernels may use.
@@ -74,6 +83,15 @@ func (tp *Tape[T]) NoGrad() bool { return tp.noGrad }
 
 // Reset forgets the recorded graph and returns every pooled buffer to the pool.
 // Values of non-parameter Vars from before Reset must not be used afterwards.
+//
+// Buffers are reused by exact size. A workload whose shapes change from step
+// to step (token-based batches) would otherwise keep a buffer of every size
+// it ever used, so the pool is bounded: when it holds more than poolBound
+// times the most elements requested between two Resets, the sizes requested
+// longest ago are dropped (never one requested since the last Reset) until
+// it fits. A workload of fixed shapes, or one that alternates between up to
+// poolBound sets of shapes (training, evaluation and a last partial batch),
+// never reaches the bound, so its buffers are reused exactly as without it.
 func (tp *Tape[T]) Reset() {
 	for i := range tp.nodes {
 		tp.nodes[i] = nil
@@ -82,9 +100,49 @@ func (tp *Tape[T]) Reset() {
 	for _, t := range tp.owned {
 		n := cap(t.data)
 		tp.free[n] = append(tp.free[n], t)
+		tp.freeElems += n
 	}
 	clear(tp.owned)
 	tp.owned = tp.owned[:0]
+	tp.peakElems = max(tp.peakElems, tp.stepElems)
+	if tp.freeElems > poolBound*tp.peakElems {
+		tp.trimPool()
+	}
+	tp.stepElems = 0
+	tp.resets++
+}
+
+// poolBound bounds the tape's free pool in multiples of its largest step
+// (see Reset).
+const poolBound = 4
+
+// trimPool drops the free buffers of the sizes requested longest ago (not
+// those of the current step) until the pool holds at most poolBound times
+// the peak.
+func (tp *Tape[T]) trimPool() {
+	sizes := make([]int, 0, len(tp.free))
+	for n, l := range tp.free {
+		if len(l) > 0 && tp.lastUse[n] != tp.resets {
+			sizes = append(sizes, n)
+		}
+	}
+	sort.Slice(sizes, func(a, b int) bool {
+		ua, ub := tp.lastUse[sizes[a]], tp.lastUse[sizes[b]]
+		if ua != ub {
+			return ua < ub
+		}
+		return sizes[a] > sizes[b]
+	})
+	for _, n := range sizes {
+		if tp.freeElems <= poolBound*tp.peakElems {
+			break
+		}
+		for _, t := range tp.free[n] {
+			tp.freeElems -= cap(t.data)
+		}
+		delete(tp.free, n)
+		delete(tp.lastUse, n)
+	}
 }
 
 // Alloc returns a zero-filled pooled tensor, valid until Reset.
@@ -99,11 +157,14 @@ func (tp *Tape[T]) Alloc(shape ...int) *Tensor[T] {
 // Use it for outputs every element of which the kernel writes.
 func (tp *Tape[T]) AllocUninit(shape ...int) *Tensor[T] {
 	n := checkShape(shape)
+	tp.stepElems += n
+	tp.lastUse[n] = tp.resets
 	var t *Tensor[T]
 	if l := tp.free[n]; len(l) > 0 {
 		t = l[len(l)-1]
 		l[len(l)-1] = nil
 		tp.free[n] = l[:len(l)-1]
+		tp.freeElems -= cap(t.data)
 		t.shape = append(t.shape[:0], shape...)
 		t.data = t.data[:n]
 	} else {

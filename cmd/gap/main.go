@@ -50,7 +50,7 @@ func commands() map[string]command {
 		"pgap-branch": {"train one P-GaP branch (started by reproduce and train)", cmdBranch},
 		"run-stage":   {"run one stage of one run (what each Slurm array task runs)", cmdRunStage},
 		"clean":       {"remove checkpoints of finished runs and stale temporary files", cmdClean},
-		"translate":   {"translate standard input with an exported translation model", cmdTranslate},
+		"translate":   {"translate standard input with a finished run's model (-run ID) or an exported one (-weights)", cmdTranslate},
 	}
 }
 

@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	tdata "github.com/gap-harness/gap/datasets/translation"
+	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/experiments/translation"
 	"github.com/gap-harness/gap/models/transformer"
+	"github.com/gap-harness/gap/results"
 )
 
 // TestTranslateCommand exports a tiny (untrained) model and runs
@@ -51,4 +56,132 @@ func TestTranslateCommand(t *testing.T) {
 	if err := translateRun(context.Background(), nil, strings.NewReader(""), &stdout, &stderr); err == nil {
 		t.Fatal("missing -weights accepted")
 	}
+}
+
+// writeDigitsCorpus writes an English-Spanish corpus of digit names in the
+// user-data layout (train/valid/test .src/.tgt), n training pairs and 16
+// evaluation pairs per split.
+func writeDigitsCorpus(t *testing.T, n int) string {
+	t.Helper()
+	en := strings.Fields("zero one two three four five six seven eight nine")
+	es := strings.Fields("cero uno dos tres cuatro cinco seis siete ocho nueve")
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for split, count := range map[string]int{"train": n, "valid": 16, "test": 16} {
+		var src, tgt strings.Builder
+		for i := 0; i < count; i++ {
+			var a, b []string
+			for j := 0; j < 2+rng.IntN(4); j++ {
+				d := rng.IntN(10)
+				a, b = append(a, en[d]), append(b, es[d])
+			}
+			src.WriteString(strings.Join(a, " ") + "\n")
+			tgt.WriteString(strings.Join(b, " ") + "\n")
+		}
+		for ext, s := range map[string]string{".src": src.String(), ".tgt": tgt.String()} {
+			if err := os.WriteFile(filepath.Join(dir, split+ext), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// TestTranslateRun trains the dense row of the wmt14 smoke profile on a
+// small corpus through `gap reproduce`, then translates the evaluation
+// split with `gap translate -run <ID prefix>`: the output must equal, line
+// by line, the translations of the run's final evaluation (its eval.hyp
+// artifact), and scored with sacreBLEU give the BLEU the run recorded, so
+// the model loaded is the run's final one. A run without an exported model, an unknown ID, a run
+// of another suite's table and -run beside -weights are errors that say
+// what is missing.
+func TestTranslateRun(t *testing.T) {
+	data := writeDigitsCorpus(t, 96)
+	res := filepath.Join(t.TempDir(), "runs")
+	code, _, stderr := runCLI(t, "reproduce", "-table", "wmt14", "-profile", "smoke", "-results", res,
+		"-rows", "dense/0/dense", "-data", data, "-jobs", "1")
+	if code != 0 {
+		t.Fatalf("reproduce: exit %d\n%s", code, stderr)
+	}
+	runs, err := results.ReadDir(filepath.Join(res, "wmt14"), "wmt14")
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %d, %v", len(runs), err)
+	}
+	run := runs[0]
+	art := experiments.ArtifactDir(filepath.Join(res, "wmt14"), run.ID)
+	read := func(path string) []string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	}
+	src, refs, runHyps := read(filepath.Join(data, "test.src")), read(filepath.Join(data, "test.tgt")), read(filepath.Join(art, translation.ArtifactEvalHyp))
+	if got := read(filepath.Join(art, translation.ArtifactEvalSrc)); strings.Join(got, "\n") != strings.Join(src, "\n") {
+		t.Fatalf("%s is not the evaluation split's sources", translation.ArtifactEvalSrc)
+	}
+	var stdout, errb bytes.Buffer
+	if err := translateRun(context.Background(), []string{"-run", run.ID[:8], "-results", res, "-threads", "1"},
+		strings.NewReader(strings.Join(src, "\n")+"\n"), &stdout, &errb); err != nil {
+		t.Fatalf("translate -run: %v\n%s", err, errb.String())
+	}
+	hyps := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(hyps) != len(src) || len(runHyps) != len(src) {
+		t.Fatalf("%d translations and %d run translations of %d lines", len(hyps), len(runHyps), len(src))
+	}
+	for i := range hyps {
+		if hyps[i] != runHyps[i] {
+			t.Errorf("line %d: translate -run %q, the run's final evaluation %q", i+1, hyps[i], runHyps[i])
+		}
+	}
+	cfg := tdata.DefaultBLEUConfig()
+	cfg.Lowercase = true
+	b, err := tdata.CorpusBLEU(hyps, [][]string{refs}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("run %s: BLEU %.4f recorded, %.4f of the translate output; first line %q", run.ID, run.Final["bleu"], b.Score, hyps[0])
+	if got, rec := b.Score, run.Final["bleu"]; math.Abs(got-rec) > 1e-9 {
+		t.Fatalf("BLEU of `gap translate -run` output %.6f, the run recorded %.6f", got, rec)
+	}
+
+	// The export is the trained model, not the initial one.
+	tr, err := translation.LoadTranslator(filepath.Join(art, translation.ExportWeights), filepath.Join(art, translation.ExportConfig), filepath.Join(art, translation.ExportBPE))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := transformer.New(tr.Model.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for _, p := range tr.Model.Params().All() {
+		a, b := p.V.Value.Data(), init.Params().Get(p.Name).V.Value.Data()
+		for i := range a {
+			if a[i] != b[i] {
+				changed++
+				break
+			}
+		}
+	}
+	if changed < len(tr.Model.Params().All())/2 {
+		t.Fatalf("only %d of %d exported tensors differ from the initial model", changed, len(tr.Model.Params().All()))
+	}
+
+	errCase := func(args []string, want string) {
+		t.Helper()
+		var o, e bytes.Buffer
+		err := translateRun(context.Background(), args, strings.NewReader("one two\n"), &o, &e)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("translate %v: %v, want an error containing %q", args, err, want)
+		}
+	}
+	errCase([]string{"-run", "ffffffffffff", "-results", res}, "no finished run")
+	errCase([]string{"-run", run.ID, "-results", res, "-table", "imagenet"}, "not translation")
+	errCase([]string{"-run", run.ID, "-weights", "x.safetensors"}, "not both")
+	if err := os.RemoveAll(art); err != nil {
+		t.Fatal(err)
+	}
+	errCase([]string{"-run", run.ID, "-results", res}, "has no exported model")
 }

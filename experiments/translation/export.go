@@ -117,3 +117,42 @@ func (tr *Translator) Translate(ctx context.Context, lines []string, threads int
 	}
 	return out, nil
 }
+
+// Names of the evaluation files WriteArtifacts writes beside the export:
+// the evaluation split's sources, references and the final model's
+// translations (detokenised, one sentence a line, in the split's order).
+const (
+	ArtifactEvalSrc = "eval.src"
+	ArtifactEvalRef = "eval.ref"
+	ArtifactEvalHyp = "eval.hyp"
+)
+
+// WriteArtifacts exports the run's final (masked) model into dir, as Export
+// does, so that `gap translate -run ID` can load it from the run's
+// artifacts folder, and writes the evaluation split with the final model's
+// translations (ArtifactEvalSrc, ArtifactEvalRef, ArtifactEvalHyp): those
+// of the last Evaluate when the weights are still the ones it decoded with,
+// else decoded now. It implements the runner's ArtifactWriter.
+func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) error {
+	if err := t.Export(dir); err != nil {
+		return err
+	}
+	hyps := t.lastEval
+	if hyps == nil || t.lastEvalHash != t.paramsHash() {
+		var err error
+		if hyps, err = t.Translate(ctx, t.data.evalSrc, threads); err != nil {
+			return fmt.Errorf("translation artifacts: %w", err)
+		}
+	}
+	for name, lines := range map[string][]string{ArtifactEvalSrc: t.data.evalTexts, ArtifactEvalRef: t.data.evalRefs, ArtifactEvalHyp: hyps} {
+		var b strings.Builder
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		if err := tdata.WriteFileAtomic(filepath.Join(dir, name), []byte(b.String())); err != nil {
+			return fmt.Errorf("translation artifacts: %w", err)
+		}
+	}
+	return nil
+}

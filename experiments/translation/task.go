@@ -10,6 +10,8 @@ package translation
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"sort"
 
@@ -40,6 +42,11 @@ type Task struct {
 	data  *corpus
 	plan  [][]int
 	pairs int // training pairs kept
+	// lastEval is the evaluation split's translations of the last Evaluate
+	// and the fingerprint (paramsHash) of the weights that gave them, so
+	// that WriteArtifacts need not decode again.
+	lastEval     []string
+	lastEvalHash uint64
 }
 
 // Data is a loaded, tokenised corpus, read-only: tasks of the same DataSpec
@@ -207,6 +214,7 @@ func (t *Task) Evaluate(ctx context.Context, threads int) (map[string]float64, e
 		return nil, err
 	}
 	m["eval_sentences"] = float64(len(hyps))
+	t.lastEval, t.lastEvalHash = hyps, t.paramsHash()
 	return m, nil
 }
 
@@ -225,4 +233,24 @@ func scoreBLEU(hyps, refs []string) (map[string]float64, error) {
 		return nil, fmt.Errorf("translation: BLEU: %w", err)
 	}
 	return map[string]float64{"bleu": uncased.Score, "bleu_cased": cased.Score, "bleu_bp": uncased.BP}, nil
+}
+
+// paramsHash fingerprints the model's weights and masks (FNV-1a of their
+// bits, in parameter order).
+func (t *Task) paramsHash() uint64 {
+	h := fnv.New64a()
+	var b [4]byte
+	put := func(xs []float32) {
+		for _, x := range xs {
+			u := math.Float32bits(x)
+			b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+			h.Write(b[:])
+		}
+	}
+	for _, p := range t.model.Params().All() {
+		h.Write([]byte(p.Name))
+		put(p.V.Value.Data())
+		put(p.Mask)
+	}
+	return h.Sum64()
 }

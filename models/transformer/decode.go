@@ -137,7 +137,8 @@ func (o SearchOpts) maxLens(src []int32, b, l int) ([]int, int) {
 	return out, mx
 }
 
-// logProbs turns the step's logits into log-probabilities in float64 with
+// logProbs turns the step's logits into log-probabilities in float64 (the
+// normaliser summed from engine.Exp32, the training loss's exponential) with
 // <pad> and <bos> excluded; at a row's last allowed step only <eos> is left.
 func logProbs(tp *engine.Tape[float32], logits *engine.Var[float32], row int, forceEOS bool, dst []float64) {
 	v := logits.Shape()[1]
@@ -148,12 +149,11 @@ func logProbs(tp *engine.Tape[float32], logits *engine.Var[float32], row int, fo
 			m32 = f
 		}
 	}
-	mx := float64(m32)
 	var s float64
 	for _, f := range x {
-		s += math.Exp(float64(f) - mx)
+		s += float64(engine.Exp32(f - m32))
 	}
-	ls := mx + math.Log(s)
+	ls := float64(m32) + math.Log(s)
 	for i, f := range x {
 		dst[i] = float64(f) - ls
 	}

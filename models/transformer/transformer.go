@@ -53,6 +53,14 @@ type Config struct {
 	SrcLen, TgtLen int
 	// Seed seeds the initialisation.
 	Seed uint64
+	// PositionOffset is the position number of a sentence's first token:
+	// 0 (the default) counts from 0; fairseq counts from padding_idx+1 (1
+	// with this vocabulary's <pad> = 0; 2 with fairseq's dictionary, whose
+	// <pad> is 1). For a model trained from scratch the offset does not
+	// matter (it shifts every sentence's positions alike, and the model
+	// learns from whichever numbering it is given); it matters to load
+	// weights trained with another offset.
+	PositionOffset int `json:",omitempty"`
 }
 
 // Bench is the configuration of the shared PyTorch yardstick
@@ -83,6 +91,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("transformer: FFN %d, layers %d+%d must be >= 1", c.FFN, c.EncLayers, c.DecLayers)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1 || c.ReLUDropout < 0 || c.ReLUDropout >= 1:
 		return fmt.Errorf("transformer: dropout %g/%g/%g outside [0,1)", c.Dropout, c.AttnDropout, c.ReLUDropout)
+	case c.PositionOffset < 0:
+		return fmt.Errorf("transformer: position offset %d is negative", c.PositionOffset)
 	}
 	if _, err := layerPartitions(c.EncLayers, c.DecLayers, c.Kappa); err != nil {
 		return err
@@ -312,6 +322,7 @@ func (m *Model) DenseForwardFLOPs() float64 {
 }
 
 // positions returns the sinusoidal position embeddings of positions 0..n-1
+// (numbered from Config.PositionOffset)
 // ([n*D], fairseq's layout: sines of the first D/2 frequencies, then their
 // cosines, frequencies 10000^(-i/(D/2-1))).
 func (m *Model) positions(n int) []float32 {
@@ -327,7 +338,7 @@ func (m *Model) positions(n int) []float32 {
 	tab := make([]float32, n*d)
 	for p := 0; p < n; p++ {
 		for i := 0; i < half; i++ {
-			a := float64(p) * math.Exp(-float64(i)*step)
+			a := float64(p+m.cfg.PositionOffset) * math.Exp(-float64(i)*step)
 			tab[p*d+i] = float32(math.Sin(a))
 			tab[p*d+half+i] = float32(math.Cos(a))
 		}
@@ -430,9 +441,14 @@ func (m *Model) Logits(tp *engine.Tape[float32], bt *Batch, training bool, rng *
 
 // Loss is the label-smoothed cross-entropy of the batch's targets (mean over
 // non-pad target tokens, as torch.nn.functional.cross_entropy with
-// label_smoothing and ignore_index=PadID).
+// label_smoothing and ignore_index=PadID), computed by the engine's float32
+// path (CEOpts.Float32: Exp32, within ~1e-6 of float64). It is the
+// reference's criterion too (its fairseq fork's
+// LabelSmoothedCrossEntropyCriterion: per token (1-eps)*nll +
+// eps/V*sum_c(-logp_c) over the whole vocabulary, summed over non-pad
+// targets, the gradient divided by their count, its grad_denom = ntokens).
 func (m *Model) Loss(tp *engine.Tape[float32], bt *Batch, training bool, rng *rand.Rand) *engine.Var[float32] {
 	logits := m.Logits(tp, bt, training, rng)
 	return tp.CrossEntropy(tp.Reshape(logits, bt.B*bt.TgtLen, m.cfg.Vocab), bt.TgtOut,
-		engine.CEOpts{LabelSmoothing: m.cfg.LabelSmoothing, IgnoreIndex: PadID, UseIgnore: true})
+		engine.CEOpts{LabelSmoothing: m.cfg.LabelSmoothing, IgnoreIndex: PadID, UseIgnore: true, Float32: true})
 }

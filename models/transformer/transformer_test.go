@@ -155,9 +155,46 @@ func randomBatch(rng *rand.Rand, vocab, b, ls, lt int) *Batch {
 
 // TestIncrementalMatchesFull decodes position by position from the KV caches
 // and requires the logits to equal those of re-running the full prefix with
-// teacher forcing (same weights, no dropout).
+// teacher forcing (same weights, no dropout), with positions counted from 0
+// and from fairseq's padding_idx+1.
 func TestIncrementalMatchesFull(t *testing.T) {
-	m, err := New(tiny(3))
+	for _, off := range []int{0, 1} {
+		c := tiny(3)
+		c.PositionOffset = off
+		incrementalMatchesFull(t, c)
+	}
+}
+
+// TestPositionOffset requires the position embeddings of a model whose
+// positions count from k to be those of positions k.. of a model counting
+// from 0, and a negative offset to be refused.
+func TestPositionOffset(t *testing.T) {
+	c := tiny(3)
+	m0, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PositionOffset = 2
+	m2, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.D
+	a, b := m2.positions(5), m0.positions(7)
+	for i := range a {
+		if a[i] != b[i+2*d] {
+			t.Fatalf("offset 2, element %d: %v, offset 0 at position +2: %v", i, a[i], b[i+2*d])
+		}
+	}
+	c.PositionOffset = -1
+	if _, err := New(c); err == nil {
+		t.Fatal("negative position offset accepted")
+	}
+}
+
+func incrementalMatchesFull(t *testing.T, c Config) {
+	t.Helper()
+	m, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +217,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 			for w := 0; w < v; w++ {
 				a, b := got[i*v+w], full.Data()[(i*bt.TgtLen+pos)*v+w]
 				if math.Abs(float64(a-b)) > 1e-4*(1+math.Abs(float64(b))) {
-					t.Fatalf("pos %d row %d word %d: incremental %v, full %v", pos, i, w, a, b)
+					t.Fatalf("offset %d pos %d row %d word %d: incremental %v, full %v", c.PositionOffset, pos, i, w, a, b)
 				}
 			}
 		}

@@ -119,6 +119,7 @@ class Transformer(nn.Module):
         self.register_buffer("pe", torch.cat([ang.sin(), ang.cos()], 1).float(), persistent=False)
 
     def embed(self, ids, start=0):
+        start += self.c.get("PositionOffset", 0)  # fairseq: padding_idx + 1
         x = self.encoder.embed_tokens(ids) * math.sqrt(self.c["D"]) + self.pe[start:start + ids.shape[1]]
         return F.dropout(x, self.c["Dropout"], self.training)
 
