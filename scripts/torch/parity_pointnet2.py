@@ -13,6 +13,14 @@ Bench mode (--bench): times one training step of the bench configuration
 sphere) and prints torch_reference-style
   RESULT model=pointnet2 batch=16 threads=2 s_per_step=... img_per_s=... peak_rss_mb=...
 
+Replay mode (--replay DIR): DIR is written by the Go test TestShapeNetDenseReplay
+(experiments, -tags long, PC_REPLAY=DIR): the shapenet table's dense default
+row as the Go runner trained it, i.e. its initial weights, every step's
+augmented batch and dropout keep-mask, the learning rate and batch-norm
+momentum of each epoch. The PyTorch twin trains on exactly those and prints
+its instance and class mIoU beside the Go run's:
+  RESULT epochs=4 torch_miou_instance=... torch_miou_class=... go_miou_instance=... go_miou_class=...
+
 Farthest point sampling, ball query and three-NN interpolation are written
 with torch ops here (no CUDA extension), with the same rules as the Go
 engine: FPS starts at index 0 and takes the first maximum; the ball query
