@@ -137,13 +137,22 @@ func TestShapeNetDenseReplay(t *testing.T) {
 		moms[e] = task.BNMomentum(e)
 	}
 	fin := run.Final
+	// The Go run's evaluation after every epoch, for a replay of the
+	// first epochs only.
+	curve := map[string][]float64{}
+	for _, pt := range run.Curves {
+		switch pt.Metric {
+		case "train_loss", "test_miou_instance", "test_miou_class":
+			curve[pt.Metric] = append(curve[pt.Metric], pt.Value)
+		}
+	}
 	recipe := map[string]any{
 		"config": map[string]any{"npoints": mc.NumPoints, "categories": mc.NumCategories, "parts": mc.NumParts,
 			"normals": mc.Normals, "width": mc.Width, "npoint1": mc.NPoint1, "npoint2": mc.NPoint2,
 			"radius1": mc.Radius1, "radius2": mc.Radius2, "k1": mc.K1, "k2": mc.K2, "dropout": mc.Dropout},
 		"epochs": epochs, "steps_per_epoch": len(steps[0]) / 5, "batch": spec.Profile.Batch,
 		"lr": lrs, "bn_momentum": moms, "weight_decay": o.WeightDecay, "optim": o.Name, "schedule": o.Schedule,
-		"cat_parts": task.CategoryParts(), "run_id": spec.ID(),
+		"cat_parts": task.CategoryParts(), "run_id": spec.ID(), "go_curve": curve,
 		"go": map[string]float64{"miou_instance": fin["miou_instance"], "miou_class": fin["miou_class"], "accuracy": fin["accuracy"]},
 	}
 	js, err := json.MarshalIndent(recipe, "", " ")

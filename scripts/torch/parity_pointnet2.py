@@ -341,14 +341,22 @@ def replay(a):
             loss.backward()
             opt.step()
             tot += loss.item()
-        print(f"EPOCH {epoch + 1} loss {tot / r['steps_per_epoch']:.4f} lr {r['lr'][epoch]:g} "
-              f"sec {time.time() - t0:.1f}", flush=True)
+        gl = (r.get("go_curve") or {}).get("train_loss", [])
+        print(f"EPOCH {epoch + 1} loss {tot / r['steps_per_epoch']:.4f}"
+              + (f" (go {gl[epoch]:.4f})" if len(gl) > epoch else "")
+              + f" lr {r['lr'][epoch]:g} sec {time.time() - t0:.1f}", flush=True)
     te, _ = stio.load(os.path.join(d, "test.safetensors"))
     inst, cls = evaluate(net, te, r["cat_parts"], r["batch"])
-    g = r["go"]
+    g, note = r["go"], ""
+    curve = r.get("go_curve") or {}
+    if epochs != r["epochs"]:
+        gi, gc = curve.get("test_miou_instance", []), curve.get("test_miou_class", [])
+        if len(gi) >= epochs and len(gc) >= epochs:
+            g = {"miou_instance": gi[epochs - 1], "miou_class": gc[epochs - 1]}
+        else:
+            note = f" (go after {r['epochs']} epochs: the export has no per-epoch curve)"
     print(f"RESULT epochs={epochs} torch_miou_instance={inst:.4f} torch_miou_class={cls:.4f} "
-          f"go_miou_instance={g['miou_instance']:.4f} go_miou_class={g['miou_class']:.4f}"
-          + ("" if epochs == r["epochs"] else f" (go after {r['epochs']} epochs)"))
+          f"go_miou_instance={g['miou_instance']:.4f} go_miou_class={g['miou_class']:.4f}{note}")
 
 
 def evaluate(net, te, cat_parts, B):
