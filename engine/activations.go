@@ -27,6 +27,36 @@ func (tp *Tape[T]) ReLU(x *Var[T]) *Var[T] {
 	}, x)
 }
 
+// ReLUInPlace is ReLU writing max(x, 0) over x's own value, with the same
+// values and gradients as ReLU: its backward masks by the output, which is
+// positive exactly where x was (-0 and NaN included). It saves a buffer the
+// size of x, for the caller that knows x's value is needed by nothing else:
+// no other op reads it, and x's own backward does not (BatchNorm's reads
+// its input and statistics, not its output; a parameter or an input leaf
+// is never overwritten: those take the copying ReLU).
+func (tp *Tape[T]) ReLUInPlace(x *Var[T]) *Var[T] {
+	if x.param || (x.backward == nil && x.requiresGrad) {
+		return tp.ReLU(x)
+	}
+	xd := x.Value.data
+	tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
+		v := xd[lo:hi]
+		for i := range v {
+			v[i] = max(v[i], 0)
+		}
+	})
+	return tp.Op(x.Value, func(o *Var[T]) {
+		gx := tp.GradOf(x)
+		if gx == nil {
+			return
+		}
+		gd, god := gx.data, o.Grad.data
+		tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
+			reluBackward(gd[lo:hi], god[lo:hi], xd[lo:hi])
+		})
+	}, x)
+}
+
 // reluBackward adds g to gx where x > 0. For float32 and float64 it masks the
 // bits of g with a mask computed from the bits of x (all ones exactly when x's
 // integer image s is positive: -s and ^s both have the sign bit set).

@@ -51,3 +51,63 @@ func TestReLUBitMask(t *testing.T) {
 		t.Fatalf("ReLU(NaN) = %g, want NaN", v)
 	}
 }
+
+// TestReLUInPlace checks ReLUInPlace after a batch norm (its use in
+// PointNet++) gives the same bits as ReLU, in values and in every gradient,
+// including the sign-bit edge cases (±0, denormals, infinities) fed through
+// an identity-like op, and that it overwrites its input's value and never a
+// parameter's.
+func TestReLUInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x32 := make([]float32, 4*6*10)
+	for i := range x32 {
+		x32[i] = float32(rng.NormFloat64())
+	}
+	edge := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, float32(math.Inf(1)), float32(math.Inf(-1))}
+	run := func(inPlace bool) (vals, gx, gg, gb, ge []float32) {
+		tp := engine.NewTape[float32](2)
+		x := engine.NewParam("x", engine.FromSlice(append([]float32(nil), x32...), 4, 6, 10))
+		gamma := engine.NewParam("g", engine.FromSlice([]float32{1, 0.5, 2, -1, 1.5, 0.25}, 6))
+		beta := engine.NewParam("b", engine.FromSlice([]float32{0, 0.1, -0.2, 0.3, 0, -1}, 6))
+		e := engine.NewParam("e", engine.FromSlice(append([]float32(nil), edge...), len(edge)))
+		w := tp.Const(engine.FromSlice(func() []float32 {
+			d := make([]float32, len(x32))
+			for i := range d {
+				d[i] = float32(i%7) - 3
+			}
+			return d
+		}(), 4, 6, 10))
+		bn := tp.BatchNorm(x, gamma, beta, nil, true)
+		es := tp.Scale(e, 1)
+		var r, re *engine.Var[float32]
+		if inPlace {
+			r, re = tp.ReLUInPlace(bn), tp.ReLUInPlace(es)
+			if &r.Value.Data()[0] != &bn.Value.Data()[0] {
+				t.Fatal("ReLUInPlace did not write over its input")
+			}
+			if p := tp.ReLUInPlace(x); &p.Value.Data()[0] == &x.Value.Data()[0] {
+				t.Fatal("ReLUInPlace overwrote a parameter")
+			}
+		} else {
+			r, re = tp.ReLU(bn), tp.ReLU(es)
+		}
+		vals = append(append([]float32(nil), r.Value.Data()...), re.Value.Data()...)
+		loss := tp.Add(tp.SumAll(tp.Mul(r, w)), tp.SumAll(re))
+		if err := tp.Backward(loss); err != nil {
+			t.Fatal(err)
+		}
+		return vals, x.Grad.Data(), gamma.Grad.Data(), beta.Grad.Data(), e.Grad.Data()
+	}
+	v0, gx0, gg0, gb0, ge0 := run(false)
+	v1, gx1, gg1, gb1, ge1 := run(true)
+	for _, c := range []struct {
+		name string
+		a, b []float32
+	}{{"values", v0, v1}, {"dx", gx0, gx1}, {"dgamma", gg0, gg1}, {"dbeta", gb0, gb1}, {"dedge", ge0, ge1}} {
+		for i := range c.a {
+			if math.Float32bits(c.a[i]) != math.Float32bits(c.b[i]) {
+				t.Fatalf("%s[%d]: in place %g, ReLU %g", c.name, i, c.b[i], c.a[i])
+			}
+		}
+	}
+}

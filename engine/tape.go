@@ -17,6 +17,7 @@ type Var[T Float] struct {
 	name         string
 	requiresGrad bool
 	param        bool // a parameter: value and gradient are owned, never pooled
+	looseGrad    bool // Grad is a loose pooled buffer (see Tape.loss)
 	backward     func()
 }
 
@@ -61,6 +62,13 @@ type Tape[T Float] struct {
 	stepElems int
 	peakElems int
 	freeElems int
+
+	// loss is the node Backward is running from (nil outside Backward); the
+	// gradients of the other recorded nodes are loose: pooled buffers not
+	// in owned, returned to the pool as soon as the node's backward has
+	// consumed them, so a backward pass holds only the gradients still to
+	// be consumed, not all of them.
+	loss *Var[T]
 }
 
 // NewTape returns an empty tape whose kernels use up to threads goroutines (>= 1).
@@ -215,13 +223,36 @@ func (tp *Tape[T]) GradOf(v *Var[T]) *Tensor[T] {
 		return nil
 	}
 	if v.Grad == nil {
-		if v.param {
+		switch {
+		case v.param:
 			v.Grad = NewTensor[T](v.Value.shape...)
-		} else {
+		case tp.loss != nil && v.backward != nil && v != tp.loss:
+			v.Grad = tp.allocLoose(v.Value.shape...)
+			v.looseGrad = true
+		default:
 			v.Grad = tp.Alloc(v.Value.shape...)
 		}
 	}
 	return v.Grad
+}
+
+// allocLoose returns a zero-filled pooled tensor that is not in owned: its
+// holder gives it back with release (Reset does not).
+func (tp *Tape[T]) allocLoose(shape ...int) *Tensor[T] {
+	t := tp.AllocUninit(shape...)
+	tp.owned[len(tp.owned)-1] = nil
+	tp.owned = tp.owned[:len(tp.owned)-1]
+	d := t.data
+	tp.ParallelFor(len(d), 1<<16, func(lo, hi int) { clear(d[lo:hi]) })
+	return t
+}
+
+// release returns a loose tensor to the pool (and to its count, which
+// Reset's bound reads).
+func (tp *Tape[T]) release(t *Tensor[T]) {
+	n := cap(t.data)
+	tp.free[n] = append(tp.free[n], t)
+	tp.freeElems += n
 }
 
 // ErrNoGraph is returned by Backward when the loss does not depend on anything
@@ -239,10 +270,19 @@ func (tp *Tape[T]) Backward(loss *Var[T]) error {
 	}
 	g := tp.GradOf(loss)
 	g.data[0] += 1
+	// Every gradient reaching a node comes from the nodes recorded after it,
+	// so once its own backward has run, its gradient is spent: it goes back
+	// to the pool for the gradients still to come.
+	tp.loss = loss
+	defer func() { tp.loss = nil }()
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		n := tp.nodes[i]
 		if n.Grad != nil && n.backward != nil {
 			n.backward()
+			if n.looseGrad {
+				tp.release(n.Grad)
+				n.Grad, n.looseGrad = nil, false
+			}
 		}
 	}
 	// Intermediate gradients are pooled; drop the references so that a Var kept

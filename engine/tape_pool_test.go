@@ -55,3 +55,37 @@ func contains(ps []*float32, p *float32) bool {
 	}
 	return false
 }
+
+// TestTapePoolCountWithBackward checks the pool's element count against its
+// contents after steps whose backward hands spent gradients back to the pool
+// mid-pass (release): the bound of Reset reads that count, so a count that
+// drifted would let the pool grow without bound.
+func TestTapePoolCountWithBackward(t *testing.T) {
+	tp := NewTape[float32](1)
+	w := NewParam("w", NewTensor[float32](8, 8))
+	for i := range w.Value.data {
+		w.Value.data[i] = float32(i%5) / 7
+	}
+	for step := 0; step < 20; step++ {
+		n := 3 + step%4 // the batch changes size from step to step
+		x := tp.Const(NewTensor[float32](n, 8))
+		for i := range x.Value.data {
+			x.Value.data[i] = float32((i+step)%3) / 5
+		}
+		h := tp.Tanh(tp.MatMul(x, w))
+		h = tp.Tanh(tp.MatMul(h, w))
+		if err := tp.Backward(tp.SumAll(h)); err != nil {
+			t.Fatal(err)
+		}
+		tp.Reset()
+		sum := 0
+		for _, l := range tp.free {
+			for _, b := range l {
+				sum += cap(b.data)
+			}
+		}
+		if sum != tp.freeElems {
+			t.Fatalf("step %d: pool holds %d elements, its count says %d", step, sum, tp.freeElems)
+		}
+	}
+}

@@ -74,3 +74,108 @@ func TestOptimSpecAdamBetasInverseSqrt(t *testing.T) {
 		t.Errorf("default Adam has betas (%g, %g) eps %g, want PyTorch's (0.9, 0.999) 1e-8", c.Beta1, c.Beta2, c.Eps)
 	}
 }
+
+// TestOptimSpecStepDecay builds the runner's schedule from a step-decay spec
+// (PointNet++'s recipe: x0.5 every 2 epochs here, clipped at LR/16) and
+// checks the rate at hand-picked epochs; that a GaP step's optimiser restart
+// keeps the decayed rate (the decay counts the run's epochs) while a warm-up
+// starts over; that the step settings enter the run identity only when set;
+// and that bad step settings are refused.
+func TestOptimSpecStepDecay(t *testing.T) {
+	plan := testPlan(t, "dense/0/dense")
+	specs, _ := plan.Specs()
+	spec := specs[0]
+	const base = 1e-3
+	spec.Profile.Optim = OptimSpec{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2, StepGamma: 0.5, MinLR: base / 16}
+	spec.Threads = 1
+	m, err := methods.Default().New("dense", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spe := int64(tr.stepsPerEpoch)
+	at := func(epoch, step int64) float64 {
+		tr.step = epoch*spe + step
+		return tr.lr()
+	}
+	cases := []struct {
+		epoch, step int64
+		want        float64
+	}{{0, 0, base}, {1, spe - 1, base}, {2, 0, base / 2}, {3, spe - 1, base / 2}, {4, 0, base / 4},
+		{7, 0, base / 8}, {8, 0, base / 16}, {9, 3, base / 16}, {40, 0, base / 16}}
+	for _, c := range cases {
+		if got := at(c.epoch, c.step); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("epoch %d step %d: lr %g, want %g", c.epoch, c.step, got, c.want)
+		}
+	}
+	// A GaP step restarts the optimiser at epoch 3: the rate stays that of
+	// the run's epoch.
+	tr.step = 3 * spe
+	if err := tr.restartOptimizer(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases[3:] {
+		if got := at(c.epoch, c.step); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("after a restart at epoch 3: epoch %d step %d: lr %g, want %g", c.epoch, c.step, got, c.want)
+		}
+	}
+	// The cgap method does restart the optimiser at its steps (so the
+	// runner's restart above is the path a GaP run takes).
+	cg, err := methods.Default().New("cgap", map[string]string{"kappa": "2", "rounds": "1", "step_epochs": "1", "finetune_epochs": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := cg.(methods.Restarter); !ok || !r.RestartsOptimizerAt(1) {
+		t.Errorf("cgap does not restart its optimiser at its second step")
+	}
+	// With a warm-up, the warm-up starts over at the restart; the decay does not.
+	spec.Profile.Optim.WarmupSteps = 4
+	tr, err = newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.step = 5 * spe
+	if err := tr.restartOptimizer(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := at(5, 2), base/4*2/4; math.Abs(got-want) > 1e-15 {
+		t.Errorf("2 steps into a restarted warm-up at epoch 5: lr %g, want %g", got, want)
+	}
+
+	// The step settings are in the identity when set, absent otherwise.
+	set := spec.Settings()
+	for k, v := range map[string]string{"optim.schedule": "step", "optim.step_epochs": "2", "optim.step_gamma": "0.5", "optim.min_lr": "6.25e-05"} {
+		if set[k] != v {
+			t.Errorf("settings[%s] = %q, want %q", k, set[k], v)
+		}
+	}
+	for _, tab := range []*Table{ImageNet(), LeNet(), WMT14(), COCO()} {
+		for pn := range tab.Profiles {
+			p, _ := tab.Profile(pn)
+			ss, _ := Plan{Table: tab, Profile: p, Seeds: 1}.Specs()
+			for _, k := range []string{"optim.step_epochs", "optim.step_gamma", "optim.min_lr"} {
+				if _, ok := ss[0].Settings()[k]; ok {
+					t.Errorf("table %s profile %s: settings hold %s", tab.Name, pn, k)
+				}
+			}
+		}
+	}
+
+	for _, bad := range []OptimSpec{
+		{Name: "adam", LR: base, Schedule: "step", StepGamma: 0.5},
+		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2},
+		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2, StepGamma: 1.5},
+		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2, StepGamma: 0.5, MinLR: math.NaN()},
+	} {
+		spec.Profile.Optim = bad
+		if err := spec.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+		if _, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{}); err == nil {
+			t.Errorf("trainer built with %+v", bad)
+		}
+	}
+}

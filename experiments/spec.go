@@ -119,6 +119,15 @@ func (s RunSpec) Settings() map[string]string {
 	if p.Optim.WarmupSteps != 0 {
 		m["optim.warmup_steps"] = strconv.Itoa(p.Optim.WarmupSteps)
 	}
+	if p.Optim.StepEpochs != 0 {
+		m["optim.step_epochs"] = strconv.Itoa(p.Optim.StepEpochs)
+	}
+	if p.Optim.StepGamma != 0 {
+		m["optim.step_gamma"] = f(p.Optim.StepGamma)
+	}
+	if p.Optim.MinLR != 0 {
+		m["optim.min_lr"] = f(p.Optim.MinLR)
+	}
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
@@ -148,6 +157,8 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
 	case p.Optim.WarmupEpochs < 0 || p.Optim.WarmupSteps < 0:
 		return fmt.Errorf("profile %s: optim warm-up %d epochs + %d steps: expected >= 0", p.Name, p.Optim.WarmupEpochs, p.Optim.WarmupSteps)
+	case p.Optim.Schedule == "step" && p.Optim.checkStep() != nil:
+		return fmt.Errorf("profile %s: %w", p.Name, p.Optim.checkStep())
 	case s.Epochs < 0 || s.Epochs > 1<<20:
 		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
 	case s.Threads < 0:

@@ -144,11 +144,20 @@ type OptimSpec struct {
 	// epsilon; zero takes PyTorch's defaults (0.9, 0.999, 1e-8).
 	Beta1, Beta2, Eps float64
 	// Schedule is the learning-rate schedule: constant, cosine (decays over
-	// the whole run) or inverse-sqrt (fairseq's: a linear warm-up from 0 to
-	// LR over the warm-up, then LR*sqrt(warmup/step); counted from the
-	// optimiser's start, so each restart begins it afresh, as each GaP step
-	// of the reference is a fresh fairseq process).
+	// the whole run), step (LR times StepGamma every StepEpochs epochs,
+	// never below MinLR: PointNet++'s recipe; counted over the whole run as
+	// cosine, so an optimiser restart does not restore the rate) or
+	// inverse-sqrt (fairseq's: a linear warm-up from 0 to LR over the
+	// warm-up, then LR*sqrt(warmup/step); counted from the optimiser's
+	// start, so each restart begins it afresh, as each GaP step of the
+	// reference is a fresh fairseq process).
 	Schedule string
+	// StepEpochs, StepGamma and MinLR are the step schedule's period in
+	// epochs (>= 1), factor (in (0, 1]) and lower clip (>= 0; 0: none).
+	// Used by "step" only, and recorded in a run's settings only when set.
+	StepEpochs int
+	StepGamma  float64
+	MinLR      float64
 	// WarmupEpochs and WarmupSteps are the linear warm-up from a zero rate,
 	// restarted with the optimiser (both set: they add up). With
 	// inverse-sqrt it is that schedule's own warm-up (zero: no warm-up,
@@ -165,6 +174,19 @@ type OptimSpec struct {
 	// branches and fine-tune always start fresh optimisers); the schedule's
 	// decay runs on over the whole run either way.
 	KeepStateAcrossPhases bool
+}
+
+// checkStep checks the step schedule's settings.
+func (o OptimSpec) checkStep() error {
+	switch {
+	case o.StepEpochs < 1:
+		return fmt.Errorf("optim.step_epochs %d: expected >= 1 with the step schedule", o.StepEpochs)
+	case !(o.StepGamma > 0 && o.StepGamma <= 1):
+		return fmt.Errorf("optim.step_gamma %v: expected a factor in (0, 1] with the step schedule", o.StepGamma)
+	case !(o.MinLR >= 0):
+		return fmt.Errorf("optim.min_lr %v: expected >= 0", o.MinLR)
+	}
+	return nil
 }
 
 // RowKeys returns the keys of a table's rows in table order.

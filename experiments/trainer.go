@@ -148,10 +148,15 @@ func (t *trainer) newOptimizer() error {
 		t.sched = optim.Constant{Base: o.LR}
 	case "cosine":
 		t.sched = optim.Cosine{Base: o.LR, Total: total}
+	case "step":
+		if err := o.checkStep(); err != nil {
+			return fmt.Errorf("profile %s: %w", t.spec.Profile.Name, err)
+		}
+		t.sched = optim.StepDecay{Base: o.LR, Gamma: o.StepGamma, Floor: o.MinLR, Every: int64(o.StepEpochs) * int64(t.stepsPerEpoch)}
 	case "inverse-sqrt":
 		t.sched = optim.InverseSqrt{Peak: o.LR, WarmupSteps: t.warmupSteps()}
 	default:
-		return fmt.Errorf("profile %s: optim.schedule %q: expected constant, cosine or inverse-sqrt", t.spec.Profile.Name, o.Schedule)
+		return fmt.Errorf("profile %s: optim.schedule %q: expected constant, cosine, step or inverse-sqrt", t.spec.Profile.Name, o.Schedule)
 	}
 	return nil
 }

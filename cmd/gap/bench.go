@@ -51,6 +51,7 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file")
 	modelCfg := modelConfigFlags(fs)
+	points := fs.Int("points", 0, "points per shape of a point-cloud model (pointnet2; 0: 2048)")
 	sparsity := fs.Float64("sparsity", 0, "uniform sparsity of the prunable layers (0: dense model)")
 	kernels := fs.String("kernels", "dense", "masked layers' kernels: dense (dense-masked), auto (calibrated) or sparse")
 	wgrad := fs.String("wgrad", "dense", "sparse layers' weight gradient: dense or masked")
@@ -86,8 +87,11 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
 	}
+	if *points < 0 || (*points > 0 && *model != "pointnet2") {
+		return usagef("-points %d: a positive point count, for -model pointnet2 only", *points)
+	}
 	r, err := bench.StepSparse(bench.SparseStep{Model: *model, Config: modelCfg(), Batch: *batch, Steps: *steps, Warmup: *warmup,
-		Threads: *threads, Sparsity: *sparsity, Kernels: pol, WeightGrad: wg})
+		Threads: *threads, Points: *points, Sparsity: *sparsity, Kernels: pol, WeightGrad: wg})
 	if err != nil {
 		return err
 	}

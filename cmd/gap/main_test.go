@@ -46,6 +46,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"score", "nope"}, "bleu, map, miou"},
 		{[]string{"data", "check", "-dataset", "nope"}, "fashion-mnist"},
 		{[]string{"bench", "step", "-batch", "0"}, "-batch"},
+		{[]string{"bench", "step", "-model", "resnet20", "-points", "1024"}, "-points"},
+		{[]string{"bench", "step", "-model", "pointnet2", "-points", "-5"}, "-points"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)

@@ -44,6 +44,26 @@ func (s MultiStep) LR(step int64) float64 {
 	return lr
 }
 
+// StepDecay multiplies Base by Gamma every Every steps and never goes below
+// Floor (torch.optim.lr_scheduler.StepLR with a lower clip, as PointNet++'s
+// recipe: lr = max(Base * Gamma^floor(step/Every), Floor)).
+type StepDecay struct {
+	// Base is the rate of the first Every steps; Floor the lowest rate.
+	Base, Floor float64
+	// Gamma is the factor applied every Every steps.
+	Gamma float64
+	// Every is the decay period in steps (<= 0: no decay).
+	Every int64
+}
+
+// LR returns the rate at step.
+func (s StepDecay) LR(step int64) float64 {
+	if s.Every <= 0 || step < s.Every {
+		return math.Max(s.Base, s.Floor)
+	}
+	return math.Max(s.Base*math.Pow(s.Gamma, float64(step/s.Every)), s.Floor)
+}
+
 // Cosine anneals from Base to Floor over Total steps along half a cosine
 // (CosineAnnealingLR with eta_min = Floor, closed form), and stays at Floor
 // afterwards.

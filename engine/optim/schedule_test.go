@@ -37,6 +37,17 @@ func TestSchedules(t *testing.T) {
 	closeTo(t, "cosine 100", cs.LR(100), 0.1)
 	closeTo(t, "cosine 500", cs.LR(500), 0.1)
 
+	// PointNet++'s recipe: 1e-3 halved every 20 epochs, never below 1e-5
+	// (here 10 steps per epoch, so every 200 steps).
+	sd := StepDecay{Base: 1e-3, Gamma: 0.5, Every: 200, Floor: 1e-5}
+	for _, c := range []struct {
+		s    int64
+		want float64
+	}{{0, 1e-3}, {199, 1e-3}, {200, 5e-4}, {399, 5e-4}, {400, 2.5e-4}, {1000, 1e-3 / 32}, {1399, 1e-3 / 64}, {1400, 1e-5}, {100000, 1e-5}} {
+		closeTo(t, "step decay", sd.LR(c.s), c.want)
+	}
+	closeTo(t, "step decay without period", StepDecay{Base: 0.1, Gamma: 0.5}.LR(1000), 0.1)
+
 	w := Warmup{Steps: 10, Inner: Constant{0.5}}
 	closeTo(t, "warmup 0", w.LR(0), 0)
 	closeTo(t, "warmup 4", w.LR(4), 0.2)

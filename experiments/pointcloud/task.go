@@ -80,6 +80,38 @@ type Task struct {
 	train, test pcdata.Segmentation
 	trainCache  []example
 	testCache   []example
+	trace       func(StepTrace)
+}
+
+// StepTrace is one training step as Loss ran it, for a replay elsewhere
+// (the PyTorch comparison of the dense row): the batch after augmentation,
+// its labels, and the generator's raw draws the model's dropout consumed
+// (one per element of the head's activations, row-major; kept where
+// Float64 of the draw >= the dropout probability, as engine.Dropout).
+type StepTrace struct {
+	Epoch, Step int
+	Batch       pointnet2.Batch
+	Labels      []int32
+	// DropoutDraws are the Uint64 draws behind the dropout mask (nil
+	// without dropout).
+	DropoutDraws []uint64
+}
+
+// SetTrace has Loss call f with each training step it records (nil: off).
+// The steps' values and draws are the same with and without a trace.
+func (t *Task) SetTrace(f func(StepTrace)) { t.trace = f }
+
+// recorder is a rand.Source passing on another generator's draws and
+// keeping them.
+type recorder struct {
+	src   *rand.Rand
+	draws []uint64
+}
+
+func (r *recorder) Uint64() uint64 {
+	v := r.src.Uint64()
+	r.draws = append(r.draws, v)
+	return v
 }
 
 // example is one loaded shape.
@@ -304,9 +336,22 @@ func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (
 	if err != nil {
 		return nil, err
 	}
-	logits, err := t.model.Forward(tp, in, true, rng)
+	fwdRNG := rng
+	var rec *recorder
+	if t.trace != nil && rng != nil {
+		rec = &recorder{src: rng}
+		fwdRNG = rand.New(rec)
+	}
+	logits, err := t.model.Forward(tp, in, true, fwdRNG)
 	if err != nil {
 		return nil, err
+	}
+	if t.trace != nil {
+		st := StepTrace{Epoch: epoch, Step: step, Batch: in, Labels: labels}
+		if rec != nil {
+			st.DropoutDraws = rec.draws
+		}
+		t.trace(st)
 	}
 	l := tp.CrossEntropy(logits, labels, engine.CEOpts{})
 	if v := l.Value.Data()[0]; math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -389,6 +434,49 @@ func Predict(logits *engine.Tensor[float32], cats []int, catParts [][]int) []int
 		}
 	}
 	return out
+}
+
+// CategoryParts lists each category's part labels (the test split's).
+func (t *Task) CategoryParts() [][]int {
+	cp := make([][]int, t.test.NumCategories())
+	for c := range cp {
+		cp[c] = t.test.CategoryParts(c)
+	}
+	return cp
+}
+
+// SplitTensors returns the training (test false) or test split as
+// safetensors tensors, xyz and normals [S, N, 3], category [S] and labels
+// [S, N] (as float32), for a replay of the suite outside Go.
+func (t *Task) SplitTensors(test bool) (map[string]nn.STensor, error) {
+	split := t.train
+	if test {
+		split = t.test
+	}
+	s, n := split.Len(), t.cfg.NumPoints
+	xyz, nrm, cat, lab := make([]float32, 0, s*n*3), make([]float32, 0, s*n*3), make([]float32, s), make([]float32, 0, s*n)
+	for i := 0; i < s; i++ {
+		e, err := t.example(test, i)
+		if err != nil {
+			return nil, err
+		}
+		xyz = append(xyz, e.pts...)
+		if e.normals != nil {
+			nrm = append(nrm, e.normals...)
+		} else {
+			nrm = append(nrm, make([]float32, n*3)...)
+		}
+		cat[i] = float32(e.cat)
+		for _, l := range e.parts {
+			lab = append(lab, float32(l))
+		}
+	}
+	return map[string]nn.STensor{
+		"xyz":      {Shape: []int{s, n, 3}, Data: xyz, DType: "F32"},
+		"normals":  {Shape: []int{s, n, 3}, Data: nrm, DType: "F32"},
+		"category": {Shape: []int{s}, Data: cat, DType: "F32"},
+		"labels":   {Shape: []int{s, n}, Data: lab, DType: "F32"},
+	}, nil
 }
 
 // newEvalTape is a tape with recording off, for inference.

@@ -12,7 +12,10 @@ import (
 	"github.com/gap-harness/gap/engine/optim"
 )
 
-func tinyTask(t *testing.T) *Task {
+func tinyTask(t *testing.T) *Task { return tinyTaskWith(t, nil) }
+
+// tinyTaskWith is tinyTask with edit applied to its configuration.
+func tinyTaskWith(t *testing.T, edit func(*Config)) *Task {
 	t.Helper()
 	p, err := ProfileNamed("smoke")
 	if err != nil {
@@ -23,6 +26,9 @@ func tinyTask(t *testing.T) *Task {
 	cfg.Model.NPoint1, cfg.Model.NPoint2, cfg.Model.K1, cfg.Model.K2 = 32, 8, 16, 16
 	cfg.Model.Dropout = -1
 	cfg.Seed = 3
+	if edit != nil {
+		edit(&cfg)
+	}
 	task, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -146,5 +152,57 @@ func TestSegmentationFigure(t *testing.T) {
 	}
 	if err := WriteSegmentationFigure(path, []ShapePanel{{XYZ: []float32{1, 2}, Labels: []int32{0}}}, 1); err == nil {
 		t.Fatal("bad panel accepted")
+	}
+}
+
+// TestTraceLeavesStepUnchanged runs the same training step with and without
+// a trace (dropout on) and checks the loss and the generator's state after
+// it are the same bits, that the trace holds the augmented batch Loss used,
+// and that the recorded draws give the dropout mask's element count with
+// about the dropout probability dropped.
+func TestTraceLeavesStepUnchanged(t *testing.T) {
+	step := func(trace bool) (float32, uint64, *StepTrace) {
+		task := tinyTaskWith(t, func(c *Config) { c.Model.Dropout = 0.5 })
+		var got *StepTrace
+		if trace {
+			task.SetTrace(func(s StepTrace) { got = &s })
+		}
+		rng := rand.New(rand.NewPCG(5, 6))
+		l, err := task.Loss(engine.NewTape[float32](1), 1, 2, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Value.Data()[0], rng.Uint64(), got
+	}
+	l0, next0, _ := step(false)
+	l1, next1, tr := step(true)
+	if math.Float32bits(l0) != math.Float32bits(l1) || next0 != next1 {
+		t.Fatalf("traced step: loss %g, next draw %d; untraced: %g, %d", l1, next1, l0, next0)
+	}
+	if tr == nil || tr.Epoch != 1 || tr.Step != 2 {
+		t.Fatalf("trace %+v", tr)
+	}
+	task := tinyTask(t)
+	b := task.cfg.Batch
+	if s := tr.Batch.XYZ.Shape(); s[0] != b || len(tr.Labels) != b*task.cfg.NumPoints {
+		t.Fatalf("traced batch %v with %d labels", s, len(tr.Labels))
+	}
+	idx := task.order(1)[2*b : 3*b]
+	if e, _ := task.example(false, idx[0]); e.pts[0] == tr.Batch.XYZ.Data()[0] {
+		t.Error("traced batch is not augmented")
+	}
+	width := task.model.Config().Width
+	ch := int(math.Round(128 * width))
+	if got, want := len(tr.DropoutDraws), b*ch*task.cfg.NumPoints; got != want {
+		t.Fatalf("%d dropout draws, want %d (batch x head channels x points)", got, want)
+	}
+	kept := 0
+	for _, d := range tr.DropoutDraws {
+		if float64(d<<11>>11)/(1<<53) >= 0.5 {
+			kept++
+		}
+	}
+	if f := float64(kept) / float64(len(tr.DropoutDraws)); f < 0.45 || f > 0.55 {
+		t.Errorf("kept fraction %.3f, want about 0.5", f)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/gap-harness/gap/models/pointnet2"
 )
 
-// PointNet2Points is the point count of the PointNet++ bench step (the
-// issue's bench configuration: 2,048 points). `gap bench step` has no
-// -points flag yet; PointNet2Step takes the count.
+// PointNet2Points is the default point count of the PointNet++ bench step
+// (the issue's bench configuration: 2,048 points; `gap bench step -points`
+// sets another).
 const PointNet2Points = 2048
 
 // PointNet2Stepper runs the PointNet++ reference training step: the full

@@ -43,3 +43,28 @@ func BenchmarkPointNet2Step(b *testing.B) {
 		}
 	}
 }
+
+// TestStepSparsePoints checks the point count reaches the PointNet++ step
+// (the full network on 512 points, one step) and is refused for other
+// models, negative, or below the first abstraction's 512 centres.
+func TestStepSparsePoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a full-network PointNet++ step (-short)")
+	}
+	r, err := StepSparse(SparseStep{Model: "pointnet2", Points: 512, Batch: 1, Steps: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Model != "pointnet2" || math.IsNaN(float64(r.Loss)) {
+		t.Fatalf("result %+v", r)
+	}
+	for _, c := range []SparseStep{
+		{Model: "resnet20", Points: 512, Batch: 1, Steps: 1, Threads: 1},
+		{Model: "pointnet2", Points: -1, Batch: 1, Steps: 1, Threads: 1},
+		{Model: "pointnet2", Points: 256, Batch: 1, Steps: 1, Threads: 1},
+	} {
+		if _, err := StepSparse(c); err == nil {
+			t.Errorf("%s with %d points accepted", c.Model, c.Points)
+		}
+	}
+}

@@ -53,9 +53,12 @@ type SparseStep struct {
 	Model                         string
 	Config                        models.Config
 	Batch, Steps, Warmup, Threads int
-	Sparsity                      float64 // 0: no masks (the plain dense step)
-	Kernels                       engine.KernelPolicy
-	WeightGrad                    engine.WeightGrad
+	// Points is the point count of a point-cloud model's step (0: its
+	// bench default, PointNet2Points); refused for the other models.
+	Points     int
+	Sparsity   float64 // 0: no masks (the plain dense step)
+	Kernels    engine.KernelPolicy
+	WeightGrad engine.WeightGrad
 }
 
 // StepSparse times the training step of c (as Step) and returns the result;
@@ -72,11 +75,18 @@ func StepSparse(c SparseStep) (Result, error) {
 			return Result{}, fmt.Errorf("bench: -sparsity is supported for the image models only, not %s", model)
 		}
 	}
+	if c.Points < 0 || (c.Points > 0 && model != "pointnet2") {
+		return Result{}, fmt.Errorf("bench: points %d: expected a positive count, for pointnet2 only (model %s)", c.Points, model)
+	}
 	switch model {
 	case "transformer":
 		return transformerStep(batch, steps, warmup, threads)
 	case "pointnet2":
-		return PointNet2Step(batch, PointNet2Points, steps, warmup, threads)
+		points := c.Points
+		if points == 0 {
+			points = PointNet2Points
+		}
+		return PointNet2Step(batch, points, steps, warmup, threads)
 	case "ssd":
 		return stepSSD(batch, steps, warmup, threads)
 	}

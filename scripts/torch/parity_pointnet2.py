@@ -13,6 +13,14 @@ Bench mode (--bench): times one training step of the bench configuration
 sphere) and prints torch_reference-style
   RESULT model=pointnet2 batch=16 threads=2 s_per_step=... img_per_s=... peak_rss_mb=...
 
+Replay mode (--replay DIR): DIR is written by the Go test TestShapeNetDenseReplay
+(experiments, -tags long, PC_REPLAY=DIR): the shapenet table's dense default
+row as the Go runner trained it, i.e. its initial weights, every step's
+augmented batch and dropout keep-mask, the learning rate and batch-norm
+momentum of each epoch. The PyTorch twin trains on exactly those and prints
+its instance and class mIoU beside the Go run's:
+  RESULT epochs=4 torch_miou_instance=... torch_miou_class=... go_miou_instance=... go_miou_class=...
+
 Farthest point sampling, ball query and three-NN interpolation are written
 with torch ops here (no CUDA extension), with the same rules as the Go
 engine: FPS starts at index 0 and takes the first maximum; the ball query
@@ -276,6 +284,83 @@ def train(a):
             opt.step()
             tot += loss.item()
         print(f"EPOCH {epoch + 1} loss {tot / (S // B):.4f} lr {lr:g} sec {time.time() - t0:.1f}", flush=True)
+    inst, cls = evaluate(net, te, cat_parts, B)
+    print(f"RESULT miou_instance={inst:.4f} miou_class={cls:.4f}")
+
+
+class KeepMaskDropout(nn.Module):
+    """Dropout with a given keep-mask (set before each forward): the Go run's own masks, scaled by 1/(1-p)."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p, self.keep = p, None
+
+    def forward(self, x):
+        if not self.training or self.keep is None:
+            return x
+        return x * self.keep.view_as(x) / (1 - self.p)
+
+
+def replay(a):
+    """Trains the PyTorch twin on exactly the batches, dropout masks, initial weights and
+    schedule of the Go run exported by TestShapeNetDenseReplay, then prints both mIoUs."""
+    torch.set_num_threads(a.threads)
+    d = a.replay
+    with open(os.path.join(d, "recipe.json")) as f:
+        r = json.load(f)
+    c = r["config"]
+    torch.manual_seed(0)
+    net = PointNet2PartSeg(c)
+    init, _ = stio.load(os.path.join(d, "init.safetensors"))
+    sd = net.state_dict()
+    missing = [k for k in sd if k not in init and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise SystemExit(f"{d}/init.safetensors: missing {missing}")
+    net.load_state_dict({k: init.get(k, v) for k, v in sd.items()})
+    net.drop1 = KeepMaskDropout(c["dropout"])
+    if r["optim"] != "adam":
+        raise SystemExit(f"{d}/recipe.json: optim {r['optim']!r}: only adam is replayed")
+    opt = torch.optim.Adam(net.parameters(), lr=r["lr"][0], weight_decay=r["weight_decay"])
+    epochs = r["epochs"] if a.epochs is None else min(a.epochs, r["epochs"])
+    for epoch in range(epochs):
+        for pg in opt.param_groups:
+            pg["lr"] = r["lr"][epoch]
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.momentum = r["bn_momentum"][epoch]
+        data, _ = stio.load(os.path.join(d, f"epoch{epoch}.safetensors"))
+        net.train()
+        tot, t0 = 0.0, time.time()
+        for st in range(r["steps_per_epoch"]):
+            k = str(st)
+            keep = data.get("keep." + k)
+            net.drop1.keep = keep if keep is not None and keep.numel() > 0 else None
+            opt.zero_grad()
+            loss = F.cross_entropy(net(data["xyz." + k], data["normals." + k], data["category." + k].long()),
+                                   data["labels." + k].long())
+            loss.backward()
+            opt.step()
+            tot += loss.item()
+        gl = (r.get("go_curve") or {}).get("train_loss", [])
+        print(f"EPOCH {epoch + 1} loss {tot / r['steps_per_epoch']:.4f}"
+              + (f" (go {gl[epoch]:.4f})" if len(gl) > epoch else "")
+              + f" lr {r['lr'][epoch]:g} sec {time.time() - t0:.1f}", flush=True)
+    te, _ = stio.load(os.path.join(d, "test.safetensors"))
+    inst, cls = evaluate(net, te, r["cat_parts"], r["batch"])
+    g, note = r["go"], ""
+    curve = r.get("go_curve") or {}
+    if epochs != r["epochs"]:
+        gi, gc = curve.get("test_miou_instance", []), curve.get("test_miou_class", [])
+        if len(gi) >= epochs and len(gc) >= epochs:
+            g = {"miou_instance": gi[epochs - 1], "miou_class": gc[epochs - 1]}
+        else:
+            note = f" (go after {r['epochs']} epochs: the export has no per-epoch curve)"
+    print(f"RESULT epochs={epochs} torch_miou_instance={inst:.4f} torch_miou_class={cls:.4f} "
+          f"go_miou_instance={g['miou_instance']:.4f} go_miou_class={g['miou_class']:.4f}{note}")
+
+
+def evaluate(net, te, cat_parts, B):
+    """Instance and class mIoU on the test split, predictions restricted to the category's parts."""
     net.eval()
     ious = {}
     with torch.no_grad():
@@ -295,7 +380,7 @@ def train(a):
     allv = [v for vs in ious.values() for v in vs]
     inst = sum(allv) / len(allv)
     cls = sum(sum(vs) / len(vs) for vs in ious.values()) / len(ious)
-    print(f"RESULT miou_instance={inst:.4f} miou_class={cls:.4f}")
+    return inst, cls
 
 
 def main():
@@ -309,7 +394,9 @@ def main():
     p.add_argument("--bench", action="store_true")
     p.add_argument("--train", help="folder with train/test.safetensors exported by Go: dense training + mIoU")
     p.add_argument("--cat-parts", help="JSON list of each category's part labels (--train)")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--replay", help="folder written by TestShapeNetDenseReplay (experiments, -tags long): "
+                   "the Go dense row's training replayed on the same weights, batches and dropout masks")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (--train: 20; --replay: the row's)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--step-epochs", type=int, default=8)
     p.add_argument("--seed", type=int, default=1)
@@ -321,7 +408,11 @@ def main():
     a = p.parse_args()
     if a.bench:
         bench(a)
+    elif a.replay:
+        replay(a)
     elif a.train:
+        if a.epochs is None:
+            a.epochs = 20
         train(a)
     else:
         if not (a.init and a.batches and a.config):
