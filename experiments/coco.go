@@ -2,8 +2,11 @@ package experiments
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 
+	"github.com/gap-harness/gap/datasets/cocoimg"
 	"github.com/gap-harness/gap/experiments/detection"
 )
 
@@ -25,8 +28,7 @@ func cocoRows() []Row {
 // fits 30 minutes on the 2-core machine (see COCO): 1500 canvases and 3
 // epochs instead of 4000 and 8.
 var cocoProfileSizes = map[string][3]int{
-	"smoke":   {64, 32, 1},
-	"default": {1500, 300, 3},
+	"smoke": {64, 32, 1},
 }
 
 // COCO is the paper's SSD300/COCO 2017 table (COCO mAP@[.5:.95], the
@@ -45,11 +47,12 @@ var cocoProfileSizes = map[string][3]int{
 //   - full: SSD300 with a ResNet-50 backbone on COCO 2017 (DATA with
 //     train2017/, val2017/, annotations/instances_*.json), NVIDIA's recipe
 //     (SGD 2.6e-3, momentum 0.9, weight decay 5e-4, 65 epochs; cosine
-//     decay here: the runner has no multi-step schedule).
-//     Not runnable yet: the JPEG decoding, resizing and crop/expand
-//     augmentation pipeline at 300x300 is not built, so the profile is
-//     refused with an error (Available("coco2017") and the Task builder)
-//     rather than run on anything else.
+//     decay here: the runner has no multi-step schedule). Images are
+//     decoded, augmented (SSD's expand, IoU-constrained crop and flip,
+//     seeded per image from the run's generator), resized to 300x300 and
+//     normalised by datasets/cocoimg; the 80 category ids map to labels
+//     1..80. The backbone starts from its random initialisation (no
+//     ImageNet-pretrained weights ship with the harness), unlike NVIDIA's.
 //
 // Every run leaves artifacts/<id>/ beside its result (detection.Task's
 // WriteArtifacts: COCO-format gt.json and detections.json for `gap score
@@ -68,7 +71,7 @@ func COCO() *Table {
 		"smoke": {"cgap": gap(1, 1, 1), "pgap": gap(1, 1, 1), "gmp": {"freq": "2"}, "rigl": {"delta_t": "2"}, "set": {"delta_t": "2"}},
 		// 46 steps an epoch: C-GaP is 1 + 4 + 1 = 6 epochs, P-GaP 2 rounds
 		// of 1-epoch branches and 1 of fine-tune (3 per branch path).
-		"default": {"cgap": gap(1, 1, 1), "pgap": gap(2, 1, 1), "pfp": {"dense_frac": "0.67"},
+		"default": {"cgap": gap(1, 1, 2), "pgap": gap(2, 1, 2), "pfp": {"dense_frac": "0.67"},
 			"gmp": {"freq": "10"}, "rigl": {"delta_t": "10"}, "set": {"delta_t": "10"}},
 		"long": {"cgap": gap(2, 2, 10), "pgap": gap(2, 2, 10)},
 		// NVIDIA's 65 epochs for dense; GaP's epochs are ours.
@@ -96,8 +99,13 @@ func COCO() *Table {
 			Options: map[string]string{"detection_profile": dp.Name, "kappa": strconv.Itoa(dp.Spec.Kappa),
 				"shift": strconv.Itoa(dp.Spec.Shift), "flip": strconv.FormatBool(dp.Spec.Flip)},
 		}
+		if dp.Data == "coco2017" {
+			p.Options["augment"] = "ssd"
+			delete(p.Options, "shift")
+			delete(p.Options, "flip")
+		}
 		if dp.Proxy != "" && dp.Name == "default" {
-			p.Proxy = dp.Proxy + "; 1500 canvases, 3 epochs: a reduced-budget proxy"
+			p.Proxy = dp.Proxy + "; 2000 canvases, 6 epochs: a reduced-budget proxy"
 		}
 		profiles[dp.Name] = p
 	}
@@ -113,14 +121,30 @@ func COCO() *Table {
 	}
 }
 
-// errCOCOPipeline is why the full profile cannot run.
-const errCOCOPipeline = "the SSD300 COCO 2017 pipeline (JPEG decoding, 300x300 resize, random crop/expand augmentation) is not built yet; table coco runs only its mnist-detect proxy profiles (smoke, default, long)"
+// errCOCOData says what the full profile needs.
+const errCOCOData = "data set coco2017 needs DATA=/path/to/coco in COCO 2017's layout: train2017/, val2017/, annotations/instances_train2017.json and annotations/instances_val2017.json"
+
+// cocoAvailable checks the layout of COCO 2017 under root.
+func cocoAvailable(root string) error {
+	if root == "" {
+		return fmt.Errorf("%s", errCOCOData)
+	}
+	for _, p := range []string{"train2017", "val2017", filepath.Join("annotations", "instances_train2017.json"), filepath.Join("annotations", "instances_val2017.json")} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			return fmt.Errorf("data set coco2017: %w (%s)", err, errCOCOData)
+		}
+	}
+	return nil
+}
 
 // newDetectionTask builds the detection suite's Task from a coco profile:
 // the experiments/detection profile named by Options "detection_profile",
 // sized by the profile's DataSpec (TrainN, TestN) and batches, with the
 // Options' kappa, shift and flip, the run's seed and threads. DATA, when
-// given, is the folder of MNIST's idx files for mnist-detect.
+// given, is the folder of MNIST's idx files for mnist-detect; for coco2017
+// it is COCO's root, read once per process (the DataCache) with at most
+// TrainN and TestN images (0: all; a subset drawn from seed 0, the same
+// for every row and seed).
 func newDetectionTask(c TaskConfig) (Task, error) {
 	p := c.Profile
 	name := p.Options["detection_profile"]
@@ -137,10 +161,28 @@ func newDetectionTask(c TaskConfig) (Task, error) {
 	if dp == nil {
 		return nil, fmt.Errorf("detection: profile %s: options.detection_profile %q: want smoke, default, long or full", p.Name, name)
 	}
-	if p.Data.Name != "mnist-detect" {
-		return nil, fmt.Errorf("detection: profile %s: data set %s: %s", p.Name, p.Data.Name, errCOCOPipeline)
-	}
 	s := dp.Spec
+	switch p.Data.Name {
+	case "mnist-detect":
+	case "coco2017":
+		if err := cocoAvailable(c.DataPath); err != nil {
+			return nil, fmt.Errorf("detection: profile %s: %w", p.Name, err)
+		}
+		load := func() (any, error) { return detection.LoadCOCO2017(c.DataPath, p.Data.TrainN, p.Data.TestN, 0) }
+		var v any
+		var err error
+		if c.Data != nil {
+			v, err = c.Data.Get(fmt.Sprintf("detection:coco2017:%s:%d:%d", c.DataPath, p.Data.TrainN, p.Data.TestN), load)
+		} else {
+			v, err = load()
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.COCO = v.(*detection.COCOData)
+	default:
+		return nil, fmt.Errorf("detection: profile %s: data set %s: want mnist-detect or coco2017", p.Name, p.Data.Name)
+	}
 	var err error
 	if s.Kappa, err = strconv.Atoi(p.Options["kappa"]); err != nil {
 		return nil, fmt.Errorf("detection: profile %s: options.kappa %q: want 1, 2 or 4", p.Name, p.Options["kappa"])
@@ -155,6 +197,16 @@ func newDetectionTask(c TaskConfig) (Task, error) {
 			return nil, fmt.Errorf("detection: profile %s: options.flip %q: want true or false", p.Name, v)
 		}
 	}
+	if v := p.Options["augment"]; v != "" {
+		switch v {
+		case "ssd":
+			s.Augment = detection.SSDAugment
+		case "none":
+			s.Augment = cocoimg.Augment{}
+		default:
+			return nil, fmt.Errorf("detection: profile %s: options.augment %q: want ssd (expand, crop, flip) or none", p.Name, v)
+		}
+	}
 	if p.Data.TrainN > 0 {
 		s.TrainImages = p.Data.TrainN
 	}
@@ -167,6 +219,9 @@ func newDetectionTask(c TaskConfig) (Task, error) {
 	if p.EvalBatch > 0 {
 		s.EvalBatch = p.EvalBatch
 	}
-	s.Seed, s.Threads, s.MNISTDir = uint64(c.Seed), max(1, c.Threads), c.DataPath
+	s.Seed, s.Threads = uint64(c.Seed), max(1, c.Threads)
+	if s.COCO == nil {
+		s.MNISTDir = c.DataPath
+	}
 	return detection.New(s)
 }

@@ -1,6 +1,14 @@
 package detection
 
-import "github.com/gap-harness/gap/models/ssd"
+import (
+	"github.com/gap-harness/gap/datasets/cocoimg"
+	"github.com/gap-harness/gap/models/ssd"
+)
+
+// SSDAugment is the full profile's training augmentation: SSD's zoom-out
+// (up to 4x), IoU-constrained random crop and horizontal flip
+// (cocoimg.Augment). Colour jitter is not applied.
+var SSDAugment = cocoimg.Augment{Expand: true, MaxExpand: 4, Crop: true, Flip: true}
 
 // Profile is one proposed profile of the `coco` table, in this package's
 // own terms (the lead turns it into an experiments.Table).
@@ -44,13 +52,13 @@ func Profiles() []Profile {
 			Epochs: epochs, LR: 0.02, Momentum: 0.9, WeightDecay: 5e-4, WarmupEpochs: min(1, epochs/4)}
 	}
 	full := Profile{Name: "full", Data: "coco2017",
-		Spec: Spec{Model: ssd.Full(), Kappa: ssd.Kappa, Batch: 32, EvalBatch: 32},
+		Spec: Spec{Model: ssd.Full(), Kappa: ssd.Kappa, Batch: 32, EvalBatch: 32, Augment: SSDAugment},
 		// NVIDIA SSD300 v1.1: SGD lr 2.6e-3 x (batch/32), momentum 0.9,
 		// wd 5e-4, warm-up, decay at epochs 43 and 54 of 65.
 		Epochs: 65, LR: 2.6e-3, Momentum: 0.9, WeightDecay: 5e-4, WarmupEpochs: 1}
 	return []Profile{
 		p("smoke", 128, 64, 16, 1),
-		p("default", 4000, 500, 32, 8),
+		p("default", 2000, 300, 32, 6),
 		p("long", 20000, 2000, 32, 40),
 		full,
 	}

@@ -47,7 +47,7 @@ func TestParitySSDDenseMAP(t *testing.T) {
 	for i := range all {
 		all[i] = i
 	}
-	x, truths, err := ssd.MNISTBatch(task.train, all)
+	x, truths, err := ssd.MNISTBatch(task.mtrain, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestParitySSDDenseMAP(t *testing.T) {
 	for i := range val {
 		val[i] = i
 	}
-	xv, _, err := ssd.MNISTBatch(task.val, val)
+	xv, _, err := ssd.MNISTBatch(task.mval, val)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +106,11 @@ func TestParitySSDDenseMAP(t *testing.T) {
 	}
 	var dets []detection.Detection
 	for _, r := range out["DET"] {
-		im := task.val.GT.Images[int(r[0])]
+		im := task.mval.GT.Images[int(r[0])]
 		s := ssd.Scored{Label: int(r[1]), Score: r[2], Box: ssd.Rect{X0: r[3], Y0: r[4], X1: r[5], Y1: r[6]}}
 		dets = append(dets, ssd.ToDetections(im.ID, im.Width, im.Height, []ssd.Scored{s}, ssd.DigitCategory)...)
 	}
-	pyM, err := ssd.Metrics(task.val.GT, dets)
+	pyM, err := ssd.Metrics(task.mval.GT, dets)
 	if err != nil {
 		t.Fatal(err)
 	}
