@@ -78,8 +78,9 @@ func TestCOCOReproduceReportAndExport(t *testing.T) {
 	if err := rd.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"BenchmarkCoco/method=dense/sparsity=0/dist=dense", "BenchmarkCoco/method=cgap/sparsity=0.9/dist=uniform"} {
-		if !names[want] {
+	// benchfmt's Name drops the "Benchmark" prefix.
+	for _, want := range []string{"Coco/method=dense/sparsity=0/dist=dense", "Coco/method=cgap/sparsity=0.9/dist=uniform"} {
+		if !names[want] || !strings.Contains(out, "\nBenchmark"+want+" 1 ") {
 			t.Errorf("export lacks %s:\n%s", want, out)
 		}
 	}

@@ -36,12 +36,13 @@ var Rows = []string{"dense", "gmp", "rigl", "set", "static", "prune-from-pretrai
 // Sparsities of the table.
 var Sparsities = []float64{0.8, 0.9}
 
-// Profiles proposes the coco table's profiles. The default's dense row
-// (4000 canvases, 8 epochs, 1000 steps of 32) trained in 2.5 minutes on
-// the shared 2-core machine (2026-11-29, OpenBLAS) to mAP 0.459, AP50 0.723
-// (TestDenseDefaultProfile, -tags long); the whole table (dense + 8
-// methods x 2 sparsities x uniform/ERK) at GaP's longer schedules exceeds
-// 30 minutes for one seed: shrink TrainImages or Epochs for that bound.
+// Profiles proposes the coco table's profiles. The default (1500
+// canvases, 4 epochs of batch 16: 375 steps for the dense row) is sized
+// for the whole 37-row table of one seed to train in about 30 minutes on
+// the 2-core machine (experiments.COCO has the estimate); 4000 canvases x
+// 8 epochs of 32 (1000 steps) reached dense mAP 0.459, AP50 0.723
+// (TestDenseDefaultProfile, -tags long) but the table at that size takes
+// about 5x as long.
 // The proxy profiles shift by up to 4 px but do not flip: a mirrored digit
 // is another glyph (Spec.Flip exists for data where flips are natural).
 func Profiles() []Profile {
@@ -58,7 +59,7 @@ func Profiles() []Profile {
 		Epochs: 65, LR: 2.6e-3, Momentum: 0.9, WeightDecay: 5e-4, WarmupEpochs: 1}
 	return []Profile{
 		p("smoke", 128, 64, 16, 1),
-		p("default", 2000, 300, 32, 6),
+		p("default", 1500, 300, 16, 4),
 		p("long", 20000, 2000, 32, 40),
 		full,
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -38,6 +39,9 @@ func TestParitySSDDenseMAP(t *testing.T) {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
+	if keep := os.Getenv("GAP_PARITY_KEEP"); keep != "" {
+		dir = keep
+	}
 	wpath, dpath := filepath.Join(dir, "w.safetensors"), filepath.Join(dir, "d.safetensors")
 	if err := task.Params().SaveSafetensors(wpath, nn.SafetensorsOptions{}); err != nil {
 		t.Fatal(err)
@@ -95,12 +99,27 @@ func TestParitySSDDenseMAP(t *testing.T) {
 		"steps_per_epoch": {Shape: []int{1}, Data: []float32{float32(spe)}},
 		"xval":            {Shape: []int{len(val), 1, 64, 64}, Data: xv.Data()},
 	})
+	// PyTorch trains beside the Go side (both are deterministic).
+	torchOut := make(chan map[string][][]float64, 1)
+	go func() {
+		defer close(torchOut)
+		out, err := paritytest.RunE("train_ssd.py", wpath, dpath, "--momentum", fmt.Sprint(p.Momentum), "--wd", fmt.Sprint(p.WeightDecay))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		torchOut <- out
+	}()
 	trainDense(t, task, p)
 	goM, err := task.Evaluate(context.Background(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := paritytest.Run(t, "train_ssd.py", wpath, dpath, "--momentum", fmt.Sprint(p.Momentum), "--wd", fmt.Sprint(p.WeightDecay))
+	t.Logf("ours: mAP %.4f AP50 %.4f AP75 %.4f VOC %.4f", goM["map"], goM["ap50"], goM["ap75"], goM["voc_map"])
+	out, ok := <-torchOut
+	if !ok {
+		t.FailNow()
+	}
 	for _, l := range out["LOSS"] {
 		t.Logf("torch epoch %d: mean loss %.4f", int(l[0]), l[1])
 	}
