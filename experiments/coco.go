@@ -41,13 +41,15 @@ var cocoProfileSizes = map[string][3]int{
 //     for 4 epochs of batch 16 (375 steps for dense; lr 0.02 after a
 //     1-epoch warm-up, cosine), validated on 300: a proxy. The 37 rows of
 //     one seed train 192 epochs of 1500 canvases in all (x1 rows 4, C-GaP
-//     and the GaP-budget rows 6, P-GaP 2 rounds x 4 branches + 1); at the
-//     measured ~13.8 ms of CPU per canvas and epoch (dense row, 1 thread,
-//     evaluation included, on the shared 2-core machine at load ~28) that
-//     is ~66 CPU-minutes, ~33 minutes on 2 cores; idle (the proxy's bench
-//     step, ~6 ms a canvas) ~15 minutes. The previous default (1500
-//     canvases x 3 epochs of 32, 140 steps) reached dense mAP 0.068 only;
-//     4000 x 8 of 32 (1000 steps) reached 0.42-0.46 but costs ~5x this.
+//     and the GaP-budget rows 6, P-GaP 2 rounds x 4 branches + 1).
+//     Measured CPU per training canvas and epoch (1 thread, evaluation,
+//     setup and artifacts included; 2026-11-29 on the shared 2-core
+//     machine at load 28-40): dense row 13.8 ms, RigL 90% ERK row 9.4 ms.
+//     Dense at its cost and the 36 sparse rows at RigL's: ~2730 CPU-s,
+//     ~23 minutes on 2 cores; every row at the dense cost: ~33 minutes.
+//     The previous default (1500 canvases x 3 epochs of 32, 140 steps)
+//     reached dense mAP 0.068 only; 4000 x 8 of 32 (1000 steps) reached
+//     0.42-0.46 but costs ~5x this table.
 //   - long: the same proxy on 20000 canvases for 40 epochs.
 //   - full: SSD300 with a ResNet-50 backbone on COCO 2017 (DATA with
 //     train2017/, val2017/, annotations/instances_*.json), NVIDIA's recipe
