@@ -65,7 +65,7 @@ func TestCOCOTableShape(t *testing.T) {
 	}
 	// On a generated COCO-layout folder the full profile builds its task
 	// (SSD300, 81 classes, the generated images); training it is
-	// TestCOCOFullProfileThroughRunner (-tags long: ~4 GB, SSD300 at 300x300).
+	// TestCOCOFullProfileThroughRunner (-tags long: ~7 GB, SSD300 at 300x300).
 	root := t.TempDir()
 	if _, err := cocoimg.WriteSynthetic(root, cocoimg.SyntheticConfig{Train: 2, Val: 1, Seed: 1}); err != nil {
 		t.Fatal(err)
