@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gap-harness/gap/datasets/cocoimg"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -54,11 +55,28 @@ func TestCOCOTableShape(t *testing.T) {
 		}
 	}
 	full, _ := tab.Profile("full")
-	if err := Available(full.Data.Name, "/data/coco"); err == nil || !strings.Contains(err.Error(), "not built") {
-		t.Errorf("Available(%s): %v, want the missing pipeline named", full.Data.Name, err)
+	for _, path := range []string{"", t.TempDir()} {
+		if err := Available(full.Data.Name, path); err == nil || !strings.Contains(err.Error(), "train2017/, val2017/, annotations/instances_train2017.json") {
+			t.Errorf("Available(%s, %q): %v, want the layout named", full.Data.Name, path, err)
+		}
+		if _, err := DefaultSuites().Build("detection", TaskConfig{Profile: full, Seed: 1, DataPath: path}); err == nil || !strings.Contains(err.Error(), "needs DATA") {
+			t.Errorf("full task on %q: %v, want the layout named", path, err)
+		}
 	}
-	if _, err := DefaultSuites().Build("detection", TaskConfig{Profile: full, Seed: 1, DataPath: "/data/coco"}); err == nil || !strings.Contains(err.Error(), "not built") {
-		t.Errorf("full task: %v, want the missing pipeline named", err)
+	// On a generated COCO-layout folder the full profile builds its task
+	// (SSD300, 81 classes, the generated images); training it is
+	// TestCOCOFullProfileThroughRunner (-tags long: ~7 GB, SSD300 at 300x300).
+	root := t.TempDir()
+	if _, err := cocoimg.WriteSynthetic(root, cocoimg.SyntheticConfig{Train: 2, Val: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	full.Batch = 2
+	task, err := DefaultSuites().Build("detection", TaskConfig{Profile: full, Seed: 1, DataPath: root, Data: &DataCache{}})
+	if err != nil {
+		t.Fatalf("full task on generated COCO: %v", err)
+	}
+	if task.StepsPerEpoch() != 1 || task.ExamplesPerStep() != 2 || task.DenseForwardFLOPs() < 1e10 {
+		t.Errorf("full task: %d steps of %d, %.3g FLOPs", task.StepsPerEpoch(), task.ExamplesPerStep(), task.DenseForwardFLOPs())
 	}
 }
 

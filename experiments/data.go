@@ -77,7 +77,7 @@ func Available(name, dataPath string) error {
 		_, err := idx.FindMNIST(dataPath)
 		return err
 	case "coco2017":
-		return fmt.Errorf("data set coco2017: %s", errCOCOPipeline)
+		return cocoAvailable(dataPath)
 	}
 	return fmt.Errorf("unknown data set %q (valid: %v)", name, dataNames)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/models/ssd"
@@ -53,25 +52,21 @@ func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) erro
 	if err := t.WriteCOCO(ctx, dir, threads); err != nil {
 		return err
 	}
-	n := min(FigureImages, len(t.val.GT.Images))
-	idx := make([]int, n)
-	imgs := make([][]uint8, n)
-	for i := range idx {
-		idx[i] = i
-		imgs[i] = t.val.Image(i)
-	}
-	x, truths, err := ssd.MNISTBatch(t.val, idx)
+	x, truths, imgs, err := t.figureSamples(FigureImages)
 	if err != nil {
 		return err
 	}
+	n := len(imgs)
+	gt := t.val.GT()
 	tp := engine.NewTape[float32](max(threads, 1))
 	tp.SetNoGrad(true)
 	loc, conf := t.model.Forward(tp, tp.Const(x), false)
 	dets := ssd.PostProcessBatch(loc.Value, conf.Value, t.model.Anchors(), ssd.DefaultPost, threads)
-	fd := FigureData{Size: t.val.Size}
-	name := func(label int) string { return strconv.Itoa(int(ssd.DigitCategory(label))) }
+	size := t.spec.Model.Boxes.FigSize
+	fd := FigureData{Size: size}
+	name := t.val.Name
 	for i := 0; i < n; i++ {
-		im := FigureImage{ID: t.val.GT.Images[i].ID, Pixels: imgs[i], Truths: []FigureBox{}, Detections: []FigureBox{}}
+		im := FigureImage{ID: gt.Images[i].ID, Pixels: imgs[i], Truths: []FigureBox{}, Detections: []FigureBox{}}
 		for _, tr := range truths[i] {
 			im.Truths = append(im.Truths, FigureBox{Box: [4]float64{tr.Box.X0, tr.Box.Y0, tr.Box.X1, tr.Box.Y1}, Label: name(int(tr.Label))})
 		}
@@ -89,6 +84,6 @@ func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) erro
 	if err := os.WriteFile(filepath.Join(dir, "figure.json"), b, 0o644); err != nil {
 		return fmt.Errorf("detection: %w", err)
 	}
-	return ssd.WriteFigure(filepath.Join(dir, "detections.png"), t.val.Size, imgs, truths,
+	return ssd.WriteFigure(filepath.Join(dir, "detections.png"), size, imgs, truths,
 		[]ssd.FigureRow{{Detections: dets}}, ssd.FigureConfig{MinScore: FigureMinScore})
 }

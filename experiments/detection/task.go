@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 
+	"github.com/gap-harness/gap/datasets/cocoimg"
 	data "github.com/gap-harness/gap/datasets/detection"
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/nn"
@@ -20,24 +21,33 @@ import (
 
 // Spec configures a detection task (one profile at one seed).
 type Spec struct {
-	// Model is ssd.Proxy() (mnist-detect) or ssd.Full() (COCO; see New).
+	// Model is ssd.Proxy() (mnist-detect) or ssd.Full() (COCO 2017, with
+	// COCO set).
 	Model ssd.Config
 	// Kappa is the number of GaP partitions: 1, 2 or 4.
 	Kappa int
 	// TrainImages and ValImages are the mnist-detect set sizes; the
 	// training set uses MNIST's train digits, validation its test digits.
+	// With COCO they are taken from the loaded splits.
 	TrainImages, ValImages int
 	// Batch is the training batch; EvalBatch the evaluation batch.
 	Batch, EvalBatch int
 	// Shift is the largest random translation in pixels (0: none) and Flip
-	// switches random horizontal flips on; both drawn from the run's rng.
+	// switches random horizontal flips on; both drawn from the run's rng
+	// (mnist-detect).
 	Shift int
 	Flip  bool
+	// COCO, when not nil, is the data (LoadCOCO2017) and Augment its
+	// training augmentation (SSD's expand, crop and flip), each image's
+	// drawn from a seed that the run's rng gives.
+	COCO    *COCOData
+	Augment cocoimg.Augment
 	// Seed seeds the model, the data sets and the batch order.
 	Seed uint64
 	// MNISTDir is where MNIST's idx files are (empty: the Go module cache).
 	MNISTDir string
-	// Threads bounds the goroutines of matching and post-processing.
+	// Threads bounds the goroutines of matching, post-processing and image
+	// decoding.
 	Threads int
 }
 
@@ -45,16 +55,21 @@ type Spec struct {
 type Task struct {
 	spec       Spec
 	model      *ssd.Model
-	train, val *data.MNISTDetect
+	train, val source
+	// mtrain and mval are the mnist-detect sets (nil with COCO).
+	mtrain, mval *data.MNISTDetect
 }
 
-// New builds the task: the model and both mnist-detect sets. The full
-// configuration (COCO 2017 at 300x300) needs an image pipeline (JPEG
-// decoding, resizing, crop/expand augmentation) that this package does not
-// have yet, and is refused with an error.
+// New builds the task: the model and both data splits, mnist-detect for
+// the proxy (1x64x64) or COCO 2017 (Spec.COCO) for SSD300 (3x300x300).
 func New(s Spec) (*Task, error) {
-	if s.Model.InChannels != 1 || s.Model.Boxes.FigSize != 64 {
-		return nil, fmt.Errorf("detection: model %s: only the mnist-detect proxy (1x64x64) is wired; COCO needs the image pipeline", s.Model.Name)
+	if s.COCO != nil {
+		if s.Model.InChannels != 3 || s.Model.Classes != cocoimg.Classes {
+			return nil, fmt.Errorf("detection: model %s (%d channels, %d classes) on COCO: want 3 channels and %d classes", s.Model.Name, s.Model.InChannels, s.Model.Classes, cocoimg.Classes)
+		}
+		s.TrainImages, s.ValImages = s.COCO.Train.Len(), s.COCO.Val.Len()
+	} else if s.Model.InChannels != 1 || s.Model.Boxes.FigSize != 64 {
+		return nil, fmt.Errorf("detection: model %s without COCO data: only the mnist-detect proxy (1x64x64) reads mnist-detect", s.Model.Name)
 	}
 	if s.Batch < 1 || s.TrainImages < s.Batch || s.ValImages < 1 {
 		return nil, fmt.Errorf("detection: batch %d, %d training and %d validation images", s.Batch, s.TrainImages, s.ValImages)
@@ -76,6 +91,13 @@ func New(s Spec) (*Task, error) {
 	if err := m.SetKappa(s.Kappa); err != nil {
 		return nil, err
 	}
+	t := &Task{spec: s, model: m}
+	if s.COCO != nil {
+		aug := s.Augment
+		t.train = newCOCOSource(s.COCO.Train, s.Model.Boxes.FigSize, &aug, s.Threads)
+		t.val = newCOCOSource(s.COCO.Val, s.Model.Boxes.FigSize, nil, s.Threads)
+		return t, nil
+	}
 	tr, err := data.LoadMNISTDetect(s.MNISTDir, true, data.MNISTDetectConfig{Images: s.TrainImages, Seed: s.Seed})
 	if err != nil {
 		return nil, fmt.Errorf("detection: training set: %w", err)
@@ -84,7 +106,10 @@ func New(s Spec) (*Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detection: validation set: %w", err)
 	}
-	return &Task{spec: s, model: m, train: tr, val: va}, nil
+	t.mtrain, t.mval = tr, va
+	t.train = mnistSource{d: tr, shift: s.Shift, flip: s.Flip}
+	t.val = mnistSource{d: va}
+	return t, nil
 }
 
 // Model is the SSD.
@@ -122,12 +147,9 @@ func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (
 	if step < 0 || step >= t.StepsPerEpoch() {
 		return nil, fmt.Errorf("detection: step %d outside [0,%d)", step, t.StepsPerEpoch())
 	}
-	x, truths, err := ssd.MNISTBatch(t.train, t.BatchIndices(epoch, step))
+	x, truths, err := t.train.Batch(t.BatchIndices(epoch, step), rng)
 	if err != nil {
-		return nil, err
-	}
-	if rng != nil && (t.spec.Shift > 0 || t.spec.Flip) {
-		augment(x, truths, t.spec.Shift, t.spec.Flip, rng, minValue(t.train))
+		return nil, fmt.Errorf("detection: epoch %d step %d: %w", epoch, step, err)
 	}
 	l, _, err := t.model.Loss(tp, x, truths, true)
 	if err != nil {
@@ -139,17 +161,6 @@ func (t *Task) Loss(tp *engine.Tape[float32], epoch, step int, rng *rand.Rand) (
 	return l, nil
 }
 
-// minValue is the normalised value of a black pixel (the canvas's fill).
-func minValue(d *data.MNISTDetect) float32 {
-	x := make([]float32, d.Size*d.Size)
-	_, _ = d.Batch([]int{0}, x)
-	m := x[0]
-	for _, v := range x {
-		m = min(m, v)
-	}
-	return m
-}
-
 // Evaluate runs the model in eval mode over the validation set and scores
 // the post-processed detections: "map" (COCO mAP@[.5:.95], the headline),
 // "ap50", "ap75", "voc_map".
@@ -158,16 +169,17 @@ func (t *Task) Evaluate(ctx context.Context, threads int) (map[string]float64, e
 	if err != nil {
 		return nil, err
 	}
-	return ssd.Metrics(t.val.GT, dets)
+	return ssd.Metrics(t.val.GT(), dets)
 }
 
 // Detect returns the post-processed validation detections (COCO style,
-// pixels; category = digit).
+// pixels of the original images; category ids of the data set).
 func (t *Task) Detect(ctx context.Context, threads int) ([]data.Detection, error) {
 	threads = max(threads, 1)
 	tp := engine.NewTape[float32](threads)
 	tp.SetNoGrad(true)
-	n := len(t.val.GT.Images)
+	n := t.val.Len()
+	gt := t.val.GT()
 	var dets []data.Detection
 	for lo := 0; lo < n; lo += t.spec.EvalBatch {
 		if err := ctx.Err(); err != nil {
@@ -178,15 +190,15 @@ func (t *Task) Detect(ctx context.Context, threads int) ([]data.Detection, error
 		for i := range idx {
 			idx[i] = lo + i
 		}
-		x, _, err := ssd.MNISTBatch(t.val, idx)
+		x, _, err := t.val.Batch(idx, nil)
 		if err != nil {
 			return nil, err
 		}
 		tp.Reset()
 		loc, conf := t.model.Forward(tp, tp.Const(x), false)
 		for i, ds := range ssd.PostProcessBatch(loc.Value, conf.Value, t.model.Anchors(), ssd.DefaultPost, threads) {
-			im := t.val.GT.Images[lo+i]
-			dets = append(dets, ssd.ToDetections(im.ID, im.Width, im.Height, ds, ssd.DigitCategory)...)
+			im := gt.Images[lo+i]
+			dets = append(dets, ssd.ToDetections(im.ID, im.Width, im.Height, ds, t.val.Category)...)
 		}
 	}
 	return dets, nil
@@ -200,7 +212,7 @@ func (t *Task) WriteCOCO(ctx context.Context, dir string, threads int) error {
 	if err != nil {
 		return err
 	}
-	if err := data.WriteCOCO(filepath.Join(dir, "gt.json"), t.val.GT); err != nil {
+	if err := data.WriteCOCO(filepath.Join(dir, "gt.json"), t.val.GT()); err != nil {
 		return err
 	}
 	return data.WriteDetections(filepath.Join(dir, "detections.json"), dets)
@@ -211,14 +223,7 @@ func (t *Task) WriteCOCO(ctx context.Context, dir string, threads int) error {
 // beside the 90% C-GaP model; the tasks must share this task's validation
 // set) into a PNG at path (ssd.WriteFigure).
 func (t *Task) Figure(ctx context.Context, path string, n int, models []*Task, threads int) error {
-	n = min(n, len(t.val.GT.Images))
-	idx := make([]int, n)
-	imgs := make([][]uint8, n)
-	for i := range idx {
-		idx[i] = i
-		imgs[i] = t.val.Image(i)
-	}
-	x, truths, err := ssd.MNISTBatch(t.val, idx)
+	x, truths, imgs, err := t.figureSamples(n)
 	if err != nil {
 		return err
 	}
@@ -232,5 +237,26 @@ func (t *Task) Figure(ctx context.Context, path string, n int, models []*Task, t
 		loc, conf := mt.model.Forward(tp, tp.Const(x), false)
 		rows = append(rows, ssd.FigureRow{Detections: ssd.PostProcessBatch(loc.Value, conf.Value, mt.model.Anchors(), ssd.DefaultPost, threads)})
 	}
-	return ssd.WriteFigure(path, t.val.Size, imgs, truths, rows, ssd.FigureConfig{})
+	return ssd.WriteFigure(path, t.spec.Model.Boxes.FigSize, imgs, truths, rows, ssd.FigureConfig{})
+}
+
+// figureSamples returns the first n validation samples (at most all): the
+// model's input, the truths and grey images for drawing.
+func (t *Task) figureSamples(n int) (*engine.Tensor[float32], [][]ssd.Truth, [][]uint8, error) {
+	n = min(n, t.val.Len())
+	idx := make([]int, n)
+	imgs := make([][]uint8, n)
+	for i := range idx {
+		idx[i] = i
+		g, err := t.val.Grey(i)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		imgs[i] = g
+	}
+	x, truths, err := t.val.Batch(idx, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return x, truths, imgs, nil
 }

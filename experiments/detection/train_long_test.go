@@ -16,9 +16,10 @@ import (
 
 // TestDenseDefaultProfile trains the dense proxy at the default profile
 // (SGD, linear warm-up then cosine decay) and reports the validation
-// metrics; it requires a detector that learned (AP50 > 0.5; measured
-// 2026-11-29 at 1000 steps, 2.5 min under load: mAP 0.459, AP50 0.723, AP75
-// 0.537, VOC mAP 0.726). GAP_FIGURE_OUT=file.png also draws the detection
+// metrics; it requires a detector that learned (AP50 > 0.35; measured
+// 2026-11-29 19:27 UTC at the default's 372 steps of 16, 2.4 min at load
+// ~6: mAP 0.241, AP50 0.437, AP75 0.250, VOC mAP 0.437; at the earlier
+// 1000 steps of 32: mAP 0.459, AP50 0.723). GAP_FIGURE_OUT=file.png also draws the detection
 // figure of six validation canvases. Run with `make test-long`.
 func TestDenseDefaultProfile(t *testing.T) {
 	var p Profile
@@ -44,7 +45,7 @@ func TestDenseDefaultProfile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if m["ap50"] < 0.5 {
+	if m["ap50"] < 0.35 {
 		t.Errorf("AP50 %.3f: the detector did not learn", m["ap50"])
 	}
 }

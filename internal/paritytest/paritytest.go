@@ -33,18 +33,26 @@ func RequireTorch(t testing.TB) {
 // ScriptDir finds scripts/torch by walking up from the working directory.
 func ScriptDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := scriptDir()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return dir
+}
+
+func scriptDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
 	}
 	for {
 		p := filepath.Join(dir, "scripts", "torch")
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
+			return p, nil
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			t.Fatal("paritytest: scripts/torch not found above the working directory")
+			return "", fmt.Errorf("paritytest: scripts/torch not found above the working directory")
 		}
 		dir = up
 	}
@@ -55,12 +63,24 @@ func ScriptDir(t testing.TB) string {
 // float64 (one slice per line). stderr is shown on failure.
 func Run(t testing.TB, script string, args ...string) map[string][][]float64 {
 	t.Helper()
-	dir := ScriptDir(t)
+	res, err := RunE(script, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// RunE is Run returning its error (for use off the test's goroutine).
+func RunE(script string, args ...string) (map[string][][]float64, error) {
+	dir, err := scriptDir()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(Python, append([]string{filepath.Join(dir, script)}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("paritytest: %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, out.String(), errb.String())
+		return nil, fmt.Errorf("paritytest: %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, out.String(), errb.String())
 	}
 	res := map[string][][]float64{}
 	sc := bufio.NewScanner(&out)
@@ -84,7 +104,7 @@ func Run(t testing.TB, script string, args ...string) map[string][][]float64 {
 			res[f[0]] = append(res[f[0]], vals)
 		}
 	}
-	return res
+	return res, nil
 }
 
 // WriteTensors writes named float32 tensors to path as safetensors.

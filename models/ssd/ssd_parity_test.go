@@ -72,21 +72,32 @@ func writeParityFiles(t *testing.T, m *Model, dir string, steps, batch int) (str
 }
 
 // TestParitySSD trains the proxy SSD for 30 SGD steps (lr 0.001, momentum
-// 0.5, batch 32) on mnist-detect batches, augmentation off, and requires
-// every step's loss to equal scripts/torch/parity_ssd.py's (its own
-// network, matching, mining and loss, from the same initial weights and
-// batches) to 1e-3 relative (measured: 4.9e-4, the loss falling from 19.4
-// to 12.9). Then both post-process the same batch with the Go side's
-// trained weights (eval mode): the same detections (label, box to 1e-4,
-// score to 1e-4; measured: 6400 detections, 3.3e-7).
+// 0.5, batch 32) on mnist-detect batches, augmentation off, beside
+// scripts/torch/parity_ssd.py (its own network, matching, mining and loss,
+// from the same initial weights and batches) in float32 and in float64.
+// Then both post-process the same batch with the Go side's trained weights
+// (eval mode): the same detections (label, box to 1e-4, score to 1e-4;
+// measured: 6400 detections, 3.3e-7).
 //
-// Why these settings: this loss is very sensitive to float32 rounding.
-// PyTorch against itself, every weight perturbed by 1e-6 relative, drifts
-// by 1.7e-2 within 30 steps at batch 8, lr 0.001, momentum 0.9 (3.2e-3 at
-// lr 0.0002): hard-negative mining switches which negatives carry gradient,
-// and batch norm on the 1x1 and 2x2 maps normalises over only N or 4N
-// values. Batch 32 and momentum 0.5 keep the curve inside the tolerance
-// (at batch 32, momentum 0.9 the drift was 1.9e-3).
+// The criterion is the one PyTorch float32 itself meets, as the PointNet++
+// parity test's: (1) the first step's loss (same weights, same batch: the
+// network, matching, mining and loss) within 1e-5 of PyTorch float32 and
+// steps 0-2 within 1e-3; (2) over the 30 steps, Go's largest relative
+// deviation from PyTorch float64 at most 1.5x PyTorch float32's own. A
+// flat 1e-3 over all 30 steps is not a property of the implementation but
+// of the float32 summation order: hard-negative mining switches which
+// negatives carry gradient when a score moves in its last bits, and batch
+// norm on the 1x1 and 2x2 maps normalises over only N or 4N values.
+// Measured (2026-11-29, same weights and batches; the loss falls from
+// 19.44 to 12.86): the Go curve is 4.87e-4 from PyTorch float32 with the
+// pure-Go BLAS (gonum) and 1.05e-3 with OpenBLAS (the same code; only the
+// GEMM's summation order differs), while PyTorch float32 is itself 6.3e-4
+// from PyTorch float64, Go 6.8e-4 (gonum) and 5.3e-4 (OpenBLAS): both
+// within 1.5x (9.5e-4). All three float32 curves agree in their 6 printed
+// digits (< 3e-6) for the first 3 steps. PyTorch against itself,
+// every weight perturbed by 1e-6 relative, drifts by 1.7e-2 within 30
+// steps at batch 8, lr 0.001, momentum 0.9; batch 32 and momentum 0.5 keep
+// the drift small enough for the curves to stay comparable.
 func TestParitySSD(t *testing.T) {
 	paritytest.RequireTorch(t)
 	const steps, batch, lr, mom = 30, 32, 0.001, 0.5
@@ -128,13 +139,26 @@ func TestParitySSD(t *testing.T) {
 	out := paritytest.Run(t, "parity_ssd.py", wpath, bpath, "--lr", fmt.Sprint(lr), "--momentum", fmt.Sprint(mom),
 		"--trained", trained, "--eval-batch", fmt.Sprint(evalBatch))
 	pyLoss := paritytest.Column(out["LOSS"], 1)
+	py64 := paritytest.Column(paritytest.Run(t, "parity_ssd.py", wpath, bpath, "--lr", fmt.Sprint(lr), "--momentum", fmt.Sprint(mom), "--double")["LOSS"], 1)
+	if len(pyLoss) != steps || len(py64) != steps {
+		t.Fatalf("torch printed %d float32 and %d float64 losses, want %d", len(pyLoss), len(py64), steps)
+	}
 	d, err := paritytest.MaxRelDiff(goLoss, pyLoss)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ssd parity: %d steps, max relative loss difference %.3g\ngo    %.6g\ntorch %.6g", steps, d, goLoss, pyLoss)
-	if d > 1e-3 {
-		t.Errorf("loss curves differ by %.3g relative (> 1e-3)", d)
+	go64, _ := paritytest.MaxRelDiff(goLoss, py64)
+	t3264, _ := paritytest.MaxRelDiff(pyLoss, py64)
+	t.Logf("ssd parity: %d steps, max relative loss difference go-torch32 %.3g, go-torch64 %.3g, torch32-torch64 %.3g\ngo      %.6g\ntorch32 %.6g\ntorch64 %.6g",
+		steps, d, go64, t3264, goLoss, pyLoss, py64)
+	for s := 0; s < 3; s++ {
+		rel := math.Abs(goLoss[s]-pyLoss[s]) / math.Abs(pyLoss[s])
+		if (s == 0 && rel > 1e-5) || rel > 1e-3 {
+			t.Errorf("step %d: loss %.7g, PyTorch float32 %.7g: relative difference %.2e (want <= 1e-5 at step 0, 1e-3 at steps 1-2)", s, goLoss[s], pyLoss[s], rel)
+		}
+	}
+	if go64 > 1.5*t3264 {
+		t.Errorf("Go drifts from PyTorch float64 by %.3g, more than 1.5x PyTorch float32's %.3g", go64, t3264)
 	}
 
 	// Post-processing from the same (trained) weights.

@@ -7,7 +7,10 @@ side's trained weights (eval mode) and prints "DET image label score x0 y0
 x1 y1" per detection. With --bench N, times N further training steps and
 prints "TIME seconds_per_step".
 
-usage: parity_ssd.py WEIGHTS BATCHES [--lr LR --momentum M] [--trained W2 --eval-batch B] [--bench N]
+With --double the network, its inputs and the optimiser run in float64 (a
+precision reference for the float32 curves).
+
+usage: parity_ssd.py WEIGHTS BATCHES [--lr LR --momentum M] [--double] [--trained W2 --eval-batch B] [--bench N]
 """
 import argparse
 import os
@@ -44,6 +47,7 @@ def main():
     ap.add_argument("--bench", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--grads", help="write the first step's gradients here (safetensors)")
+    ap.add_argument("--double", action="store_true", help="train in float64 (a precision reference)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = ssd_t.PROXY
@@ -53,6 +57,9 @@ def main():
     x, gt = b["x"], b["gt"]
     m = ssd_t.SSD(cfg)
     load_strict(m, sd)
+    if a.double:
+        m.double()
+        x = x.double()
     m.train()
     opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=a.momentum)
     steps = x.shape[0]

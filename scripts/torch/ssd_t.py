@@ -154,7 +154,7 @@ def multibox_loss(ploc, pconf, labels, gloc):
             k = min(3 * int(npos[i]), int((~pos[i]).sum()))
             order = torch.sort(bg[i], descending=True, stable=True).indices
             neg[i, order[:k]] = True
-    sl1 = F.smooth_l1_loss(ploc.permute(0, 2, 1)[pos], gloc[pos].float(), reduction="sum", beta=1.0)
+    sl1 = F.smooth_l1_loss(ploc.permute(0, 2, 1)[pos], gloc[pos].to(ploc.dtype), reduction="sum", beta=1.0)
     closs = ce[pos | neg].sum()
     return (sl1 + closs) / npos.sum()
 
