@@ -135,6 +135,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	kernels := fs.String("kernels", "auto", "sparse layers' kernels: auto (calibrated per layer) or sparse")
 	modelCfg := modelConfigFlags(fs)
 	verbose := fs.Bool("v", false, "print every layer's kernel choice")
+	fold := fs.Bool("fold", true, "time the folded inference copy on both sides (batch norm folded into the convs; bias, residual add and ReLU fused) where the model has one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
 	ckpt := fs.String("checkpoint", "", "time a run's checkpoint (weights and masks; give the run's model flags) instead of uniform random masks")
 	if err := parse(fs, args); err != nil {
@@ -164,7 +165,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := modelCfg()
 	for _, b := range batches {
-		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol}
+		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol, Fold: *fold}
 		if *ckpt != "" {
 			m, sp, err := loadCheckpointModel(*ckpt, *model, cfg)
 			if err != nil {
