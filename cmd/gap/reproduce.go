@@ -27,6 +27,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
 	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
+	saveModels := fs.Bool("save-models", false, "save each finished run's final model (weights, masks) to <results>/<table>/models/<id>.safetensors, for gap bench infer -run/-table")
 	executor := fs.String("executor", "local", "where the runs run: local (this machine) or slurm (job arrays; see gap list executors)")
 	var sf slurmFlags
 	fs.StringVar(&sf.partition, "partition", "", "slurm: partition (sbatch --partition; default: the cluster's)")
@@ -101,7 +102,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
 	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
-		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep})
+		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep, SaveModels: *saveModels})
 	prog.finish()
 	if err != nil {
 		return err
