@@ -66,7 +66,9 @@ func ArtifactDir(tableDir, id string) string { return filepath.Join(tableDir, "a
 
 // ModelPath is where a finished run's final model is saved when
 // Env.SaveModels is set: <results>/<table>/models/<run id>.safetensors.
-func ModelPath(tableDir, id string) string { return filepath.Join(tableDir, "models", id+".safetensors") }
+func ModelPath(tableDir, id string) string {
+	return filepath.Join(tableDir, "models", id+".safetensors")
+}
 
 // writeArtifacts lets an ArtifactWriter task write the run's artifacts into
 // a temporary folder, renamed into place when it is complete.
