@@ -109,7 +109,7 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, gb)
 		}
 		if gx != nil {
-			sparseConvInputGrad(tp, &g, s, wd, dy, gx)
+			s.timeSparse(func() { sparseConvInputGrad(tp, &g, s, wd, dy, gx) })
 		}
 	}, inputs...)
 }
@@ -587,14 +587,16 @@ func (tp *Tape[T]) SparseLinear(x, w, b *Var[T], s *SparseWeight[T]) *Var[T] {
 		gxt, gwt := tp.GradOf(x), tp.GradOf(w)
 		if gxt != nil {
 			if useSparse {
-				tv := tp.AllocUninit(s.NNZ()).data
-				csrValues(&s.bwd, wd, tv)
-				dx := tp.AllocUninit(rows, in).data
-				clear(dx)
-				sparseProductT(tp, &s.bwd, tv, dy, rows, nil, dx)
-				for i, v := range dx {
-					gxt.data[i] += v
-				}
+				s.timeSparse(func() {
+					tv := tp.AllocUninit(s.NNZ()).data
+					csrValues(&s.bwd, wd, tv)
+					dx := tp.AllocUninit(rows, in).data
+					clear(dx)
+					sparseProductT(tp, &s.bwd, tv, dy, rows, nil, dx)
+					for i, v := range dx {
+						gxt.data[i] += v
+					}
+				})
 			} else {
 				if wm == nil {
 					wm = maskedWeight(tp, s, wd)

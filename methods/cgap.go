@@ -199,3 +199,8 @@ func (m *CGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch
 
 // TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
 func (*CGaP) TargetsAtInit() bool { return true }
+
+// MasksFixedDuring is true: C-GaP grows and prunes partitions only at epoch
+// ends, so every mask is fixed within an epoch (the grown partition's is
+// all ones).
+func (*CGaP) MasksFixedDuring(int) bool { return true }

@@ -228,3 +228,8 @@ func (m *PGaP) RestartsOptimizerAt(epoch int) bool { return stepChanges(m, epoch
 
 // TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
 func (*PGaP) TargetsAtInit() bool { return true }
+
+// MasksFixedDuring is true: a P-GaP branch grows its partition in
+// BranchInit and the merge prunes between stages, so masks are fixed
+// within every epoch (the branch's grown partition's is all ones).
+func (*PGaP) MasksFixedDuring(int) bool { return true }

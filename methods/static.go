@@ -25,5 +25,8 @@ func (s *Static) Init(ctx *Context) error {
 	return nil
 }
 
+// MasksFixedDuring is true: the mask never changes after Init.
+func (*Static) MasksFixedDuring(int) bool { return true }
+
 // TargetsAtInit is true: the targets are fixed at Init (see TargetsAtInit).
 func (*Static) TargetsAtInit() bool { return true }
