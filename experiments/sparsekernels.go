@@ -33,7 +33,9 @@ type KernelRecord struct {
 	Epoch int
 }
 
-func (k KernelRecord) key() string { return fmt.Sprintf("%s %s %v t%d", k.Layer, k.Op, k.Input, k.Threads) }
+func (k KernelRecord) key() string {
+	return fmt.Sprintf("%s %s %v t%d", k.Layer, k.Op, k.Input, k.Threads)
+}
 
 // sparseEpoch is one epoch's sparse-kernel state: the layers prepared and
 // their masks when prepared.
