@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/gap-harness/gap/engine"
@@ -100,8 +101,9 @@ func (t *trainer) prepareSparseKernels(me int) (*sparseEpoch, error) {
 // that no prepared mask changed (the method's MaskFixer promise), records
 // new kernel choices, and adds the epoch's wall time and the share of it
 // spent in the sparse kernels to the curves ("epoch_wall_s",
-// "sparse_kernel_share"). It does nothing without Profile.SparseKernels.
-func (t *trainer) finishSparseKernels(s *sparseEpoch, epoch int, wall time.Duration) error {
+// "sparse_kernel_share"), and the process CPU time of the epoch
+// ("epoch_cpu_s", steadier than wall time on a shared machine). It does nothing without Profile.SparseKernels.
+func (t *trainer) finishSparseKernels(s *sparseEpoch, epoch int, wall, cpu time.Duration) error {
 	if t.spec.Profile.SparseKernels == "" {
 		return nil
 	}
@@ -134,9 +136,17 @@ func (t *trainer) finishSparseKernels(s *sparseEpoch, epoch int, wall time.Durat
 	}
 	t.curves = append(t.curves,
 		results.Point{Epoch: epoch + 1, Step: t.step, Metric: "epoch_wall_s", Value: w},
+		results.Point{Epoch: epoch + 1, Step: t.step, Metric: "epoch_cpu_s", Value: cpu.Seconds()},
 		results.Point{Epoch: epoch + 1, Step: t.step, Metric: "sparse_kernel_share", Value: share})
 	slog.Debug("sparse kernels", "epoch", epoch, "wall_s", w, "sparse_share", share)
 	return nil
+}
+
+// processCPU is the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // KernelsPath is where a sparse-kernel run's per-layer kernel choices are

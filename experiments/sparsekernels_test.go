@@ -22,7 +22,7 @@ func withoutTimings(runs []*results.Run) []*results.Run {
 		c := *r
 		c.Curves = nil
 		for _, p := range r.Curves {
-			if p.Metric != "epoch_wall_s" && p.Metric != "sparse_kernel_share" {
+			if p.Metric != "epoch_wall_s" && p.Metric != "epoch_cpu_s" && p.Metric != "sparse_kernel_share" {
 				c.Curves = append(c.Curves, p)
 			}
 		}

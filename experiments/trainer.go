@@ -237,6 +237,7 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 			return 0, err
 		}
 	}
+	cpu0 := processCPU()
 	sk, err := t.prepareSparseKernels(me)
 	if err != nil {
 		return 0, err
@@ -286,7 +287,7 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 		t.trainFLOPs += methods.StepFLOPs(t.mctx.Tensors, t.batch, dg, t.otherFwd)
 		t.step++
 	}
-	if err := t.finishSparseKernels(sk, epoch, time.Since(start)); err != nil {
+	if err := t.finishSparseKernels(sk, epoch, time.Since(start), processCPU()-cpu0); err != nil {
 		return 0, err
 	}
 	t.mctx.Epoch = me
