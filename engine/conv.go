@@ -105,6 +105,12 @@ func convChunks[T Float](tp *Tape[T], g *convGeom) (chunks, inner int) {
 }
 
 func convForward[T Float](tp *Tape[T], g *convGeom, x, w, b, out []T) {
+	convForwardEp(tp, g, x, w, b, out, nil)
+}
+
+// convForwardEp is convForward followed, per image and group, by the
+// epilogue ep (nil: none) on that block of the output while it is warm.
+func convForwardEp[T Float](tp *Tape[T], g *convGeom, x, w, b, out []T, ep *epilogue[T]) {
 	chunks, inner := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
 	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
@@ -138,6 +144,9 @@ func convForward[T Float](tp *Tape[T], g *convGeom, x, w, b, out []T) {
 					beta = 1
 				}
 				blas.GemmParallel(inner, false, false, og, ohw, kg, 1, w[gi*og*kg:], kg, src, ohw, beta, dst, ohw)
+				if ep != nil {
+					ep.apply(out, (n*g.O+gi*og)*ohw, og*ohw)
+				}
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -99,6 +100,8 @@ type SparseWeight[T Float] struct {
 	groups   int
 	fwd, bwd csr
 
+	busy atomic.Int64 // nanoseconds in the sparse kernels after calibration
+
 	mu      sync.Mutex
 	choices map[string]*KernelChoice
 	order   []string
@@ -185,6 +188,17 @@ func (s *SparseWeight[T]) Sparsity() float64 {
 	return 1 - float64(s.NNZ())/float64(n)
 }
 
+// SparseSeconds is the wall time spent so far in the sparse kernels (the
+// forward product and the input gradient) after calibration.
+func (s *SparseWeight[T]) SparseSeconds() float64 { return time.Duration(s.busy.Load()).Seconds() }
+
+// timeSparse runs f and counts its wall time as time in the sparse kernels.
+func (s *SparseWeight[T]) timeSparse(f func()) {
+	t0 := time.Now()
+	f()
+	s.busy.Add(int64(time.Since(t0)))
+}
+
 // Choices returns the kernel choices made so far, in the order they were made.
 func (s *SparseWeight[T]) Choices() []KernelChoice {
 	s.mu.Lock()
@@ -235,7 +249,9 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 	s.mu.Unlock()
 	if ok {
 		if c.Sparse {
+			t0 := time.Now()
 			sparse()
+			s.busy.Add(int64(time.Since(t0)))
 		} else {
 			dense()
 		}

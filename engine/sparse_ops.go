@@ -109,7 +109,7 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, gb)
 		}
 		if gx != nil {
-			sparseConvInputGrad(tp, &g, s, wd, dy, gx)
+			s.timeSparse(func() { sparseConvInputGrad(tp, &g, s, wd, dy, gx) })
 		}
 	}, inputs...)
 }
@@ -165,8 +165,14 @@ func (s *SparseWeight[T]) directPattern(g *convGeom, hp, wp int) *csr {
 // with kernels larger than 1x1 run directly on a zero-padded copy of each
 // image (no im2col): see directPattern.
 func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) {
+	sparseConvForwardEp(tp, g, s, val, x, b, out, nil)
+}
+
+// sparseConvForwardEp is sparseConvForward with the epilogue ep (nil: none)
+// applied to each image's output block as it is written.
+func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T, ep *epilogue[T]) {
 	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minCols {
-		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, val, x, b, out)
+		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, val, x, b, out, ep)
 		return
 	}
 	chunks, inner := convChunks(tp, g)
@@ -251,11 +257,13 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 				})
 				if wideMode {
 					for i := 0; i < k; i++ {
-						o := out[((n0+i)*g.O+gi*og)*ohw:]
+						o := ((n0+i)*g.O + gi*og) * ohw
 						for oc := 0; oc < og; oc++ {
-							copy(o[oc*ohw:][:ohw], wide[oc*ld+i*ohw:][:ohw])
+							ep.copyTo(out, o+oc*ohw, wide[oc*ld+i*ohw:][:ohw])
 						}
 					}
+				} else if ep != nil {
+					ep.apply(out, (n0*g.O+gi*og)*ohw, og*ohw)
 				}
 			}
 		}
@@ -272,7 +280,7 @@ const minCols = 256
 // pattern a: per image and group, the padded image [cg, hp, wp] (borders
 // zeroed once per chunk), the product into output rows of width wp, and a
 // copy of the first OW columns of each row into out.
-func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *csr, hp, wp int, val, x, b, out []T) {
+func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *csr, hp, wp int, val, x, b, out []T, ep *epilogue[T]) {
 	chunks, inner := convChunks(tp, g)
 	cg, og := g.cg(), g.og()
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
@@ -306,10 +314,10 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 				splitCols(inner, wide, func(j0, j1 int) {
 					spmm(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1)
 				})
-				dst := out[(n*g.O+gi*og)*ohw : (n*g.O+(gi+1)*og)*ohw]
+				o := (n*g.O + gi*og) * ohw
 				for oc := 0; oc < og; oc++ {
 					for oh := 0; oh < g.OH; oh++ {
-						copy(dst[oc*ohw+oh*g.OW:][:g.OW], wd[oc*wide+oh*wp:][:g.OW])
+						ep.copyTo(out, o+oc*ohw+oh*g.OW, wd[oc*wide+oh*wp:][:g.OW])
 					}
 				}
 			}
@@ -579,14 +587,16 @@ func (tp *Tape[T]) SparseLinear(x, w, b *Var[T], s *SparseWeight[T]) *Var[T] {
 		gxt, gwt := tp.GradOf(x), tp.GradOf(w)
 		if gxt != nil {
 			if useSparse {
-				tv := tp.AllocUninit(s.NNZ()).data
-				csrValues(&s.bwd, wd, tv)
-				dx := tp.AllocUninit(rows, in).data
-				clear(dx)
-				sparseProductT(tp, &s.bwd, tv, dy, rows, nil, dx)
-				for i, v := range dx {
-					gxt.data[i] += v
-				}
+				s.timeSparse(func() {
+					tv := tp.AllocUninit(s.NNZ()).data
+					csrValues(&s.bwd, wd, tv)
+					dx := tp.AllocUninit(rows, in).data
+					clear(dx)
+					sparseProductT(tp, &s.bwd, tv, dy, rows, nil, dx)
+					for i, v := range dx {
+						gxt.data[i] += v
+					}
+				})
 			} else {
 				if wm == nil {
 					wm = maskedWeight(tp, s, wd)

@@ -49,6 +49,9 @@ type Checkpoint struct {
 	// PhaseStart is the step at which the current optimiser (and warm-up)
 	// started.
 	PhaseStart int64
+	// KernelChoices are the kernel choices of sparse-kernel training so far
+	// (nil without Profile.SparseKernels).
+	KernelChoices []KernelRecord
 }
 
 // SaveCheckpoint writes c to path atomically (package atomicfile).

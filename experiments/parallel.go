@@ -129,6 +129,9 @@ func executeParallel(ctx context.Context, spec RunSpec, env Env, pm methods.Para
 	if err := writeArtifacts(ctx, env, spec.ID(), t.task, env.Threads); err != nil {
 		return nil, err
 	}
+	if err := writeKernelRecord(env, spec, t); err != nil {
+		return nil, err
+	}
 	return t.result(ctx, spec, ft)
 }
 

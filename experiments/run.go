@@ -40,6 +40,9 @@ type Env struct {
 	// KeepCheckpoints keeps a finished run's checkpoint folder (by default it
 	// is removed once the run's result is written).
 	KeepCheckpoints bool
+	// SaveModels writes each finished run's final model (parameters,
+	// buffers and masks) to ModelPath(Dir, id), for `gap bench infer -run`.
+	SaveModels bool
 	// OnCheckpoint, when set, is called after every checkpoint file is
 	// written (tests use it to stop a process at a stage boundary).
 	OnCheckpoint func(path string)

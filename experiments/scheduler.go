@@ -103,6 +103,8 @@ type Options struct {
 	Branches BranchRunner
 	// KeepCheckpoints keeps finished runs' checkpoint folders (see Env).
 	KeepCheckpoints bool
+	// SaveModels writes each finished run's final model (see Env).
+	SaveModels bool
 	// OnCheckpoint is called after every checkpoint write (see Env).
 	OnCheckpoint func(path string)
 	// Suites builds the Task of a table's suite (nil: DefaultSuites).
@@ -127,7 +129,7 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	threads := max(1, cores/jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
-		KeepCheckpoints: opt.KeepCheckpoints, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}
+		KeepCheckpoints: opt.KeepCheckpoints, SaveModels: opt.SaveModels, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}

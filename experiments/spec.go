@@ -131,6 +131,9 @@ func (s RunSpec) Settings() map[string]string {
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
+	if p.SparseKernels != "" {
+		m["sparse_kernels"] = p.SparseKernels
+	}
 	for k, v := range p.Options {
 		m["opt."+k] = v
 	}
@@ -163,6 +166,11 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
 	case s.Threads < 0:
 		return fmt.Errorf("threads %d: expected >= 1 (0 = the environment's)", s.Threads)
+	}
+	switch p.SparseKernels {
+	case "", "auto", "sparse":
+	default:
+		return fmt.Errorf("profile %s: sparse_kernels %q: expected auto or sparse (or unset)", p.Name, p.SparseKernels)
 	}
 	if _, err := denseSet(nil, s.denseRule()); err != nil {
 		return fmt.Errorf("table %s: %w", s.Table, err)

@@ -266,5 +266,8 @@ func executeSerial(ctx context.Context, spec RunSpec, env Env, method methods.Me
 	if err := writeArtifacts(ctx, env, spec.ID(), t.task, env.Threads); err != nil {
 		return nil, err
 	}
+	if err := writeKernelRecord(env, spec, t); err != nil {
+		return nil, err
+	}
 	return t.result(ctx, spec, method)
 }

@@ -118,6 +118,7 @@ func (t *trainer) checkpoint(id, stage string, epoch int, initRNG []byte) (*Chec
 		Curves: append([]results.Point(nil), t.curves...), MaskChanges: append([]results.MaskChange(nil), t.maskChanges...),
 		LastMasks:  copyMasks(t.lastMasks),
 		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads, PhaseStart: t.phaseStart,
+		KernelChoices: append([]KernelRecord(nil), t.kernels...),
 	}, nil
 }
 
@@ -199,6 +200,7 @@ func (t *trainer) restoreProgress(c *Checkpoint) error {
 	t.maskChanges = append([]results.MaskChange(nil), c.MaskChanges...)
 	t.trainFLOPs = c.TrainFLOPs
 	t.wall = secondsToDuration(c.WallSeconds)
+	t.kernels = append([]KernelRecord(nil), c.KernelChoices...)
 	t.roundOf = map[int]int{}
 	for _, mc := range c.MaskChanges {
 		if mc.Round+1 > t.roundOf[mc.Partition] {

@@ -105,6 +105,14 @@ type Profile struct {
 	// part of the run: its epochs, curves and FLOPs are counted. 0: ratios
 	// from the initial weights.
 	GlobalWarmupEpochs int
+	// SparseKernels, when non-empty ("auto" or "sparse"), trains the
+	// layers whose masks a method keeps fixed through an epoch
+	// (methods.MaskFixer) with the engine's sparse kernels for the forward
+	// pass and the input gradient (the weight gradient stays dense): "auto"
+	// calibrates per layer and keeps the faster kernel, "sparse" forces the
+	// sparse ones. Part of the run's identity only when set. Results agree
+	// with the dense-masked run up to float32 summation order.
+	SparseKernels string
 	// Options holds a suite's own settings (model and data details that
 	// ModelSpec and DataSpec do not name), read by its TaskBuilder; every
 	// entry is part of the run's identity.

@@ -64,9 +64,24 @@ type ArtifactWriter interface {
 // ArtifactDir is where a run's artifacts live (see ArtifactWriter).
 func ArtifactDir(tableDir, id string) string { return filepath.Join(tableDir, "artifacts", id) }
 
+// ModelPath is where a finished run's final model is saved when
+// Env.SaveModels is set: <results>/<table>/models/<run id>.safetensors.
+func ModelPath(tableDir, id string) string {
+	return filepath.Join(tableDir, "models", id+".safetensors")
+}
+
 // writeArtifacts lets an ArtifactWriter task write the run's artifacts into
 // a temporary folder, renamed into place when it is complete.
 func writeArtifacts(ctx context.Context, env Env, id string, task Task, threads int) error {
+	if env.SaveModels {
+		path := ModelPath(env.Dir, id)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("final model: %w", err)
+		}
+		if err := task.Params().SaveSafetensors(path, nn.SafetensorsOptions{Masks: true, Meta: map[string]string{"run": id}}); err != nil {
+			return fmt.Errorf("final model of %s: %w", id, err)
+		}
+	}
 	aw, ok := task.(ArtifactWriter)
 	if !ok {
 		return nil

@@ -50,6 +50,11 @@ type trainer struct {
 
 	// last is the most recent evaluation, reused for the final record.
 	last map[string]float64
+
+	// kernels holds the kernel choices of sparse-kernel training
+	// (Profile.SparseKernels), checkpointed: a resumed run reuses them and
+	// so computes the same bits.
+	kernels []KernelRecord
 }
 
 // clock places a method's epochs in the run: the method's epoch e is the
@@ -237,6 +242,12 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 			return 0, err
 		}
 	}
+	cpu0 := processCPU()
+	sk, err := t.prepareSparseKernels(me)
+	if err != nil {
+		return 0, err
+	}
+	defer sk.clear()
 	denseGrad, _ := t.method.(methods.DenseGradStepper)
 	skipper, _ := t.method.(methods.StepSkipper)
 	after, _ := t.method.(methods.AfterStepper)
@@ -280,6 +291,9 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int, stream uint64) (meanL
 		dg := denseGrad != nil && denseGrad.NeedsDenseGrad(ms)
 		t.trainFLOPs += methods.StepFLOPs(t.mctx.Tensors, t.batch, dg, t.otherFwd)
 		t.step++
+	}
+	if err := t.finishSparseKernels(sk, epoch, time.Since(start), processCPU()-cpu0); err != nil {
+		return 0, err
 	}
 	t.mctx.Epoch = me
 	if err := t.method.EpochEnd(t.mctx); err != nil {

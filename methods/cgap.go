@@ -192,3 +192,8 @@ func (c *CGaP) EpochEnd(ctx *Context) error {
 	ApplyMasks(ctx)
 	return nil
 }
+
+// MasksFixedDuring is true: C-GaP grows and prunes partitions only at epoch
+// ends, so every mask is fixed within an epoch (the grown partition's is
+// all ones).
+func (*CGaP) MasksFixedDuring(int) bool { return true }

@@ -179,6 +179,17 @@ type AfterStepper interface {
 	AfterStep(ctx *Context) error
 }
 
+// MaskFixer is implemented by the methods whose masks change only between
+// epochs (in Init, BranchInit and EpochEnd), never in Update or AfterStep:
+// static, C-GaP, P-GaP. A runner may then run the epoch's sparse layers
+// through sparse kernels prepared once per epoch. A layer whose mask is all
+// ones (GaP's grown partition, a dense layer) stays on the dense kernels.
+type MaskFixer interface {
+	// MasksFixedDuring reports whether no mask changes during the steps of
+	// the method's epoch `epoch`.
+	MasksFixedDuring(epoch int) bool
+}
+
 // Restarter is implemented by methods whose phases are, in their reference
 // code, separate training processes with fresh optimisers: each GaP step
 // (the reference restarts its optimiser at every step), the fine-tune after

@@ -219,3 +219,8 @@ func Merge(branches []map[string][]float32, partitionOf func(name string) int,
 	}
 	return weights, masks, nil
 }
+
+// MasksFixedDuring is true: a P-GaP branch grows its partition in
+// BranchInit and the merge prunes between stages, so masks are fixed
+// within every epoch (the branch's grown partition's is all ones).
+func (*PGaP) MasksFixedDuring(int) bool { return true }

@@ -26,3 +26,6 @@ func (s *Static) Init(ctx *Context) error {
 	}
 	return nil
 }
+
+// MasksFixedDuring is true: the mask never changes after Init.
+func (*Static) MasksFixedDuring(int) bool { return true }

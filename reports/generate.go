@@ -109,6 +109,11 @@ func Report(resultsDir, table, outDir string, spec TableSpec) (IndexEntry, error
 	if spec.Table == "" {
 		spec.Table = table
 	}
+	if spec.Speedups == nil {
+		if spec.Speedups, err = ReadSpeedups(resultsDir); err != nil {
+			return IndexEntry{}, err
+		}
+	}
 	files, captions, missing, err := Figures(runs, spec)
 	if err != nil {
 		return IndexEntry{}, err

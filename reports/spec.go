@@ -61,6 +61,10 @@ type TableSpec struct {
 	Claims      []Claim           // the paper's claims about rows of the table, checked in "Paper claims"
 	Reading     map[string]string // profile -> sentences added to that profile's "Reading" paragraph
 	Extra       []FigureMaker     // figures of this table beyond the five of every report
+	// Speedups are the measured inference speed-ups of the table's runs
+	// (Report reads them from the results folder's SpeedupsFile); when
+	// non-nil the table has a column of them after the FLOPs columns.
+	Speedups *InferSpeedups
 }
 
 // RowSpec is one row of a paper table.

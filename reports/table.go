@@ -26,10 +26,14 @@ func Table(runs []*results.Run, spec TableSpec) string {
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
 
-	header := fmt.Sprintf("| Method | Distribution | Sparsity | %s, ours | n | Epochs | Measured sparsity (prunable) | Whole-model sparsity | Train FLOPs (× dense) | Inference FLOPs (× dense) | Paper |\n",
-		escape(spec.metricLabel()))
+	speedCol, speedSep := "", ""
+	if spec.Speedups != nil {
+		speedCol, speedSep = " Inference speed-up, measured (batch 1 / 64) |", "---:|"
+	}
+	header := fmt.Sprintf("| Method | Distribution | Sparsity | %s, ours | n | Epochs | Measured sparsity (prunable) | Whole-model sparsity | Train FLOPs (× dense) | Inference FLOPs (× dense) |%s Paper |\n",
+		escape(spec.metricLabel()), speedCol)
 	b.WriteString(header)
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + speedSep + "---|\n")
 	known := map[string]bool{}
 	for _, row := range spec.Rows {
 		known[row.Key] = true
@@ -53,6 +57,7 @@ func Table(runs []*results.Run, spec TableSpec) string {
 	}
 	fmt.Fprintf(&b, "Ours: mean ± sample standard deviation (n-1) of final %s over seeds; \"—\" where n = 1. Measured sparsity is over the prunable layers; whole-model sparsity over every conv and linear weight, the dense ones included (\"—\" for runs that did not record it). FLOPs (counted as RigL does: a sparse layer costs its density times the dense FLOPs, backward twice forward, RigL's dense-gradient steps added): training FLOPs of the whole schedule (every P-GaP branch counted) as a multiple of dense training at the table's base epoch budget, and inference FLOPs per example as a multiple of the dense model's.\n\n",
 		code(spec.Metric))
+	writeSpeedupNote(&b, spec, runs)
 	writeSources(&b, spec)
 	writeReading(&b, spec, runs)
 	writeClaims(&b, spec, groups)
@@ -72,9 +77,13 @@ func writeRow(b *strings.Builder, spec TableSpec, row RowSpec, g []*results.Run)
 		}
 	}
 	sp := pct(row.Sparsity)
+	speed := ""
+	if spec.Speedups != nil {
+		speed = " " + speedupCell(spec.Speedups, row, g) + " |"
+	}
 	if len(g) == 0 {
-		fmt.Fprintf(b, "| %s | %s | %s | pending | 0 | — | — | — | — | — | %s |\n",
-			escape(row.methodLabel()), escape(row.distLabel()), sp, paper)
+		fmt.Fprintf(b, "| %s | %s | %s | pending | 0 | — | — | — | — | — |%s %s |\n",
+			escape(row.methodLabel()), escape(row.distLabel()), sp, speed, paper)
 		return
 	}
 	m, s := meanStd(values(g, metricOf(spec.Metric)))
@@ -83,9 +92,72 @@ func writeRow(b *strings.Builder, spec TableSpec, row RowSpec, g []*results.Run)
 	wm, _ := meanStd(values(g, wholeModel))
 	tc, _ := meanStd(values(g, trainCost))
 	ic, _ := meanStd(values(g, inferCost))
-	fmt.Fprintf(b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n",
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |%s %s |\n",
 		escape(row.methodLabel()), escape(row.distLabel()), sp, ours, len(g), epochs(g),
-		pctOrDash(ms), pctOrDash(wm), fixed(tc, 2), fixed(ic, 2), paper)
+		pctOrDash(ms), pctOrDash(wm), fixed(tc, 2), fixed(ic, 2), speed, paper)
+}
+
+// speedupCell is a sparse row's measured inference speed-up (process CPU
+// time, dense kernels over sparse, mean over the seeds measured) at batch 1
+// and 64, "—" where nothing was measured or the row is dense.
+func speedupCell(s *InferSpeedups, row RowSpec, g []*results.Run) string {
+	if row.Sparsity == 0 {
+		return "—"
+	}
+	cell := func(batch int) string {
+		var sum float64
+		n := 0
+		for _, r := range g {
+			if e, ok := s.Get(r.ID, batch); ok && e.CPUSpeedup > 0 {
+				sum += e.CPUSpeedup
+				n++
+			}
+		}
+		if n == 0 {
+			return "—"
+		}
+		return fixed(sum/float64(n), 2) + "×"
+	}
+	b1, b64 := cell(1), cell(64)
+	if b1 == "—" && b64 == "—" {
+		return "—"
+	}
+	return b1 + " / " + b64
+}
+
+// writeSpeedupNote says how the measured speed-up column was measured: on
+// which machines, with how many threads, under what load.
+func writeSpeedupNote(b *strings.Builder, spec TableSpec, runs []*results.Run) {
+	if spec.Speedups == nil {
+		return
+	}
+	var machines, threads []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	seen := map[string]bool{}
+	add := func(l *[]string, v string) {
+		if !seen[v] {
+			seen[v] = true
+			*l = append(*l, v)
+		}
+	}
+	for _, r := range runs {
+		for _, e := range spec.Speedups.Runs[r.ID] {
+			add(&machines, e.Machine)
+			add(&threads, strconv.Itoa(e.Threads)+" threads")
+			lo, hi = math.Min(lo, e.Load1), math.Max(hi, e.Load1)
+		}
+	}
+	sort.Strings(machines)
+	sort.Strings(threads)
+	load := "load unknown"
+	switch {
+	case lo == hi:
+		load = "1-minute load " + fixed(lo, 1)
+	case lo < hi:
+		load = "1-minute load " + fixed(lo, 1) + "–" + fixed(hi, 1)
+	}
+	fmt.Fprintf(b, "Inference speed-up, measured: each run's final model with its own masks, forward passes in evaluation mode (batch norm folded, epilogues fused, on both sides) through the dense kernels over the sparse kernels where the per-layer calibration chose them, as a ratio of process CPU time per forward (median), at batch 1 and 64 (`gap bench infer -table`); mean over the seeds measured, \"—\" where none was. Measured on %s with %s (%s); timings are noisy and are kept out of the runs' records.\n\n",
+		escape(strings.Join(machines, ", ")), strings.Join(threads, ", "), load)
 }
 
 func writeSources(b *strings.Builder, spec TableSpec) {

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
@@ -18,6 +21,7 @@ import (
 	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/models/bench"
 	"github.com/gap-harness/gap/reports"
+	"github.com/gap-harness/gap/results"
 )
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -128,7 +132,11 @@ func benchExport(args []string, stdout, stderr io.Writer) error {
 // benchInfer times a model's inference dense-masked against the sparse
 // kernels at a uniform sparsity (first conv and last linear dense), at batch
 // 1 and 64 unless -batch is given, printing one RESULT line per batch and the
-// per-layer kernel choices with -v.
+// per-layer kernel choices with -v. With -run it times a finished run's final
+// model (saved by gap reproduce -save-models) with its own masks, and with
+// -table every sparse run of a table that has one; both record the
+// measurements in the table's results folder (reports.SpeedupsFile), where
+// gap report finds them.
 func benchInfer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench infer", stderr)
 	model := fs.String("model", "resnet50", "model (gap list models)")
@@ -139,8 +147,12 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	kernels := fs.String("kernels", "auto", "sparse layers' kernels: auto (calibrated per layer) or sparse")
 	modelCfg := modelConfigFlags(fs)
 	verbose := fs.Bool("v", false, "print every layer's kernel choice")
+	fold := fs.Bool("fold", true, "time the folded inference copy on both sides (batch norm folded into the convs; bias, residual add and ReLU fused) where the model has one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the timed runs to this file")
 	ckpt := fs.String("checkpoint", "", "time a run's checkpoint (weights and masks; give the run's model flags) instead of uniform random masks")
+	runID := fs.String("run", "", "time this finished run's final model (needs -save-models when it ran); see -results")
+	table := fs.String("table", "", "time every sparse run of this table that has a saved final model; see -results")
+	resultsDir := fs.String("results", "results/runs", "results folder of -run and -table")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -162,13 +174,62 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	if err != nil || pol == engine.KernelDense {
 		return usagef("-kernels %q: want auto or sparse", *kernels)
 	}
+	if *ckpt != "" && (*runID != "" || *table != "") {
+		return usagef("-checkpoint does not go with -run or -table")
+	}
 	batches := []int{1, 64}
 	if *batch > 0 {
 		batches = []int{*batch}
 	}
+	show := func(r bench.InferResult) {
+		if *verbose {
+			for _, c := range r.Choices {
+				fmt.Fprintf(stdout, "layer %s %s input=%v sparsity=%.3f sparse=%v dense_ms=%.3f sparse_ms=%.3f\n",
+					c.Layer, c.Op, c.Input, c.Sparsity, c.Sparse, c.DenseSec*1e3, c.SparseSec*1e3)
+			}
+		}
+		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+	}
+	if *runID != "" || *table != "" {
+		runs, err := inferRuns(*resultsDir, *table, *runID)
+		if err != nil {
+			return err
+		}
+		for _, tr := range runs {
+			sp, err := reports.ReadSpeedups(tr.dir)
+			if err != nil {
+				return err
+			}
+			if sp == nil {
+				sp = &reports.InferSpeedups{}
+			}
+			for _, b := range batches {
+				// A fresh copy per batch: the kernel choices are per model.
+				m, density, err := loadSavedModel(tr.dir, tr.run)
+				if err != nil {
+					return err
+				}
+				r, err := bench.Infer(bench.InferConfig{Model: tr.run.Model, Prepared: m, Sparsity: density,
+					Batch: b, Threads: *threads, Reps: *reps, Policy: pol, Fold: *fold})
+				if err != nil {
+					return fmt.Errorf("run %s: %w", tr.run.ID, err)
+				}
+				fmt.Fprintf(stdout, "run=%s row=%s seed=%d ", tr.run.ID, tr.run.Row, tr.run.Seed)
+				show(r)
+				sp.Set(tr.run.ID, reports.InferSpeedup{Batch: b, DenseSec: r.DenseSec, SparseSec: r.SparseSec,
+					DenseCPU: r.DenseCPU, SparseCPU: r.SparseCPU, Speedup: r.Speedup, CPUSpeedup: r.CPUSpeedup,
+					Folded: r.Folded, SparseLayers: r.SparseLayers, Layers: r.PreparedLayers,
+					Machine: results.Machine(), Threads: *threads, BLAS: blas.Impl, Load1: load1(), Measured: time.Now().UTC()})
+			}
+			if err := reports.WriteSpeedups(tr.dir, sp); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	cfg := modelCfg()
 	for _, b := range batches {
-		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol}
+		ic := bench.InferConfig{Model: *model, Config: cfg, Sparsity: *sparsity, Batch: b, Threads: *threads, Reps: *reps, Policy: pol, Fold: *fold}
 		if *ckpt != "" {
 			m, sp, err := loadCheckpointModel(*ckpt, *model, cfg)
 			if err != nil {
@@ -180,15 +241,134 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if *verbose {
-			for _, c := range r.Choices {
-				fmt.Fprintf(stdout, "layer %s %s input=%v sparsity=%.3f sparse=%v dense_ms=%.3f sparse_ms=%.3f\n",
-					c.Layer, c.Op, c.Input, c.Sparsity, c.Sparse, c.DenseSec*1e3, c.SparseSec*1e3)
-			}
-		}
-		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
+		show(r)
 	}
 	return nil
+}
+
+// tableRun is a finished run and its table's results folder.
+type tableRun struct {
+	dir string
+	run *results.Run
+}
+
+// inferRuns finds the runs bench infer times: run id (in table, or in any
+// table of the results folder when table is ""), or every sparse run of
+// table that has a saved final model.
+func inferRuns(resultsDir, table, id string) ([]tableRun, error) {
+	if id != "" {
+		pattern := filepath.Join(resultsDir, "*", id+results.Ext)
+		if table != "" {
+			pattern = filepath.Join(resultsDir, table, id+results.Ext)
+		}
+		matches, _ := filepath.Glob(pattern)
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("run %s: no finished run %s", id, pattern)
+		}
+		r, err := results.Read(matches[0])
+		if err != nil {
+			return nil, err
+		}
+		return []tableRun{{filepath.Dir(matches[0]), r}}, nil
+	}
+	dir := filepath.Join(resultsDir, table)
+	runs, err := results.ReadDir(dir, table)
+	if err != nil {
+		return nil, err
+	}
+	var out []tableRun
+	for _, r := range runs {
+		if r.Sparsity == 0 {
+			continue
+		}
+		if _, err := os.Stat(experiments.ModelPath(dir, r.ID)); err != nil {
+			continue
+		}
+		out = append(out, tableRun{dir, r})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("table %s: no sparse run with a saved final model in %s (run gap reproduce with -save-models)", table, dir)
+	}
+	return out, nil
+}
+
+// loadSavedModel rebuilds run's model from its recorded settings and loads
+// its saved final weights and masks (an all-ones mask counts as dense). It
+// returns the model and the sparsity of its masked weights.
+func loadSavedModel(dir string, run *results.Run) (models.Model, float64, error) {
+	path := experiments.ModelPath(dir, run.ID)
+	if _, err := os.Stat(path); err != nil {
+		return nil, 0, fmt.Errorf("run %s: no saved final model %s (the run was not made with gap reproduce -save-models)", run.ID, path)
+	}
+	st := run.Settings
+	atoi := func(k string) (int, error) {
+		v, err := strconv.Atoi(st[k])
+		if err != nil {
+			return 0, fmt.Errorf("run %s: setting %s = %q: want an integer", run.ID, k, st[k])
+		}
+		return v, nil
+	}
+	var cfg models.Config
+	var err error
+	if cfg.Classes, err = atoi("model.classes"); err != nil {
+		return nil, 0, err
+	}
+	if cfg.InChannels, err = atoi("model.input_c"); err != nil {
+		return nil, 0, err
+	}
+	if cfg.Height, err = atoi("model.input_size"); err != nil {
+		return nil, 0, err
+	}
+	cfg.Width = cfg.Height
+	if cfg.WidthMult, err = strconv.ParseFloat(st["model.width"], 64); err != nil {
+		return nil, 0, fmt.Errorf("run %s: setting model.width = %q: want a number", run.ID, st["model.width"])
+	}
+	cfg.SmallStem = st["model.small_stem"] == "true"
+	m, err := models.New(st["model"], cfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	ps := m.Params()
+	if err := ps.LoadSafetensors(path, false); err != nil {
+		return nil, 0, fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	var kept, total float64
+	for _, p := range ps.Prunable() {
+		if p.Mask == nil {
+			continue
+		}
+		ones := 0
+		for _, v := range p.Mask {
+			if v != 0 {
+				ones++
+			}
+		}
+		if ones == len(p.Mask) {
+			p.Mask = nil // dense: nothing for the sparse kernels to skip
+			continue
+		}
+		kept += float64(ones)
+		total += float64(len(p.Mask))
+	}
+	ps.ApplyMasks()
+	if total == 0 {
+		return m, 0, nil
+	}
+	return m, 1 - kept/total, nil
+}
+
+// load1 is the 1-minute load average (0 when unknown).
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // modelConfigFlags registers the model-size flags of the bench commands and

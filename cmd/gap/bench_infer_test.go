@@ -1,12 +1,14 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/models"
+	"github.com/gap-harness/gap/reports"
 )
 
 // TestBenchInfer runs `gap bench infer` on a small model with random masks and
@@ -50,5 +52,46 @@ func TestBenchInfer(t *testing.T) {
 		if code, _, _ := runCLI(t, c.args...); code == 0 {
 			t.Fatalf("%v accepted", c.args)
 		}
+	}
+}
+
+// TestBenchInferRun trains one smoke run with -save-models, times its final
+// model with `gap bench infer -run`, and checks that the measurement lands
+// in the table's speed-ups file and in the report's column (and that a run
+// without a saved model is a clear error).
+func TestBenchInferRun(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errOut := runCLI(t, "reproduce", "-table", "lenet", "-profile", "smoke", "-rows", "static/0.9/uniform",
+		"-results", dir, "-save-models", "-jobs", "1"); code != 0 {
+		t.Fatalf("reproduce: exit %d\n%s\n%s", code, out, errOut)
+	}
+	ids, _ := filepath.Glob(filepath.Join(dir, "lenet", "*.arrow"))
+	if len(ids) != 1 {
+		t.Fatalf("runs %v", ids)
+	}
+	id := strings.TrimSuffix(filepath.Base(ids[0]), ".arrow")
+	code, out, errOut := runCLI(t, "bench", "infer", "-run", id, "-results", dir, "-batch", "2", "-reps", "1", "-threads", "1")
+	if code != 0 || !strings.Contains(out, "run="+id) || !strings.Contains(out, "batch=2") {
+		t.Fatalf("bench infer -run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sp, err := reports.ReadSpeedups(filepath.Join(dir, "lenet"))
+	if err != nil || sp == nil {
+		t.Fatalf("speed-ups file: %v %v", sp, err)
+	}
+	if e, ok := sp.Get(id, 2); !ok || e.CPUSpeedup <= 0 || e.Threads != 1 || e.Machine == "" {
+		t.Fatalf("speed-up entry %+v %v", e, ok)
+	}
+	// The report shows the column (batch 2 is neither 1 nor 64: "—").
+	rep := filepath.Join(dir, "report")
+	if code, out, errOut := runCLI(t, "report", "-table", "lenet", "-results", dir, "-profile", "smoke", "-out", rep); code != 0 {
+		t.Fatalf("report: exit %d\n%s\n%s", code, out, errOut)
+	}
+	md, err := os.ReadFile(filepath.Join(rep, "README.md"))
+	if err != nil || !strings.Contains(string(md), "Inference speed-up, measured (batch 1 / 64)") {
+		t.Fatalf("report has no speed-up column (%v)", err)
+	}
+	os.Remove(experiments.ModelPath(filepath.Join(dir, "lenet"), id))
+	if code, _, errOut := runCLI(t, "bench", "infer", "-run", id, "-results", dir, "-batch", "2"); code == 0 || !strings.Contains(errOut, "save-models") {
+		t.Fatalf("run without a saved model: exit %d, %s", code, errOut)
 	}
 }

@@ -27,6 +27,8 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
 	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
+	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP) with the sparse kernels: auto (calibrated per layer) or sparse; part of the runs' identity (default: off)")
+	saveModels := fs.Bool("save-models", false, "save each finished run's final model (weights, masks) to <results>/<table>/models/<id>.safetensors, for gap bench infer -run/-table")
 	executor := fs.String("executor", "local", "where the runs run: local (this machine) or slurm (job arrays; see gap list executors)")
 	var sf slurmFlags
 	fs.StringVar(&sf.partition, "partition", "", "slurm: partition (sbatch --partition; default: the cluster's)")
@@ -67,6 +69,12 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	switch *sparseKernels {
+	case "", "auto", "sparse":
+		p.SparseKernels = *sparseKernels
+	default:
+		return usagef("-sparse-kernels %q: expected auto or sparse", *sparseKernels)
+	}
 	plan := experiments.Plan{Table: t, Profile: p, Seeds: *seeds, DataPath: *data}
 	if *rows != "" {
 		plan.Rows = strings.Split(*rows, ",")
@@ -101,7 +109,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	log.Info("reproduce", "table", t.Name, "profile", p.Name, "runs", len(specs), "pending_rows", len(pending), "results", filepath.Join(*resultsDir, t.Name))
 	runs, err := experiments.RunPlan(ctx, plan, experiments.Options{ResultsDir: *resultsDir, Jobs: *jobs, Log: log, Progress: prog.update,
-		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep})
+		Registry: reg, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep, SaveModels: *saveModels})
 	prog.finish()
 	if err != nil {
 		return err

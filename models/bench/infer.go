@@ -33,6 +33,11 @@ type InferConfig struct {
 	// Policy is the sparse layers' kernel policy (KernelAuto: per-layer
 	// calibration, KernelSparse: every masked layer sparse).
 	Policy engine.KernelPolicy
+	// Fold times the model's inference copy (models.Folder: batch norm
+	// folded into the convolutions, bias, residual add and ReLU fused into
+	// their epilogues) on both sides, dense and sparse, when the model has
+	// one; otherwise the plain evaluation-mode forward.
+	Fold bool
 }
 
 // InferResult is one dense-versus-sparse inference timing.
@@ -53,6 +58,11 @@ type InferResult struct {
 	DenseCPU, SparseCPU, CPUSpeedup float64
 	// MaxRelDiff is max |sparse - dense| / max |dense| over the logits.
 	MaxRelDiff float64
+	// Folded is true when both sides ran the folded inference copy;
+	// FoldRelDiff is then max |folded dense - unfolded| / max |unfolded|
+	// over the logits (the folding's float32 error).
+	Folded      bool
+	FoldRelDiff float64
 	// SparseLayers of PreparedLayers chose the sparse kernels; Choices lists
 	// every choice.
 	SparseLayers, PreparedLayers int
@@ -61,8 +71,8 @@ type InferResult struct {
 
 // String is the result's RESULT line.
 func (r InferResult) String() string {
-	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s dense_s=%.4f sparse_s=%.4f speedup=%.2f dense_cpu_s=%.4f sparse_cpu_s=%.4f cpu_speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e",
-		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.DenseSec, r.SparseSec, r.Speedup, r.DenseCPU, r.SparseCPU, r.CPUSpeedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff)
+	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s fold=%v dense_s=%.4f sparse_s=%.4f speedup=%.2f dense_cpu_s=%.4f sparse_cpu_s=%.4f cpu_speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e fold_rel_diff=%.1e",
+		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.Folded, r.DenseSec, r.SparseSec, r.Speedup, r.DenseCPU, r.SparseCPU, r.CPUSpeedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff, r.FoldRelDiff)
 }
 
 // UniformMasks gives every prunable weight that is not FirstOrLast a random
@@ -129,6 +139,28 @@ func Infer(c InferConfig) (InferResult, error) {
 			masked = append(masked, p)
 		}
 	}
+	var foldRel float64
+	folder, folded := m.(models.Folder)
+	folded = folded && c.Fold
+	if folded {
+		for _, p := range masked {
+			p.ClearSparse()
+		}
+		ref := slices.Clone(forward())
+		inf, err := folder.Fold()
+		if err != nil {
+			return InferResult{}, fmt.Errorf("bench: %w", err)
+		}
+		forward = func() []float32 {
+			tp.Reset()
+			return inf.Forward(tp, tp.Const(x)).Value.Data()
+		}
+		masked = inf.Masked()
+		for _, p := range masked {
+			p.ClearSparse()
+		}
+		foldRel = relDiff(ref, forward())
+	}
 	setSparse := func(on bool) error {
 		for _, p := range masked {
 			if !on {
@@ -173,24 +205,33 @@ func Infer(c InferConfig) (InferResult, error) {
 	}
 	restore()
 	r := InferResult{Model: m.Name(), Sparsity: c.Sparsity, Batch: c.Batch, Threads: c.Threads, Reps: c.Reps, Policy: c.Policy,
-		DenseSec: median(dts), SparseSec: median(sts), PreparedLayers: len(masked), Choices: ps.KernelChoices()}
+		DenseSec: median(dts), SparseSec: median(sts), PreparedLayers: len(masked), Folded: folded, FoldRelDiff: foldRel}
+	for _, p := range masked {
+		r.Choices = append(r.Choices, p.Sparse.Choices()...)
+	}
 	r.Speedup = r.DenseSec / r.SparseSec
 	r.DenseCPU, r.SparseCPU = median(dcs), median(scs)
 	r.CPUSpeedup = r.DenseCPU / r.SparseCPU
-	var maxAbs, maxDiff float64
-	for i, v := range denseOut {
-		maxAbs = max(maxAbs, math.Abs(float64(v)))
-		maxDiff = max(maxDiff, math.Abs(float64(sparseOut[i]-v)))
-	}
-	if maxAbs > 0 {
-		r.MaxRelDiff = maxDiff / maxAbs
-	}
+	r.MaxRelDiff = relDiff(denseOut, sparseOut)
 	for _, ch := range r.Choices {
 		if ch.Sparse {
 			r.SparseLayers++
 		}
 	}
 	return r, nil
+}
+
+// relDiff is max |got - want| / max |want| (0 when want is all zero).
+func relDiff(want, got []float32) float64 {
+	var maxAbs, maxDiff float64
+	for i, v := range want {
+		maxAbs = max(maxAbs, math.Abs(float64(v)))
+		maxDiff = max(maxDiff, math.Abs(float64(got[i]-v)))
+	}
+	if maxAbs == 0 {
+		return 0
+	}
+	return maxDiff / maxAbs
 }
 
 func median(v []float64) float64 {
