@@ -128,6 +128,7 @@ func TestOptimSpecStepDecay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cg.Epochs(4) // the runner's contract: Epochs before anything else
 	if r, ok := cg.(methods.Restarter); !ok || !r.RestartsOptimizerAt(1) {
 		t.Errorf("cgap does not restart its optimiser at its second step")
 	}

@@ -39,6 +39,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&sf.requeue, "requeue", true, "slurm: let Slurm requeue a preempted task (it resumes from its checkpoint)")
 	fs.BoolVar(&sf.wait, "wait", false, "slurm: wait until the table is done, then print it")
 	fs.DurationVar(&sf.poll, "poll", 2*time.Second, "slurm: how often -wait asks the scheduler")
+	fs.IntVar(&sf.pack, "runs-per-task", 1, "slurm: serial runs per array task, run one after another (for runs of seconds, whose fixed cost per task would dominate); keep it the same across resubmissions")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,8 +54,8 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	default:
 		return usagef("-executor %q: expected local or slurm", *executor)
 	}
-	if *executor == "slurm" && (sf.cpus < 1 || sf.maxParallel < 0 || sf.poll <= 0) {
-		return usagef("-cpus-per-task %d, -max-parallel %d, -poll %v: expected >= 1, >= 0, > 0", sf.cpus, sf.maxParallel, sf.poll)
+	if *executor == "slurm" && (sf.cpus < 1 || sf.maxParallel < 0 || sf.poll <= 0 || sf.pack < 1) {
+		return usagef("-cpus-per-task %d, -max-parallel %d, -poll %v, -runs-per-task %d: expected >= 1, >= 0, > 0, >= 1", sf.cpus, sf.maxParallel, sf.poll, sf.pack)
 	}
 	t, err := experiments.LookupTable(*table)
 	if err != nil {

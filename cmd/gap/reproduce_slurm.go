@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type slurmFlags struct {
 	maxParallel, cpus    int
 	requeue, wait        bool
 	poll                 time.Duration
+	// pack is how many serial runs one array task runs, one after another
+	// (-runs-per-task): runs of seconds pay Slurm's fixed cost per task
+	// (scheduling, process start, data loading) once per pack.
+	pack int
 }
 
 // stageTask is the array task that runs one stage of a run: gap run-stage.
@@ -50,7 +55,7 @@ func stageTask(exe, resultsRoot, table string, r experiments.PlannedRun, stage s
 // the same one at once write the same bytes (atomically); the chain's
 // critical path is rounds+1 scheduler hops instead of 2*rounds+2. Branches
 // get the run's CPUs divided by kappa, as they get threads.
-func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, res slurm.Resources) slurm.Plan {
+func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, res slurm.Resources, pack int) slurm.Plan {
 	var plan slurm.Plan
 	for _, r := range runs {
 		if !r.Parallel {
@@ -88,11 +93,35 @@ func slurmPlan(exe, resultsRoot, table string, runs []experiments.PlannedRun, re
 	// The serial runs last: the chains are the longest paths, so their first
 	// stages get the first free CPUs.
 	var serial []slurm.Task
+	var pending []experiments.PlannedRun
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		t := stageTask(exe, resultsRoot, table, pending[0], "main")
+		if len(pending) > 1 {
+			// A pack: done when every run's result exists; its id is stable
+			// across resubmissions with the same -runs-per-task.
+			ids := make([]string, len(pending))
+			t.DoneIfAny, t.Outputs = nil, make([]string, len(pending))
+			for i, r := range pending {
+				ids[i], t.Outputs[i] = r.ID, r.Result
+			}
+			t.ID = fmt.Sprintf("%s/main+%d", pending[0].ID, len(pending)-1)
+			t.Argv[slices.Index(t.Argv, "-id")+1] = strings.Join(ids, ",")
+		}
+		serial = append(serial, t)
+		pending = pending[:0]
+	}
 	for _, r := range runs {
 		if !r.Parallel {
-			serial = append(serial, stageTask(exe, resultsRoot, table, r, "main"))
+			pending = append(pending, r)
+			if len(pending) >= max(1, pack) {
+				flush()
+			}
 		}
 	}
+	flush()
 	if len(serial) > 0 {
 		plan.Groups = append(plan.Groups, slurm.Group{Name: "serial", Tasks: serial})
 	}
@@ -125,7 +154,7 @@ func reproduceSlurm(ctx context.Context, plan experiments.Plan, resultsRoot stri
 	if err := experiments.WriteSpecs(dir, runs); err != nil {
 		return nil, false, err
 	}
-	sp := slurmPlan(exe, root, plan.Table.Name, runs, slurm.Resources{Partition: sf.partition, Time: sf.time, Mem: sf.mem, CPUsPerTask: sf.cpus})
+	sp := slurmPlan(exe, root, plan.Table.Name, runs, slurm.Resources{Partition: sf.partition, Time: sf.time, Mem: sf.mem, CPUsPerTask: sf.cpus}, sf.pack)
 	c := &slurm.Client{}
 	res, err := c.Submit(ctx, dir, sp, slurm.Options{Resources: slurm.Resources{Partition: sf.partition, Time: sf.time, Mem: sf.mem, CPUsPerTask: sf.cpus},
 		MaxParallel: sf.maxParallel, Requeue: sf.requeue, Log: log})

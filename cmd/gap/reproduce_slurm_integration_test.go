@@ -118,6 +118,24 @@ func TestSlurmReproduceSameAsLocal(t *testing.T) {
 	if !strings.Contains(again, "0 sbatch calls; 14 tasks already done") {
 		t.Errorf("resubmission of a finished table:\n%s", again)
 	}
+	// Packed: four serial runs per array task, the same results.
+	packed := filepath.Join(root, "slurm-packed")
+	_, packedWall := gap(nil, "reproduce", "-table", "lenet", "-profile", "smoke", "-executor", "slurm", "-cpus-per-task", "1",
+		"-max-parallel", "2", "-runs-per-task", "4", "-wait", "-poll", "200ms", "-results", packed)
+	t.Logf("lenet smoke table, 4 serial runs per array task: Slurm executor %.1f s (local %.1f s)", packedWall.Seconds(), localWall.Seconds())
+	c, err := loadRuns(packed, "lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c) != 9 {
+		t.Fatalf("%d packed Slurm runs, want 9", len(c))
+	}
+	for _, r := range c {
+		i, ok := byID[r.ID]
+		if !ok || !reflect.DeepEqual(r.Final, b[i].Final) || !reflect.DeepEqual(r.Curves, b[i].Curves) {
+			t.Errorf("packed run %s (%s) differs from the unpacked one", r.ID, r.Row)
+		}
+	}
 }
 
 // A P-GaP branch cancelled with scancel leaves its run unfinished (the merge

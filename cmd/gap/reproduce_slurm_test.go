@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,7 +32,7 @@ func TestSlurmPlanOfATable(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := slurm.Resources{Partition: "cpu", Time: "1:00:00", Mem: "2G", CPUsPerTask: 4}
-	plan := slurmPlan("/shared/bin/gap", root, "lenet", runs, res)
+	plan := slurmPlan("/shared/bin/gap", root, "lenet", runs, res, 1)
 	if err := plan.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestRunStageFusedChainSameAsLocal(t *testing.T) {
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("runs %v, %v", runs, err)
 	}
-	plan := slurmPlan("gap", remote, "lenet", runs, slurm.Resources{CPUsPerTask: threads})
+	plan := slurmPlan("gap", remote, "lenet", runs, slurm.Resources{CPUsPerTask: threads}, 1)
 	for pass := 0; pass < 2; pass++ {
 		for _, g := range plan.Groups {
 			for _, task := range g.Tasks {
@@ -190,5 +191,77 @@ func TestRunStageFusedChainSameAsLocal(t *testing.T) {
 	}
 	if len(a) != 1 || len(b) != 1 || a[0].ID != b[0].ID || !reflect.DeepEqual(a[0].Final, b[0].Final) {
 		t.Fatalf("local %v, fused stages %v", a, b)
+	}
+}
+
+// -runs-per-task packs the serial runs: one array task runs several, one
+// after another, and is done when all of their results exist; the P-GaP
+// chain is unchanged. A packed task run through run-stage finishes every
+// run of its pack, and runs nothing the second time.
+func TestSlurmPlanPacksSerialRuns(t *testing.T) {
+	tab, err := experiments.LookupTable("lenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("smoke")
+	root := t.TempDir()
+	runs, err := (experiments.Plan{Table: tab, Profile: p, Seeds: 1}).Runs(filepath.Join(root, "lenet"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := slurmPlan("gap", root, "lenet", runs, slurm.Resources{CPUsPerTask: 1}, 3)
+	if err := plan.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var serial []experiments.PlannedRun
+	for _, r := range runs {
+		if !r.Parallel {
+			serial = append(serial, r)
+		}
+	}
+	g := plan.Groups[len(plan.Groups)-1]
+	if g.Name != "serial" || len(g.Tasks) != 3 || len(plan.Groups) != 3 {
+		t.Fatalf("groups %+v: want the chain's 2 and a serial array of 3 packed tasks (8 runs by 3)", plan.Groups)
+	}
+	k := 0
+	for i, task := range g.Tasks {
+		n := []int{3, 3, 2}[i]
+		ids := make([]string, n)
+		var outs []string
+		for j := range n {
+			ids[j] = serial[k+j].ID
+			outs = append(outs, serial[k+j].Result)
+		}
+		if task.ID != fmt.Sprintf("%s/main+%d", ids[0], n-1) || !reflect.DeepEqual(task.Outputs, outs) || len(task.DoneIfAny) != 0 {
+			t.Errorf("task %d: %+v, want id %s/main+%d and outputs %v", i, task, ids[0], n-1, outs)
+		}
+		if argv := strings.Join(task.Argv, " "); !strings.Contains(argv, "-id "+strings.Join(ids, ",")+" -stage main") {
+			t.Errorf("task %d argv %s", i, argv)
+		}
+		k += n
+	}
+	if err := experiments.Available("mnist", ""); err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	if err := experiments.WriteSpecs(filepath.Join(root, "lenet"), runs); err != nil {
+		t.Fatal(err)
+	}
+	last := g.Tasks[2] // two short serial runs
+	for pass := 0; pass < 2; pass++ {
+		code, _, stderr := runCLI(t, last.Argv[1:]...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", last.Argv, code, stderr)
+		}
+		if want := []string{"stage complete", "stage already complete"}[pass]; strings.Count(stderr, want) != 2 {
+			t.Errorf("pass %d: want %q twice:\n%s", pass, want, stderr)
+		}
+	}
+	for _, o := range last.Outputs {
+		if _, err := os.Stat(o); err != nil {
+			t.Errorf("packed run's result: %v", err)
+		}
+	}
+	if code, _, _ := runCLI(t, "run-stage", "-results", root, "-table", "lenet", "-id", "a,b", "-stage", "round-0"); code != 2 {
+		t.Errorf("several ids with a P-GaP stage: exit %d, want 2", code)
 	}
 }

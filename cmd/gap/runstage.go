@@ -22,7 +22,7 @@ func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("run-stage", stderr)
 	resultsDir := fs.String("results", "results/runs", "results folder (the table's runs are in <results>/<table>)")
 	table := fs.String("table", "", "table")
-	id := fs.String("id", "", "run identity")
+	id := fs.String("id", "", "run identity; with -stage main, several comma-separated run one after another (a packed array task)")
 	stage := fs.String("stage", "", "stage: main (a serial run), or P-GaP's round-0, branch-R-B, round-N (the merge of round N-1), finetune; several comma-separated run in order (e.g. round-0,branch-0-1: a branch task that first makes sure the init exists)")
 	threads := fs.Int("threads", 0, "threads when the run's spec fixes none (0 = the Slurm allocation's CPUs, else the number of cores)")
 	if err := parse(fs, args); err != nil {
@@ -46,18 +46,25 @@ func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		log.Info("epoch", "run", p.ID, "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", fmt.Sprintf("%.4f", p.Loss))
 	}
 	dir := filepath.Join(*resultsDir, *table)
-	env := experiments.Env{Threads: n, Log: log, Progress: progress, Commit: commit, Branches: processBranches(stderr)}
-	for _, st := range strings.Split(*stage, ",") {
-		st = strings.TrimSpace(st)
-		err := experiments.RunStage(ctx, dir, *id, st, env)
-		if errors.Is(err, experiments.ErrStageDone) {
-			log.Info("stage already complete", "run", *id, "stage", st)
-			continue
+	// One data cache for every run of a packed task: the data set loads once.
+	env := experiments.Env{Threads: n, Log: log, Progress: progress, Commit: commit, Branches: processBranches(stderr), Data: &experiments.DataCache{}}
+	ids := strings.Split(*id, ",")
+	if len(ids) > 1 && *stage != "main" {
+		return usagef("-id %s: several runs only with -stage main", *id)
+	}
+	for _, rid := range ids {
+		for _, st := range strings.Split(*stage, ",") {
+			st = strings.TrimSpace(st)
+			err := experiments.RunStage(ctx, dir, rid, st, env)
+			if errors.Is(err, experiments.ErrStageDone) {
+				log.Info("stage already complete", "run", rid, "stage", st)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			log.Info("stage complete", "run", rid, "stage", st)
 		}
-		if err != nil {
-			return err
-		}
-		log.Info("stage complete", "run", *id, "stage", st)
 	}
 	return nil
 }
