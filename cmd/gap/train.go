@@ -97,8 +97,12 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "run %s: %s seed %d: top1 %.2f%% top5 %.2f%% sparsity %.4f train FLOPs %.3gx dense, %d epochs, %.1fs\n",
-		r.ID, r.Row, r.Seed, r.Final["top1"], r.Final["top5"], r.Final["sparsity"], r.TrainCost(), r.Epochs, r.WallSeconds)
+	headline := fmt.Sprintf("top1 %.2f%% top5 %.2f%%", r.Final["top1"], r.Final["top5"])
+	if t.Metric != "" && t.Metric != "top1" { // BLEU, mIoU, mAP: the table's own headline
+		headline = fmt.Sprintf("%s %.4g", t.Metric, r.Final[t.Metric])
+	}
+	fmt.Fprintf(stdout, "run %s: %s seed %d: %s sparsity %.4f train FLOPs %.3gx dense, %d epochs, %.1fs\n",
+		r.ID, r.Row, r.Seed, headline, r.Final["sparsity"], r.TrainCost(), r.Epochs, r.WallSeconds)
 	fmt.Fprintf(stdout, "result: %s\n", env.ResultPath(r.ID))
 	return nil
 }

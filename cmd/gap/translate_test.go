@@ -185,3 +185,16 @@ func TestTranslateRun(t *testing.T) {
 	}
 	errCase([]string{"-run", run.ID, "-results", res}, "has no exported model")
 }
+
+// gap train prints the table's own headline metric: BLEU for a translation
+// run, not an image table's top-1 and top-5.
+func TestTrainPrintsTableMetric(t *testing.T) {
+	data := writeDigitsCorpus(t, 96)
+	code, out, stderr := runCLI(t, "train", "-table", "wmt14", "-profile", "smoke", "-method", "dense", "-threads", "1", "-data", data, "-results", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, ": bleu ") || strings.Contains(out, "top1") {
+		t.Errorf("train output does not name BLEU:\n%s", out)
+	}
+}
