@@ -74,4 +74,3 @@ func envOr(k, def string) string {
 	}
 	return def
 }
-
