@@ -1,10 +1,7 @@
 package experiments
 
 import (
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
+	tdata "github.com/gap-harness/gap/datasets/translation"
 	"testing"
 
 	"github.com/gap-harness/gap/methods"
@@ -14,26 +11,9 @@ import (
 // words) in the user-data layout (train/valid/test .src/.tgt).
 func writeNumbersCorpus(t *testing.T, n int) string {
 	t.Helper()
-	en := strings.Fields("zero one two three four five six seven eight nine")
-	es := strings.Fields("cero uno dos tres cuatro cinco seis siete ocho nueve")
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(1, 1))
-	for _, split := range []string{"train", "valid", "test"} {
-		var src, tgt strings.Builder
-		for i := 0; i < n; i++ {
-			var a, b []string
-			for j := 0; j < 3+rng.IntN(4); j++ {
-				d := rng.IntN(10)
-				a, b = append(a, en[d]), append(b, es[d])
-			}
-			src.WriteString(strings.Join(a, " ") + "\n")
-			tgt.WriteString(strings.Join(b, " ") + "\n")
-		}
-		for ext, s := range map[string]string{".src": src.String(), ".tgt": tgt.String()} {
-			if err := os.WriteFile(filepath.Join(dir, split+ext), []byte(s), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := tdata.WriteDigits(dir, 1, [3]int{n, n, n}, 3, 4); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,26 +62,9 @@ func TestTranslateCommand(t *testing.T) {
 // evaluation pairs per split.
 func writeDigitsCorpus(t *testing.T, n int) string {
 	t.Helper()
-	en := strings.Fields("zero one two three four five six seven eight nine")
-	es := strings.Fields("cero uno dos tres cuatro cinco seis siete ocho nueve")
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(7, 7))
-	for split, count := range map[string]int{"train": n, "valid": 16, "test": 16} {
-		var src, tgt strings.Builder
-		for i := 0; i < count; i++ {
-			var a, b []string
-			for j := 0; j < 2+rng.IntN(4); j++ {
-				d := rng.IntN(10)
-				a, b = append(a, en[d]), append(b, es[d])
-			}
-			src.WriteString(strings.Join(a, " ") + "\n")
-			tgt.WriteString(strings.Join(b, " ") + "\n")
-		}
-		for ext, s := range map[string]string{".src": src.String(), ".tgt": tgt.String()} {
-			if err := os.WriteFile(filepath.Join(dir, split+ext), []byte(s), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := tdata.WriteDigits(dir, 7, [3]int{n, 16, 16}, 2, 4); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -2,6 +2,7 @@ package translation
 
 import (
 	"context"
+	tdata "github.com/gap-harness/gap/datasets/translation"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -24,26 +25,8 @@ var (
 func writeToyCorpus(t *testing.T, nTrain, nTest int) string {
 	t.Helper()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(1, 1))
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"train", nTrain}, {"valid", nTest}, {"test", nTest}} {
-		var src, tgt strings.Builder
-		for i := 0; i < s.n; i++ {
-			var e, es []string
-			for j := 0; j < 3+rng.IntN(4); j++ {
-				d := rng.IntN(10)
-				e, es = append(e, enWords[d]), append(es, esWords[d])
-			}
-			src.WriteString(strings.Join(e, " ") + "\n")
-			tgt.WriteString(strings.Join(es, " ") + "\n")
-		}
-		for ext, b := range map[string]string{".src": src.String(), ".tgt": tgt.String()} {
-			if err := os.WriteFile(filepath.Join(dir, s.name+ext), []byte(b), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := tdata.WriteDigits(dir, 1, [3]int{nTrain, nTest, nTest}, 3, 4); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
