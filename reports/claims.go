@@ -293,16 +293,20 @@ func gapClaims(sparsities []float64, gap []claimSide, baselines []claimSide) []C
 	return out
 }
 
-// claimSide is one side of a claim: a method ("rigl", or "rigl@gap" at a
-// budget) at a distribution.
+// claimSide is one side of a claim: a method ("rigl", "rigl@gap" at a
+// budget, "cgap#k6" a row variant, "rigl@gap#k6" both) at a distribution.
 type claimSide struct{ method, dist, label string }
 
 // sideKey is the row key of a claim side at sparsity s.
 func sideKey(c claimSide, s float64) string {
-	m, b, _ := strings.Cut(c.method, "@")
+	m, v, _ := strings.Cut(c.method, "#")
+	m, b, _ := strings.Cut(m, "@")
 	k := results.RowKey(m, s, c.dist)
 	if b != "" {
 		k += "@" + b
+	}
+	if v != "" {
+		k += "#" + v
 	}
 	return k
 }

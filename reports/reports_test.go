@@ -240,7 +240,9 @@ func TestSpecs(t *testing.T) {
 			if r.Paper != nil && spec.Sources[r.Paper.Source] == "" {
 				t.Errorf("spec %s row %s: source %q not described", name, r.Key, r.Paper.Source)
 			}
-			if m, _, d := splitKey(r.Key); results.RowKey(m, r.Sparsity, d) != strings.TrimSuffix(r.Key, "@"+keyBudget(r.Key)) {
+			k, _, _ := strings.Cut(r.Key, "#") // without the row's variant and budget
+			k, _, _ = strings.Cut(k, "@")
+			if p := strings.SplitN(k, "/", 3); len(p) != 3 || results.RowKey(p[0], r.Sparsity, p[2]) != k {
 				t.Errorf("spec %s row %s: sparsity %v does not match the key", name, r.Key, r.Sparsity)
 			}
 		}
