@@ -75,8 +75,8 @@ func WMT14() *Table {
 			"smoke": prof("smoke", 1, map[string]map[string]string{
 				"cgap": gap(1, 1, 1), "pgap": gap(1, 1, 1), "gmp": {"freq": "2"}, "rigl": {"delta_t": "2"},
 			}),
-			"default": prof("default", 4, map[string]map[string]string{
-				"cgap": gap(1, 1, 2), "pgap": gap(1, 1, 2), "gmp": {"freq": "20"}, "rigl": {"delta_t": "20"},
+			"default": prof("default", 6, map[string]map[string]string{
+				"cgap": gap(1, 1, 3), "pgap": gap(1, 1, 3), "gmp": {"freq": "20"}, "rigl": {"delta_t": "20"},
 			}),
 			"long": prof("long", 10, map[string]map[string]string{
 				"cgap": gap(2, 2, 10), "pgap": gap(2, 2, 10),
