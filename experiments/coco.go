@@ -47,7 +47,11 @@ var cocoProfileSizes = map[string][3]int{
 //     machine at load 28-40): dense row 13.8 ms, RigL 90% ERK row 9.4 ms.
 //     Dense at its cost and the 36 sparse rows at RigL's: ~2730 CPU-s,
 //     ~23 minutes on 2 cores; every row at the dense cost: ~33 minutes.
-//     Dense mAP 0.211 (AP50 0.385; PyTorch after the same training 0.210).
+//     Measured whole (2026-11-29 20:23-20:34, seed 0, load 3-8 with
+//     other work beside it): 11 min 9 s wall, 996 CPU-s; those loaded
+//     per-canvas costs overstated an idle machine's ~2.5x. Dense mAP 0.211
+//     with augmentation off (AP50 0.385; PyTorch after the same training
+//     0.210); 0.178 in that table run (shifts and flips on, seed 0).
 //     The previous default (1500 canvases x 3 epochs of 32, 140 steps)
 //     reached dense mAP 0.068 only; 4000 x 8 of 32 (1000 steps) reached
 //     0.42-0.46 but costs ~5x this table.
