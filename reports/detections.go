@@ -52,8 +52,9 @@ const (
 // canvases with the boxes predicted by the dense model (top row) and by
 // the 90% C-GaP model (bottom row; its most sparse row's representative
 // run, non-uniform before uniform, smallest seed), ground truth dashed in
-// grey, digits dark on white, detections scoring >= 0.3 in the method's colour with their
-// class. It reads each run's figure.json from tableDir/artifacts/<id>/;
+// grey, digits dark on white, the detections figure.json keeps (see
+// experiments/detection's figureBoxes) in the method's colour with class
+// and score, solid from 0.3, dotted below. It reads each run's figure.json from tableDir/artifacts/<id>/;
 // without one for either model there is no data (nil figure).
 func DetectionFigure(tableDir string) FigureMaker {
 	return func(runs []*results.Run, spec TableSpec) (*Figure, error) {
@@ -112,7 +113,7 @@ func DetectionFigure(tableDir string) FigureMaker {
 			{Label: "dense", Thumb: LineThumb(pal["dense"], nil)},
 			{Label: "C-GaP 90%", Thumb: LineThumb(pal["cgap"], nil)},
 		}}}
-		cap := fmt.Sprintf("Detections on %d validation canvases, profile %s, seed %d: the dense model (top) and the 90%% C-GaP model (bottom, %s); boxes scoring at least %.1f in the method's colour with their digit, ground truth dashed grey.",
+		cap := fmt.Sprintf("Detections on %d validation canvases, profile %s, seed %d: the dense model (top) and the 90%% C-GaP model (bottom, %s), in the method's colour with their digit and score: every box scoring at least %.1f (solid) and, where those are fewer than the canvas's digits, the best-scoring others up to that count (dotted); ground truth dashed grey.",
 			n, dense.Profile, dense.Seed, distClass(gap.Distribution), detFigureMinScore)
 		return &Figure{Stem: "detections", Caption: cap, Height: 2.5*vg.Inch + LegendHeight(legend), Methods: []string{"dense", "cgap"},
 			Draw: WithLegend(legend, func(c draw.Canvas) { Tiled(c, grid, vg.Points(3), vg.Points(3)) })}, nil
@@ -201,14 +202,16 @@ func detectionPanel(title string, size int, pixels []byte, truths, dets []detBox
 	var xy plotter.XYs
 	var labels []string
 	for _, d := range dets {
-		if d.Score < detFigureMinScore {
-			continue
+		weak := d.Score < detFigureMinScore
+		style := draw.LineStyle{Color: col, Width: vg.Points(0.9)}
+		if weak {
+			style.Width, style.Dashes = vg.Points(0.6), []vg.Length{vg.Points(1), vg.Points(1)}
 		}
-		if err := box(d.Box, draw.LineStyle{Color: col, Width: vg.Points(0.9)}); err != nil {
+		if err := box(d.Box, style); err != nil {
 			return nil, err
 		}
 		xy = append(xy, plotter.XY{X: min(max(d.Box[0], 0), 0.9), Y: min(max(1-d.Box[1], 0.1), 1)})
-		labels = append(labels, d.Label)
+		labels = append(labels, fmt.Sprintf("%s %.2f", d.Label, d.Score))
 	}
 	if len(xy) > 0 {
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: labels})

@@ -1,18 +1,22 @@
 package detection
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/models/ssd"
 )
 
 // FigureImages is how many validation canvases figure.json holds, and
-// FigureMinScore the weakest detection it keeps.
+// FigureMinScore the score from which it keeps every detection (see
+// figureBoxes: below it, a canvas still shows its best guesses).
 const (
 	FigureImages   = 6
 	FigureMinScore = 0.3
@@ -70,10 +74,9 @@ func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) erro
 		for _, tr := range truths[i] {
 			im.Truths = append(im.Truths, FigureBox{Box: [4]float64{tr.Box.X0, tr.Box.Y0, tr.Box.X1, tr.Box.Y1}, Label: name(int(tr.Label))})
 		}
+		dets[i] = figureBoxes(dets[i], len(truths[i]))
 		for _, d := range dets[i] {
-			if d.Score >= FigureMinScore {
-				im.Detections = append(im.Detections, FigureBox{Box: [4]float64{d.Box.X0, d.Box.Y0, d.Box.X1, d.Box.Y1}, Label: name(d.Label), Score: d.Score})
-			}
+			im.Detections = append(im.Detections, FigureBox{Box: [4]float64{d.Box.X0, d.Box.Y0, d.Box.X1, d.Box.Y1}, Label: name(d.Label), Score: d.Score})
 		}
 		fd.Images = append(fd.Images, im)
 	}
@@ -85,5 +88,22 @@ func (t *Task) WriteArtifacts(ctx context.Context, dir string, threads int) erro
 		return fmt.Errorf("detection: %w", err)
 	}
 	return ssd.WriteFigure(filepath.Join(dir, "detections.png"), size, imgs, truths,
-		[]ssd.FigureRow{{Detections: dets}}, ssd.FigureConfig{MinScore: FigureMinScore})
+		[]ssd.FigureRow{{Detections: dets[:n]}}, ssd.FigureConfig{MinScore: math.SmallestNonzeroFloat64})
+}
+
+// figureBoxes are the detections a figure draws on a canvas with `truths`
+// objects: every one scoring at least FigureMinScore and, if those are
+// fewer than the canvas's objects, the best-scoring others up to that
+// count, best first. A model trained briefly is under-confident (the
+// default proxy's dense model scores its correct boxes 0.1-0.2 on
+// many canvases), and a fixed threshold would draw nothing for it; the
+// figure's labels carry the scores, so a weak guess reads as weak.
+func figureBoxes(dets []ssd.Scored, truths int) []ssd.Scored {
+	s := slices.Clone(dets)
+	slices.SortStableFunc(s, func(a, b ssd.Scored) int { return cmp.Compare(b.Score, a.Score) })
+	k := 0
+	for k < len(s) && (s[k].Score >= FigureMinScore || k < truths) {
+		k++
+	}
+	return s[:k]
 }
