@@ -166,6 +166,16 @@ type OptimSpec struct {
 	StepEpochs int
 	StepGamma  float64
 	MinLR      float64
+	// StepAt, when set, makes "step" a multi-step decay
+	// (torch.optim.lr_scheduler.MultiStepLR, optim.MultiStep: NVIDIA
+	// SSD300's recipe): the rate is multiplied by StepGamma at each of these
+	// epochs of the profile's budget (Profile.Epochs) instead of every
+	// StepEpochs; increasing, in 1..Epochs-1; MinLR must be 0. Like cosine,
+	// the milestones stretch over the run: in a run of T epochs in all (a
+	// GaP row, a warm-up added) milestone m falls at step
+	// round(m/Epochs * T * steps per epoch), so a run of the profile's
+	// length decays at exactly epochs m. Recorded only when set.
+	StepAt []int
 	// WarmupEpochs and WarmupSteps are the linear warm-up from a zero rate,
 	// restarted with the optimiser (both set: they add up). With
 	// inverse-sqrt it is that schedule's own warm-up (zero: no warm-up,
@@ -185,7 +195,23 @@ type OptimSpec struct {
 }
 
 // checkStep checks the step schedule's settings.
-func (o OptimSpec) checkStep() error {
+func (o OptimSpec) checkStep(epochs int) error {
+	if len(o.StepAt) > 0 {
+		switch {
+		case !(o.StepGamma > 0 && o.StepGamma <= 1):
+			return fmt.Errorf("optim.step_gamma %v: expected a factor in (0, 1] with the step schedule", o.StepGamma)
+		case o.MinLR != 0:
+			return fmt.Errorf("optim.min_lr %v: expected 0 with milestones (optim.step_at %v)", o.MinLR, o.StepAt)
+		case o.StepEpochs != 0:
+			return fmt.Errorf("optim.step_epochs %d: expected 0 with milestones (optim.step_at %v): one or the other", o.StepEpochs, o.StepAt)
+		}
+		for i, m := range o.StepAt {
+			if m < 1 || m >= epochs || (i > 0 && m <= o.StepAt[i-1]) {
+				return fmt.Errorf("optim.step_at %v: expected increasing epochs in 1..%d (the profile's %d epochs)", o.StepAt, epochs-1, epochs)
+			}
+		}
+		return nil
+	}
 	switch {
 	case o.StepEpochs < 1:
 		return fmt.Errorf("optim.step_epochs %d: expected >= 1 with the step schedule", o.StepEpochs)
