@@ -194,6 +194,53 @@ type OptimSpec struct {
 	KeepStateAcrossPhases bool
 }
 
+// Summary describes the optimiser and its schedule in one line for a
+// profile of `epochs` base epochs (what `gap list` prints), e.g. "sgd lr
+// 0.0026 momentum 0.9 wd 0.0005; step x0.1 at epochs 43,54 of 65 (same
+// fractions of a longer run); warm-up 300 steps".
+func (o OptimSpec) Summary(epochs int) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	s := o.Name + " lr " + f(o.LR)
+	if o.Momentum != 0 {
+		s += " momentum " + f(o.Momentum)
+		if o.Nesterov {
+			s += " (nesterov)"
+		}
+	}
+	if o.WeightDecay != 0 {
+		s += " wd " + f(o.WeightDecay)
+	}
+	sched := o.Schedule
+	if sched == "" {
+		sched = "constant"
+	}
+	switch {
+	case sched == "step" && len(o.StepAt) > 0:
+		at := make([]string, len(o.StepAt))
+		for i, e := range o.StepAt {
+			at[i] = strconv.Itoa(e)
+		}
+		sched = fmt.Sprintf("step x%s at epochs %s of %d (same fractions of a longer run)", f(o.StepGamma), strings.Join(at, ","), epochs)
+	case sched == "step":
+		sched = fmt.Sprintf("step x%s every %d epochs", f(o.StepGamma), o.StepEpochs)
+		if o.MinLR > 0 {
+			sched += ", at least " + f(o.MinLR)
+		}
+	case sched == "cosine":
+		sched = "cosine over the run"
+	}
+	s += "; " + sched
+	switch {
+	case o.WarmupEpochs > 0 && o.WarmupSteps > 0:
+		s += fmt.Sprintf("; warm-up %d epochs + %d steps", o.WarmupEpochs, o.WarmupSteps)
+	case o.WarmupEpochs > 0:
+		s += fmt.Sprintf("; warm-up %d epochs", o.WarmupEpochs)
+	case o.WarmupSteps > 0:
+		s += fmt.Sprintf("; warm-up %d steps", o.WarmupSteps)
+	}
+	return s
+}
+
 // checkStep checks the step schedule's settings.
 func (o OptimSpec) checkStep(epochs int) error {
 	if len(o.StepAt) > 0 {
