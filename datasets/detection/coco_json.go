@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 )
 
 // LoadCOCO reads a COCO instances JSON file (see ParseCOCO), streaming: the
@@ -569,12 +570,47 @@ func object(raw json.RawMessage, prefix string, idx int) (jobj, error) {
 
 // number decodes raw as a JSON number; null, strings and the rest are
 // errors (encoding/json would leave a float at 0 for null).
+//
+// raw is one valid JSON value (both parsers only see such), so a value
+// that starts with '-' or a digit is a number literal, which
+// strconv.ParseFloat reads as encoding/json does (an out-of-range one is
+// an error in both); anything else is not a number.
 func number(raw json.RawMessage) (float64, bool) {
-	var f float64
-	if isNull(raw) || json.Unmarshal(raw, &f) != nil {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || (t[0] != '-' && (t[0] < '0' || t[0] > '9')) {
 		return 0, false
 	}
-	return f, true
+	f, err := strconv.ParseFloat(string(t), 64)
+	return f, err == nil
+}
+
+// fourNumbers reads a box written plainly, "[n, n, n, n]" (four number
+// literals, nothing else): ok false for anything else, which box then
+// decodes the general way (and names what is wrong).
+func fourNumbers(raw json.RawMessage) (v [4]float64, ok bool) {
+	t := bytes.TrimSpace(raw)
+	if len(t) < 2 || t[0] != '[' || t[len(t)-1] != ']' {
+		return v, false
+	}
+	t = t[1 : len(t)-1]
+	for i := range 4 {
+		end := bytes.IndexByte(t, ',')
+		if i == 3 {
+			end = len(t)
+		}
+		if end < 0 {
+			return v, false
+		}
+		f, ok := number(t[:end])
+		if !ok {
+			return v, false
+		}
+		v[i] = f
+		if i < 3 {
+			t = t[end+1:]
+		}
+	}
+	return v, true
 }
 
 func (o jobj) int(key string, required bool) (int64, error) {
@@ -634,17 +670,19 @@ func (o jobj) box(key string) (Box, error) {
 	if !ok {
 		return Box{}, fmt.Errorf("%s.%s: missing", o.where(), key)
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil || len(items) != 4 {
-		return Box{}, fmt.Errorf("%s.%s: expected 4 numbers [x, y, width, height], got %.60s", o.where(), key, raw)
-	}
-	var v [4]float64
-	for i, it := range items {
-		f, ok := number(it)
-		if !ok {
-			return Box{}, fmt.Errorf("%s.%s[%d]: expected a number, got %.40s", o.where(), key, i, it)
+	v, plain := fourNumbers(raw)
+	if !plain {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil || len(items) != 4 {
+			return Box{}, fmt.Errorf("%s.%s: expected 4 numbers [x, y, width, height], got %.60s", o.where(), key, raw)
 		}
-		v[i] = f
+		for i, it := range items {
+			f, ok := number(it)
+			if !ok {
+				return Box{}, fmt.Errorf("%s.%s[%d]: expected a number, got %.40s", o.where(), key, i, it)
+			}
+			v[i] = f
+		}
 	}
 	if v[2] < 0 || v[3] < 0 {
 		return Box{}, fmt.Errorf("%s.%s: negative width or height %v", o.where(), key, v)

@@ -146,7 +146,8 @@ func (d *genDoc) damage(rng *rand.Rand) string {
 	secs := []string{"images", "categories", "annotations"}
 	sec := secs[rng.IntN(3)]
 	es := d.sections[sec]
-	bad := []string{"null", `"x"`, "1.5", "-3", "[1, 2]", "{}", "true", "1e400", "[1, 2, 3, 4]", "[0, 0, -1, 2]", "2", "0", "1073741825"}
+	bad := []string{"null", `"x"`, "1.5", "-3", "[1, 2]", "{}", "true", "1e400", "[1, 2, 3, 4]", "[0, 0, -1, 2]", "2", "0", "1073741825",
+		" [ 1 , 2.5e1 , 3 , 4 ] ", "[1e400, 0, 1, 1]", "[null, 1, 2, 3]", `["1", 2, 3, 4]`, "[1, 2, 3, 4, 5]", "[1, [2], 3, 4]", "[-0, 1E2, 0.5, 7]", "[1073741824, 0, 1, 0]", "-1e-400"}
 	switch op := rng.IntN(10); {
 	case op < 5 && len(es) > 0:
 		e := es[rng.IntN(len(es))]
@@ -227,9 +228,24 @@ func TestStreamingParserMatchesTree(t *testing.T) {
 		`{"annotations": [{"id": 1, "image_id": 5, "category_id": 2, "bbox": [0, 0, -1, 1]}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
 		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}, {"id": 1}], "categories": [{"id": 2}], "images": [{"id": 1}, {"id": "a"}]}`,
 		`{"images": [{"id": 1, "ID": 2}], "categories": [], "annotations": []}`,
+		// Within an annotation, a dangling image or category comes before
+		// any later check of that annotation, and after the earlier ones.
+		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, -1, 1]}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1], "area": -1}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1], "iscrowd": 3}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 7, "category_id": "x", "bbox": [0, 0, 1, 1]}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 7, "bbox": [0, 0, 1, 1]}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": "7", "category_id": 9}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}, {"id": 1, "image_id": 8}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
+		`{"annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]}, {"id": 1, "image_id": 8}], "categories": [{"id": 2}], "images": [{"id": 1}]}`,
 		`{"images": [{"Id": 1}], "categories": [], "annotations": []}`,
 		"{\"images\": [\n{\"id\": 1}], \"categories\": [], \"annotations\": [\n{\"id\": 1,]}",
 	} {
+		sameResult(t, in, []byte(in))
+	}
+	for _, box := range []string{" [ 1 , 2.5e1 , 3 , 4 ] ", "[1e400, 0, 1, 1]", "[null, 1, 2, 3]", `["1", 2, 3, 4]`, "[1, 2, 3, 4, 5]",
+		"[1, [2], 3, 4]", "[-0, 1E2, 0.5, 7]", "[1073741824, 0, 1, 0]", "[1,2,3]", "[]", `[1, 2, 3, "4,5"]`, "[0.1,0.2,0.3,0.4]"} {
+		in := `{"images": [{"id": 1}], "categories": [{"id": 2}], "annotations": [{"id": 1, "image_id": 1, "category_id": 2, "area": -0, "iscrowd": 1.0, "bbox": ` + box + `}]}`
 		sameResult(t, in, []byte(in))
 	}
 	rng := rand.New(rand.NewPCG(12, 1))
