@@ -20,8 +20,9 @@ var (
 )
 
 // Augment is SSD's training augmentation (Liu et al. 2016, as ssd.pytorch
-// and NVIDIA's SSD300 apply it): expand, then crop, then flip. The zero
-// value is no augmentation (the whole image resized).
+// and NVIDIA's SSD300 apply it): expand, then crop, then flip, then (on the
+// resized sample) colour jitter. The zero value is no augmentation (the
+// whole image resized).
 type Augment struct {
 	// Expand places the image, with probability 1/2, at a random position
 	// on a canvas MaxExpand times larger at most (ratio uniform in
