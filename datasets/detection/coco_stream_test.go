@@ -378,3 +378,24 @@ func TestCOCOParserPeakMemory(t *testing.T) {
 		float64(after.HeapAlloc)/1e6, float64(after.TotalAlloc-before.TotalAlloc)/1e6, after.NumGC-before.NumGC, wall.Seconds())
 	runtime.KeepAlive(d)
 }
+
+// FuzzParseCOCOStreamingMatchesTree compares the streaming parser with the
+// whole-document one on arbitrary input (`make fuzz`): the same data set
+// or the same error.
+func FuzzParseCOCOStreamingMatchesTree(f *testing.F) {
+	f.Add([]byte(cocoGood))
+	for _, c := range parseCOCOErrorCases {
+		f.Add([]byte(c.in))
+	}
+	f.Add(generate(genConfig{Images: 2, Annotations: 3, Categories: 2, Segmentation: true}, rand.New(rand.NewPCG(1, 1))).bytes(f))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		want, werr := parseCOCOTree(doc, "f.json")
+		got, gerr := ParseCOCO(doc, "f.json")
+		if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+			t.Fatalf("doc %q:\n streaming error %v\n whole-document error %v", doc, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("doc %q: streaming result %+v, whole-document %+v", doc, got, want)
+		}
+	})
+}
