@@ -57,13 +57,21 @@ var cocoProfileSizes = map[string][3]int{
 //     0.42-0.46 but costs ~5x this table.
 //   - long: the same proxy on 20000 canvases for 40 epochs.
 //   - full: SSD300 with a ResNet-50 backbone on COCO 2017 (DATA with
-//     train2017/, val2017/, annotations/instances_*.json), NVIDIA's recipe
-//     (SGD 2.6e-3, momentum 0.9, weight decay 5e-4, 65 epochs; cosine
-//     decay here: the runner has no multi-step schedule). Images are
-//     decoded, augmented (SSD's expand, IoU-constrained crop and flip,
-//     seeded per image from the run's generator), resized to 300x300 and
+//     train2017/, val2017/, annotations/instances_*.json), NVIDIA SSD300
+//     v1.1's recipe at batch 32 (their one-GPU run): SGD 2.6e-3, momentum
+//     0.9, weight decay 5e-4, a linear warm-up from 0 over 300 steps, then
+//     the step schedule with milestones (OptimSpec.StepAt): x0.1 at epochs
+//     43 and 54 of 65 (MultiStepLR). The milestones are fractions of the
+//     run, as cosine is: dense decays at epochs 43 and 54 exactly, a longer
+//     GaP row at 43/65 and 54/65 of its own length; a profile of E epochs
+//     would put them at round(43E/65) and round(54E/65). Images are
+//     decoded, augmented (SSD's expand, IoU-constrained crop and flip, then
+//     NVIDIA's colour jitter: torchvision's ColorJitter(0.125, 0.5, 0.5,
+//     0.05) in a random order per image, on the resized sample; all seeded
+//     per image from the run's generator), resized to 300x300 and
 //     normalised by datasets/cocoimg; the 80 category ids map to labels
-//     1..80. The backbone starts from its random initialisation (no
+//     1..80. Not followed: NVIDIA's "tencent trick" (no weight decay on
+//     batch-norm parameters and biases) and mixed precision. The backbone starts from its random initialisation (no
 //     ImageNet-pretrained weights ship with the harness), unlike NVIDIA's.
 //
 // Every run leaves artifacts/<id>/ beside its result (detection.Task's
@@ -111,8 +119,13 @@ func COCO() *Table {
 			Options: map[string]string{"detection_profile": dp.Name, "kappa": strconv.Itoa(dp.Spec.Kappa),
 				"shift": strconv.Itoa(dp.Spec.Shift), "flip": strconv.FormatBool(dp.Spec.Flip)},
 		}
+		if len(dp.DecayAt) > 0 {
+			p.Optim.Schedule, p.Optim.StepAt, p.Optim.StepGamma = "step", dp.DecayAt, dp.DecayGamma
+		}
+		p.Optim.WarmupSteps = dp.WarmupSteps
 		if dp.Data == "coco2017" {
 			p.Options["augment"] = "ssd"
+			p.Options["jitter"] = detection.SSDAugment.Jitter.String()
 			delete(p.Options, "shift")
 			delete(p.Options, "flip")
 		}
@@ -209,14 +222,21 @@ func newDetectionTask(c TaskConfig) (Task, error) {
 			return nil, fmt.Errorf("detection: profile %s: options.flip %q: want true or false", p.Name, v)
 		}
 	}
+	jitter := cocoimg.Jitter{}
+	if v := p.Options["jitter"]; v != "" {
+		if jitter, err = cocoimg.ParseJitter(v); err != nil {
+			return nil, fmt.Errorf("detection: profile %s: options.jitter: %w", p.Name, err)
+		}
+	}
 	if v := p.Options["augment"]; v != "" {
 		switch v {
 		case "ssd":
 			s.Augment = detection.SSDAugment
+			s.Augment.Jitter = jitter
 		case "none":
 			s.Augment = cocoimg.Augment{}
 		default:
-			return nil, fmt.Errorf("detection: profile %s: options.augment %q: want ssd (expand, crop, flip) or none", p.Name, v)
+			return nil, fmt.Errorf("detection: profile %s: options.augment %q: want ssd (expand, crop, flip; colour jitter as options.jitter says) or none", p.Name, v)
 		}
 	}
 	if p.Data.TrainN > 0 {

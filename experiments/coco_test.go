@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -77,6 +78,22 @@ func TestCOCOTableShape(t *testing.T) {
 	}
 	if task.StepsPerEpoch() != 1 || task.ExamplesPerStep() != 2 || task.DenseForwardFLOPs() < 1e10 {
 		t.Errorf("full task: %d steps of %d, %.3g FLOPs", task.StepsPerEpoch(), task.ExamplesPerStep(), task.DenseForwardFLOPs())
+	}
+	// NVIDIA's colour jitter is in the full profile's options (so in its
+	// run identity), and a bad one is refused.
+	if got := full.Options["jitter"]; got != "0.125,0.5,0.5,0.05" {
+		t.Errorf("full options.jitter %q, want NVIDIA's 0.125,0.5,0.5,0.05", got)
+	}
+	bad := full
+	bad.Options = maps.Clone(full.Options)
+	bad.Options["jitter"] = "0.1,0.2"
+	if _, err := DefaultSuites().Build("detection", TaskConfig{Profile: bad, Seed: 1, DataPath: root, Data: &DataCache{}}); err == nil || !strings.Contains(err.Error(), "options.jitter") {
+		t.Errorf("jitter %q: %v, want an error naming options.jitter", bad.Options["jitter"], err)
+	}
+	for _, pn := range []string{"smoke", "default", "long"} {
+		if p, _ := tab.Profile(pn); p.Options["jitter"] != "" || p.Options["augment"] != "" {
+			t.Errorf("proxy profile %s: options %v, want no COCO augmentation", pn, p.Options)
+		}
 	}
 }
 

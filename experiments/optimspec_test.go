@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/gap-harness/gap/engine/optim"
@@ -155,6 +156,9 @@ func TestOptimSpecStepDecay(t *testing.T) {
 	}
 	for _, tab := range []*Table{ImageNet(), LeNet(), WMT14(), COCO()} {
 		for pn := range tab.Profiles {
+			if tab.Name == "coco" && pn == "full" {
+				continue // NVIDIA's multi-step decay, by design (TestOptimSpecMilestones)
+			}
 			p, _ := tab.Profile(pn)
 			ss, _ := Plan{Table: tab, Profile: p, Seeds: 1}.Specs()
 			for _, k := range []string{"optim.step_epochs", "optim.step_gamma", "optim.min_lr"} {
@@ -170,6 +174,98 @@ func TestOptimSpecStepDecay(t *testing.T) {
 		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2},
 		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2, StepGamma: 1.5},
 		{Name: "adam", LR: base, Schedule: "step", StepEpochs: 2, StepGamma: 0.5, MinLR: math.NaN()},
+	} {
+		spec.Profile.Optim = bad
+		if err := spec.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+		if _, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{}); err == nil {
+			t.Errorf("trainer built with %+v", bad)
+		}
+	}
+}
+
+// TestOptimSpecMilestones builds the runner's step schedule with milestones
+// (NVIDIA SSD300's MultiStepLR) and checks the rate at hand-picked steps
+// for a run of the profile's length (decays at exactly the milestone
+// epochs) and for a longer run (the milestones stretched to the same
+// fractions), with a warm-up in front; that the milestones enter the run
+// identity only when set; that the coco full profile holds NVIDIA's
+// schedule; and that bad milestone settings are refused.
+func TestOptimSpecMilestones(t *testing.T) {
+	plan := testPlan(t, "dense/0/dense")
+	specs, _ := plan.Specs()
+	spec := specs[0]
+	const base = 0.1
+	spec.Profile.Epochs, spec.Epochs = 6, 0
+	spec.Profile.Optim = OptimSpec{Name: "sgd", LR: base, Momentum: 0.9, Schedule: "step", StepAt: []int{3, 5}, StepGamma: 0.1, WarmupSteps: 2}
+	spec.Threads = 1
+	if err := spec.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := methods.Default().New("dense", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		total int // the run's epochs (0: the profile's 6)
+		cases [][3]float64
+	}{
+		// epoch, step in the epoch, rate
+		{0, [][3]float64{{0, 0, 0}, {0, 1, base / 2}, {0, 2, base}, {2, -1, base}, {3, 0, base / 10}, {4, -1, base / 10}, {5, 0, base / 100}, {5, -1, base / 100}}},
+		// 12 epochs in all: milestones at epochs 6 and 10.
+		{12, [][3]float64{{5, -1, base}, {6, 0, base / 10}, {9, -1, base / 10}, {10, 0, base / 100}, {11, -1, base / 100}}},
+	} {
+		tr, err := newTrainer(spec, Env{Data: &DataCache{}}, 1, m, clock{total: c.total})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spe := int64(tr.stepsPerEpoch)
+		for _, k := range c.cases {
+			e, s := int64(k[0]), int64(k[1])
+			if s < 0 {
+				s += spe
+			}
+			tr.step = e*spe + s
+			if got := tr.lr(); math.Abs(got-k[2]) > 1e-15 {
+				t.Errorf("run of %d epochs: epoch %d step %d: lr %g, want %g", c.total, e, s, got, k[2])
+			}
+		}
+	}
+	if got := spec.Settings()["optim.step_at"]; got != "3,5" {
+		t.Errorf("settings[optim.step_at] = %q, want 3,5", got)
+	}
+	spec.Profile.Optim.StepAt = nil
+	spec.Profile.Optim.StepEpochs = 2
+	if _, ok := spec.Settings()["optim.step_at"]; ok {
+		t.Error("settings hold optim.step_at without milestones")
+	}
+
+	full, err := COCO().Profile("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := full.Optim; o.Schedule != "step" || !slices.Equal(o.StepAt, []int{43, 54}) || o.StepGamma != 0.1 || o.WarmupSteps != 300 || o.WarmupEpochs != 0 ||
+		o.LR != 2.6e-3 || o.Momentum != 0.9 || o.WeightDecay != 5e-4 || full.Epochs != 65 || full.Batch != 32 {
+		t.Errorf("coco full: epochs %d, batch %d, optim %+v; want NVIDIA's (65 epochs of 32, lr 2.6e-3, x0.1 at 43 and 54, 300 warm-up steps)", full.Epochs, full.Batch, o)
+	}
+	if got, want := full.Optim.Summary(full.Epochs), "sgd lr 0.0026 momentum 0.9 wd 0.0005; step x0.1 at epochs 43,54 of 65 (same fractions of a longer run); warm-up 300 steps"; got != want {
+		t.Errorf("coco full summary (gap list profiles):\n got  %s\n want %s", got, want)
+	}
+	for _, pn := range []string{"smoke", "default", "long"} {
+		if p, _ := COCO().Profile(pn); p.Optim.Schedule != "cosine" || p.Optim.StepAt != nil || p.Optim.WarmupSteps != 0 {
+			t.Errorf("coco %s: optim %+v, want the proxy's cosine", pn, p.Optim)
+		}
+	}
+
+	for _, bad := range []OptimSpec{
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{3, 5}},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{5, 3}, StepGamma: 0.1},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{3, 3}, StepGamma: 0.1},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{0, 3}, StepGamma: 0.1},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{3, 6}, StepGamma: 0.1},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{3}, StepGamma: 0.1, MinLR: 1e-4},
+		{Name: "sgd", LR: base, Schedule: "step", StepAt: []int{3}, StepGamma: 0.1, StepEpochs: 2},
 	} {
 		spec.Profile.Optim = bad
 		if err := spec.Validate(); err == nil {

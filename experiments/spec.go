@@ -128,6 +128,13 @@ func (s RunSpec) Settings() map[string]string {
 	if p.Optim.MinLR != 0 {
 		m["optim.min_lr"] = f(p.Optim.MinLR)
 	}
+	if len(p.Optim.StepAt) > 0 {
+		at := make([]string, len(p.Optim.StepAt))
+		for i, e := range p.Optim.StepAt {
+			at[i] = strconv.Itoa(e)
+		}
+		m["optim.step_at"] = strings.Join(at, ",")
+	}
 	if s.DataPath != "" {
 		m["data.path"] = s.DataPath
 	}
@@ -160,8 +167,8 @@ func (s RunSpec) Validate() error {
 		return fmt.Errorf("profile %s: batch %d: expected >= 1", p.Name, p.Batch)
 	case p.Optim.WarmupEpochs < 0 || p.Optim.WarmupSteps < 0:
 		return fmt.Errorf("profile %s: optim warm-up %d epochs + %d steps: expected >= 0", p.Name, p.Optim.WarmupEpochs, p.Optim.WarmupSteps)
-	case p.Optim.Schedule == "step" && p.Optim.checkStep() != nil:
-		return fmt.Errorf("profile %s: %w", p.Name, p.Optim.checkStep())
+	case p.Optim.Schedule == "step" && p.Optim.checkStep(p.Epochs) != nil:
+		return fmt.Errorf("profile %s: %w", p.Name, p.Optim.checkStep(p.Epochs))
 	case s.Epochs < 0 || s.Epochs > 1<<20:
 		return fmt.Errorf("row %s: %d epochs: expected 1..2^20", r.Key(), s.Epochs)
 	case s.Threads < 0:

@@ -166,6 +166,16 @@ type OptimSpec struct {
 	StepEpochs int
 	StepGamma  float64
 	MinLR      float64
+	// StepAt, when set, makes "step" a multi-step decay
+	// (torch.optim.lr_scheduler.MultiStepLR, optim.MultiStep: NVIDIA
+	// SSD300's recipe): the rate is multiplied by StepGamma at each of these
+	// epochs of the profile's budget (Profile.Epochs) instead of every
+	// StepEpochs; increasing, in 1..Epochs-1; MinLR must be 0. Like cosine,
+	// the milestones stretch over the run: in a run of T epochs in all (a
+	// GaP row, a warm-up added) milestone m falls at step
+	// round(m/Epochs * T * steps per epoch), so a run of the profile's
+	// length decays at exactly epochs m. Recorded only when set.
+	StepAt []int
 	// WarmupEpochs and WarmupSteps are the linear warm-up from a zero rate,
 	// restarted with the optimiser (both set: they add up). With
 	// inverse-sqrt it is that schedule's own warm-up (zero: no warm-up,
@@ -184,8 +194,71 @@ type OptimSpec struct {
 	KeepStateAcrossPhases bool
 }
 
+// Summary describes the optimiser and its schedule in one line for a
+// profile of `epochs` base epochs (what `gap list` prints), e.g. "sgd lr
+// 0.0026 momentum 0.9 wd 0.0005; step x0.1 at epochs 43,54 of 65 (same
+// fractions of a longer run); warm-up 300 steps".
+func (o OptimSpec) Summary(epochs int) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	s := o.Name + " lr " + f(o.LR)
+	if o.Momentum != 0 {
+		s += " momentum " + f(o.Momentum)
+		if o.Nesterov {
+			s += " (nesterov)"
+		}
+	}
+	if o.WeightDecay != 0 {
+		s += " wd " + f(o.WeightDecay)
+	}
+	sched := o.Schedule
+	if sched == "" {
+		sched = "constant"
+	}
+	switch {
+	case sched == "step" && len(o.StepAt) > 0:
+		at := make([]string, len(o.StepAt))
+		for i, e := range o.StepAt {
+			at[i] = strconv.Itoa(e)
+		}
+		sched = fmt.Sprintf("step x%s at epochs %s of %d (same fractions of a longer run)", f(o.StepGamma), strings.Join(at, ","), epochs)
+	case sched == "step":
+		sched = fmt.Sprintf("step x%s every %d epochs", f(o.StepGamma), o.StepEpochs)
+		if o.MinLR > 0 {
+			sched += ", at least " + f(o.MinLR)
+		}
+	case sched == "cosine":
+		sched = "cosine over the run"
+	}
+	s += "; " + sched
+	switch {
+	case o.WarmupEpochs > 0 && o.WarmupSteps > 0:
+		s += fmt.Sprintf("; warm-up %d epochs + %d steps", o.WarmupEpochs, o.WarmupSteps)
+	case o.WarmupEpochs > 0:
+		s += fmt.Sprintf("; warm-up %d epochs", o.WarmupEpochs)
+	case o.WarmupSteps > 0:
+		s += fmt.Sprintf("; warm-up %d steps", o.WarmupSteps)
+	}
+	return s
+}
+
 // checkStep checks the step schedule's settings.
-func (o OptimSpec) checkStep() error {
+func (o OptimSpec) checkStep(epochs int) error {
+	if len(o.StepAt) > 0 {
+		switch {
+		case !(o.StepGamma > 0 && o.StepGamma <= 1):
+			return fmt.Errorf("optim.step_gamma %v: expected a factor in (0, 1] with the step schedule", o.StepGamma)
+		case o.MinLR != 0:
+			return fmt.Errorf("optim.min_lr %v: expected 0 with milestones (optim.step_at %v)", o.MinLR, o.StepAt)
+		case o.StepEpochs != 0:
+			return fmt.Errorf("optim.step_epochs %d: expected 0 with milestones (optim.step_at %v): one or the other", o.StepEpochs, o.StepAt)
+		}
+		for i, m := range o.StepAt {
+			if m < 1 || m >= epochs || (i > 0 && m <= o.StepAt[i-1]) {
+				return fmt.Errorf("optim.step_at %v: expected increasing epochs in 1..%d (the profile's %d epochs)", o.StepAt, epochs-1, epochs)
+			}
+		}
+		return nil
+	}
 	switch {
 	case o.StepEpochs < 1:
 		return fmt.Errorf("optim.step_epochs %d: expected >= 1 with the step schedule", o.StepEpochs)

@@ -154,8 +154,16 @@ func (t *trainer) newOptimizer() error {
 	case "cosine":
 		t.sched = optim.Cosine{Base: o.LR, Total: total}
 	case "step":
-		if err := o.checkStep(); err != nil {
+		if err := o.checkStep(t.spec.Profile.Epochs); err != nil {
 			return fmt.Errorf("profile %s: %w", t.spec.Profile.Name, err)
+		}
+		if len(o.StepAt) > 0 {
+			ms := make([]int64, len(o.StepAt))
+			for i, m := range o.StepAt {
+				ms[i] = int64(math.Round(float64(m) * float64(total) / float64(t.spec.Profile.Epochs)))
+			}
+			t.sched = optim.MultiStep{Base: o.LR, Gamma: o.StepGamma, Milestones: ms}
+			break
 		}
 		t.sched = optim.StepDecay{Base: o.LR, Gamma: o.StepGamma, Floor: o.MinLR, Every: int64(o.StepEpochs) * int64(t.stepsPerEpoch)}
 	case "inverse-sqrt":

@@ -58,6 +58,9 @@ func cmdList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 						desc = fmt.Sprintf("%s on %s", p.Model.Name, p.Data.Name)
 					}
 					fmt.Fprintf(stdout, "    profile %-8s %s; %d base epochs, batch %d\n", pn, desc, p.Epochs, p.Batch)
+					if what == "profiles" {
+						fmt.Fprintf(stdout, "      optim %s\n", p.Optim.Summary(p.Epochs))
+					}
 				}
 			}
 		}

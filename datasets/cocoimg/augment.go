@@ -20,8 +20,9 @@ var (
 )
 
 // Augment is SSD's training augmentation (Liu et al. 2016, as ssd.pytorch
-// and NVIDIA's SSD300 apply it): expand, then crop, then flip. The zero
-// value is no augmentation (the whole image resized).
+// and NVIDIA's SSD300 apply it): expand, then crop, then flip, then (on the
+// resized sample) colour jitter. The zero value is no augmentation (the
+// whole image resized).
 type Augment struct {
 	// Expand places the image, with probability 1/2, at a random position
 	// on a canvas MaxExpand times larger at most (ratio uniform in
@@ -38,6 +39,9 @@ type Augment struct {
 	Crop bool
 	// Flip mirrors the sample horizontally with probability 1/2.
 	Flip bool
+	// Jitter is the colour jitter applied to the resized sample (NVIDIA's
+	// order: geometry, resize, then ColorJitter); zero: none.
+	Jitter Jitter
 }
 
 // cropModes are the crop's minimum IoUs; -1 keeps the whole image, 0 is
@@ -54,6 +58,9 @@ type Geometry struct {
 	Left, Top        int
 	Crop             image.Rectangle
 	Flip             bool
+	// Photo are the photometric transforms applied, in order, to the
+	// resized sample (Jitter.Draw); they move no box.
+	Photo []PhotoOp
 }
 
 // Identity is the geometry of an image taken whole.
@@ -80,6 +87,9 @@ func (a Augment) Draw(w, h int, objs []Object, rng *rand.Rand) Geometry {
 	if a.Flip {
 		g.Flip = rng.IntN(2) == 1
 	}
+	// Drawn last, so the geometric draws (and the boxes) are the same with
+	// and without jitter for a seed.
+	g.Photo = a.Jitter.Draw(rng)
 	return g
 }
 
@@ -189,6 +199,29 @@ func Render(src image.Image, g Geometry, size int, dst []float32) error {
 	out := image.NewRGBA(image.Rect(0, 0, size, size))
 	draw.BiLinear.Scale(out, out.Bounds(), patch, patch.Bounds(), draw.Src, nil)
 	plane := size * size
+	if len(g.Photo) > 0 {
+		r, gr, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:]
+		for y := 0; y < size; y++ {
+			row := out.Pix[y*out.Stride:]
+			for x := 0; x < size; x++ {
+				sx := x
+				if g.Flip {
+					sx = size - 1 - x
+				}
+				p := row[4*sx:]
+				o := y*size + x
+				r[o], gr[o], bl[o] = float32(p[0])/255, float32(p[1])/255, float32(p[2])/255
+			}
+		}
+		Apply(g.Photo, r, gr, bl)
+		for k := 0; k < 3; k++ {
+			ch := dst[k*plane : (k+1)*plane]
+			for o, v := range ch {
+				ch[o] = (v - Mean[k]) / Std[k]
+			}
+		}
+		return nil
+	}
 	for y := 0; y < size; y++ {
 		row := out.Pix[y*out.Stride:]
 		for x := 0; x < size; x++ {

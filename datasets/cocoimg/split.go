@@ -3,7 +3,8 @@
 // (train2017/ or val2017/ with annotations/instances_*.json), the 81-class
 // label map of the COCO category ids, JPEG decoding (image/jpeg) and SSD's
 // training augmentation (zoom-out "expand", random crop under IoU
-// constraints, horizontal flip), resizing to the detector's square input
+// constraints, horizontal flip, and NVIDIA SSD300's colour jitter,
+// torchvision's ColorJitter), resizing to the detector's square input
 // (golang.org/x/image/draw's bilinear kernel, which filters over the source
 // footprint when shrinking as PIL's bilinear resize does) and the ImageNet
 // normalisation. Every random choice is drawn from a seed given per image,

@@ -34,23 +34,25 @@ func TestParseCOCO(t *testing.T) {
 	}
 }
 
+// parseCOCOErrorCases are bad instances documents and the error each gets.
+var parseCOCOErrorCases = []struct{ in, want string }{
+	{`{"images": [], "categories": []}`, "g.json: annotations: missing"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}`, "g.json: annotations[0].bbox: expected 4 numbers"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"id": 2, "image_id": 1, "category_id": 1, "bbox": ["a", 2, 3, 4]}]}`, "annotations[1].bbox[0]: expected a number"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].image_id: image 2 not in images"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].category_id: category 9 not in categories"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].id: missing"},
+	{`{"images": [{"id": 1.5}], "categories": [], "annotations": []}`, "images[0].id: expected an integer"},
+	{`{"images": [{"id": 1}, {"id": 1}], "categories": [], "annotations": []}`, "images[1].id: duplicate image id 1"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}]}`, "negative width"},
+	{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 2}]}`, "annotations[0].iscrowd: expected 0, 1"},
+	{"{\"images\": [\n{\"id\": 1,}]}", "g.json: line 2 column"},
+	{`[1]`, "g.json: line 1: top level is an array, want a COCO instances object"},
+	{`{"images": {}, "categories": [], "annotations": []}`, "images: expected an array"},
+}
+
 func TestParseCOCOErrors(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{`{"images": [], "categories": []}`, "g.json: annotations: missing"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}`, "g.json: annotations[0].bbox: expected 4 numbers"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}, {"id": 2, "image_id": 1, "category_id": 1, "bbox": ["a", 2, 3, 4]}]}`, "annotations[1].bbox[0]: expected a number"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].image_id: image 2 not in images"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].category_id: category 9 not in categories"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]}`, "annotations[0].id: missing"},
-		{`{"images": [{"id": 1.5}], "categories": [], "annotations": []}`, "images[0].id: expected an integer"},
-		{`{"images": [{"id": 1}, {"id": 1}], "categories": [], "annotations": []}`, "images[1].id: duplicate image id 1"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, -3, 4]}]}`, "negative width"},
-		{`{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 2}]}`, "annotations[0].iscrowd: expected 0, 1"},
-		{"{\"images\": [\n{\"id\": 1,}]}", "g.json: line 2 column"},
-		{`[1]`, "g.json: line 1: top level is an array, want a COCO instances object"},
-		{`{"images": {}, "categories": [], "annotations": []}`, "images: expected an array"},
-	}
-	for _, c := range cases {
+	for _, c := range parseCOCOErrorCases {
 		_, err := ParseCOCO([]byte(c.in), "g.json")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s\n error %v, want %q", c.in, err, c.want)
