@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -25,6 +26,14 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/runids.golden")
 func TestRunIDsGolden(t *testing.T) {
 	got := runIDReport(t)
 	golden := filepath.Join("testdata", "runids.golden")
+	if old, err := os.ReadFile(golden); err == nil {
+		for _, e := range staleIdentities(string(old), got) {
+			t.Error(e)
+		}
+		if t.Failed() {
+			t.Fatal("a schedule changed under an unchanged run id: finished runs of the old schedule would be reused (give the method a methods.Revisioned revision, or bump it)")
+		}
+	}
 	if *updateGolden {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
@@ -132,4 +141,30 @@ func scheduleOf(t *testing.T, reg *methods.Registry, r PlannedRun) string {
 		ph = append(ph, fmt.Sprintf("%sx%d", prev, count))
 	}
 	return s + " phases=" + strings.Join(ph, ",")
+}
+
+// staleIdentities lists the runs whose id is the same in old and new
+// golden reports while their schedule differs: the runner would take a
+// finished run of the old schedule for one of the new.
+func staleIdentities(old, new string) []string {
+	parse := func(report string) map[string][2]string {
+		out := map[string][2]string{}
+		for _, l := range strings.Split(report, "\n") {
+			f := strings.Fields(l)
+			if len(f) < 6 || !strings.HasPrefix(f[5], "id=") {
+				continue
+			}
+			out[strings.Join(f[:5], " ")] = [2]string{f[5], strings.Join(f[6:], " ")}
+		}
+		return out
+	}
+	o, n := parse(old), parse(new)
+	var errs []string
+	for k, nv := range n {
+		if ov, ok := o[k]; ok && ov[0] == nv[0] && ov[1] != nv[1] {
+			errs = append(errs, fmt.Sprintf("%s: same %s, schedule %q became %q", k, nv[0], ov[1], nv[1]))
+		}
+	}
+	sort.Strings(errs)
+	return errs
 }

@@ -46,14 +46,16 @@ func (p Plan) Specs() (specs []RunSpec, pending []Row) {
 		if reg == nil {
 			reg = methods.Default()
 		}
-		resolved, rerr := reg.Resolve(r.Method, (RunSpec{Row: r, Profile: p.Profile}).MethodParams())
+		given := (RunSpec{Row: r, Profile: p.Profile}).MethodParams()
+		resolved, rerr := reg.Resolve(r.Method, given)
 		if err == nil && rerr != nil {
 			err = fmt.Errorf("row %s: %w", r.Key(), rerr)
 		}
+		rev, _ := reg.Revision(r.Method, given) // its error is Resolve's
 		for s := 0; s < max(1, p.Seeds); s++ {
 			spec := RunSpec{Table: p.Table.Name, Suite: p.Table.Suite, Metric: p.Table.Metric,
 				Row: r, Profile: p.Profile, Seed: int64(s), DataPath: p.DataPath, DenseLayers: p.Table.DenseLayers,
-				Epochs: epochs, MethodResolved: resolved}
+				Epochs: epochs, MethodResolved: resolved, MethodRevision: rev}
 			if err != nil {
 				spec.budgetErr = err.Error()
 			}

@@ -35,6 +35,9 @@ type RunSpec struct {
 	// changed default or a new parameter never reuses a stale result. Nil
 	// means the given values only (MethodParams).
 	MethodResolved map[string]string
+	// MethodRevision is the method's methods.Revisioned revision (0:
+	// none); it enters the run identity only when > 0.
+	MethodRevision int
 	// budgetErr is why the row's budget could not be resolved.
 	budgetErr string
 	// Threads is the kernels' thread count. Results are bit-identical only for
@@ -146,6 +149,9 @@ func (s RunSpec) Settings() map[string]string {
 	}
 	for k, v := range s.resolvedMethodParams() {
 		m["method."+k] = v
+	}
+	if s.MethodRevision > 0 {
+		m["method.revision"] = strconv.Itoa(s.MethodRevision)
 	}
 	return m
 }

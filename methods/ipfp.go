@@ -14,7 +14,12 @@ import (
 //	cubic (Zhu & Gupta's curve sampled at the cycles): s_k = s*(1-(1-k/K)^3)
 //
 // For "global" the ratios come from the dense weights at the first prune.
-// Defaults: D = base, K = 3, C = max(1, base/K).
+// Defaults: K = 3, C = max(1, base/(2K)), D = max(1, base - K*C): the dense
+// phase and the fine-tune cycles share the row's budget about half and
+// half, as prune-from-pretrained's do (dense_frac 0.5, the reference's
+// run_mag_prune.sh: 40 dense + 40 fine-tune epochs), so that both rows
+// train the base budget in a budget-matched table. (Until 2026-11-29 the
+// default was D = base, C = base/K: twice the budget.)
 type IPFP struct {
 	base
 	denseEp, cycles, cycleEp int // resolved by Epochs
@@ -30,20 +35,24 @@ func newIPFP(p map[string]string) (Method, error) {
 	m.cycles = ps.Int("cycles", 3)
 	m.cycleP = ps.Int("cycle_epochs", 0)
 	m.schedule = ps.Enum("schedule", "geometric", "cubic")
-	ps.Check(inRange(m.denseP, 0), "dense_epochs", "an integer in 0..2^20 (0 = base)")
+	ps.Check(inRange(m.denseP, 0), "dense_epochs", "an integer in 0..2^20 (0 = base - cycles*cycle_epochs, at least 1)")
 	ps.Check(inRange(m.cycles, 1), "cycles", "an integer in 1..2^20")
-	ps.Check(inRange(m.cycleP, 0), "cycle_epochs", "an integer in 0..2^20 (0 = base/cycles)")
+	ps.Check(inRange(m.cycleP, 0), "cycle_epochs", "an integer in 0..2^20 (0 = base/(2*cycles), at least 1)")
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
+// Revision is 1: the default split of the budget changed (see IPFP) while
+// the parameters stayed the same.
+func (m *IPFP) Revision() int { return 1 }
+
 // plan is D dense epochs, then K cycles of C fine-tune epochs, each with
 // a fresh optimiser after its prune.
 func (m *IPFP) plan(budget int) Plan {
-	m.denseEp = derive(m.denseP, max(1, budget))
-	m.cycleEp = derive(m.cycleP, max(1, budget/m.cycles))
+	m.cycleEp = derive(m.cycleP, max(1, budget/(2*m.cycles)))
+	m.denseEp = derive(m.denseP, max(1, budget-m.cycles*m.cycleEp))
 	p := Plan{Targets: TargetsFirstPrune}.Then("dense", m.denseEp, -1, 0, false)
 	for k := 1; k <= m.cycles; k++ {
 		p = p.Then("finetune", m.cycleEp, -1, k, true)

@@ -400,3 +400,20 @@ func TestFLOPsHandComputed(t *testing.T) {
 		t.Fatal("set needs no dense gradient")
 	}
 }
+
+// TestIPFPDefaultBudget checks that iterative prune-from-pretrained's
+// default split trains the row's budget, dense and fine-tune cycles about
+// half each (as prune-from-pretrained's dense_frac 0.5), from the smallest
+// budget the cycles fit in.
+func TestIPFPDefaultBudget(t *testing.T) {
+	for _, c := range []struct{ base, dense, cycle int }{{4, 1, 1}, {6, 3, 1}, {8, 5, 1}, {12, 6, 2}, {40, 22, 6}, {100, 52, 16}} {
+		m := mustNew(t, "ipfp", nil)
+		if n := m.Epochs(c.base); n != c.base {
+			t.Errorf("base %d: %d epochs", c.base, n)
+		}
+		ip := m.(*IPFP)
+		if ip.denseEp != c.dense || ip.cycleEp != c.cycle {
+			t.Errorf("base %d: dense %d, cycles of %d; want %d, %d", c.base, ip.denseEp, ip.cycleEp, c.dense, c.cycle)
+		}
+	}
+}

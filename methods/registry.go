@@ -106,6 +106,30 @@ func (r *Registry) Resolve(name string, given map[string]string) (map[string]str
 	return out, nil
 }
 
+// Revisioned is implemented by a method whose schedule or mask rule
+// changed for the same parameters (a changed derived default, say): its
+// Revision enters the run identity (as "method.revision", only when > 0,
+// so that the runs of every other method keep their ids), and results of
+// the earlier revision are never reused for the new one. Bump it with
+// every such change; TestRunIDsGolden fails when a schedule changes under
+// an unchanged run id.
+type Revisioned interface {
+	Revision() int
+}
+
+// Revision is the named method's Revision with the given parameters (0
+// when it declares none).
+func (r *Registry) Revision(name string, given map[string]string) (int, error) {
+	m, err := r.New(name, given)
+	if err != nil {
+		return 0, err
+	}
+	if v, ok := m.(Revisioned); ok {
+		return v.Revision(), nil
+	}
+	return 0, nil
+}
+
 // Help describes a method's parameters with their defaults (nil when the
 // method does not describe them).
 func (r *Registry) Help(name string) ([]ParamInfo, error) {

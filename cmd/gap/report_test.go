@@ -86,5 +86,29 @@ func TestPaperSpecKeysAreTableRows(t *testing.T) {
 				}
 			}
 		}
+		// The report's spec: each table row once, with its paper number.
+		p, err := tab.Profile("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := tableSpec(tab, p)
+		if len(rs.Rows) != len(tab.Rows) {
+			t.Errorf("%s: the report's spec has %d rows for the table's %d", name, len(rs.Rows), len(tab.Rows))
+		}
+		withPaper := 0
+		for _, r := range rs.Rows {
+			if r.Paper != nil {
+				withPaper++
+			}
+		}
+		want := 0
+		for _, r := range spec.Rows {
+			if r.Paper != nil {
+				want++
+			}
+		}
+		if withPaper != want {
+			t.Errorf("%s: %d report rows carry a paper number, the paper spec has %d", name, withPaper, want)
+		}
 	}
 }

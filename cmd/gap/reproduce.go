@@ -154,22 +154,6 @@ var methodLabels = map[string]string{
 	"cgap": "C-GaP", "pgap": "P-GaP", "magnitude_oneshot": "One-shot magnitude",
 }
 
-// paperKey is the key of the paper's row a table row stands for. The
-// report's spec keys budget rows as the runner does (rigl/0.9/erk@gap: RigL
-// at the GaP rows' budget, beside the paper's "RigL 5x" numbers), so a row's
-// own key is its paper key.
-// The translation spec keys its kappa variants by method name (cgap is
-// kappa 3, cgap-k6 kappa 6), where the wmt14 table's rows carry a variant.
-func paperKey(r experiments.Row) string {
-	switch r.Variant {
-	case "k3":
-		return results.RowKey(r.Method, r.Sparsity, r.Distribution)
-	case "k6":
-		return results.RowKey(r.Method+"-k6", r.Sparsity, r.Distribution)
-	}
-	return r.Key()
-}
-
 // tableSpec describes a table for the report: its rows in table order with the
 // paper's numbers where the paper (or the baseline's paper) has them, each
 // budget row labelled with its multiple of the base epochs, then the paper's
@@ -195,9 +179,8 @@ func tableSpec(t *experiments.Table, p experiments.Profile) reports.TableSpec {
 	covered := map[string]bool{}
 	spec.Rows = nil
 	for _, r := range t.Rows {
-		pk := paperKey(r)
-		covered[pk] = true
-		rs, ok := byKey[pk]
+		covered[r.Key()] = true
+		rs, ok := byKey[r.Key()]
 		if !ok {
 			rs = reports.RowSpec{Sparsity: r.Sparsity}
 		}
