@@ -198,30 +198,11 @@ func Render(src image.Image, g Geometry, size int, dst []float32) error {
 	stddraw.Draw(patch, place, src, b.Min, stddraw.Src)
 	out := image.NewRGBA(image.Rect(0, 0, size, size))
 	draw.BiLinear.Scale(out, out.Bounds(), patch, patch.Bounds(), draw.Src, nil)
+	// Pixels to [0, 1] planes (flipped as drawn), the photometric jitter if
+	// any, then the normalisation: one path with and without jitter, so
+	// that a zero jitter gives the unjittered sample bit for bit.
 	plane := size * size
-	if len(g.Photo) > 0 {
-		r, gr, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:]
-		for y := 0; y < size; y++ {
-			row := out.Pix[y*out.Stride:]
-			for x := 0; x < size; x++ {
-				sx := x
-				if g.Flip {
-					sx = size - 1 - x
-				}
-				p := row[4*sx:]
-				o := y*size + x
-				r[o], gr[o], bl[o] = float32(p[0])/255, float32(p[1])/255, float32(p[2])/255
-			}
-		}
-		Apply(g.Photo, r, gr, bl)
-		for k := 0; k < 3; k++ {
-			ch := dst[k*plane : (k+1)*plane]
-			for o, v := range ch {
-				ch[o] = (v - Mean[k]) / Std[k]
-			}
-		}
-		return nil
-	}
+	r, gr, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:]
 	for y := 0; y < size; y++ {
 		row := out.Pix[y*out.Stride:]
 		for x := 0; x < size; x++ {
@@ -231,9 +212,16 @@ func Render(src image.Image, g Geometry, size int, dst []float32) error {
 			}
 			p := row[4*sx:]
 			o := y*size + x
-			for k := 0; k < 3; k++ {
-				dst[k*plane+o] = (float32(p[k])/255 - Mean[k]) / Std[k]
-			}
+			r[o], gr[o], bl[o] = float32(p[0])/255, float32(p[1])/255, float32(p[2])/255
+		}
+	}
+	if len(g.Photo) > 0 {
+		Apply(g.Photo, r, gr, bl)
+	}
+	for k := 0; k < 3; k++ {
+		ch := dst[k*plane : (k+1)*plane]
+		for o, v := range ch {
+			ch[o] = (v - Mean[k]) / Std[k]
 		}
 	}
 	return nil
