@@ -178,6 +178,7 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 	chunks, inner := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	bias := biasOrZeros(tp, b, g.O)
 	// Small images: nb images side by side in one product, so that the
 	// kernels see at least minCols columns.
 	nb := 1
@@ -242,18 +243,18 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 					}
 					src, dst = col, wide
 				}
-				for oc := 0; oc < og; oc++ {
-					v := T(0)
-					if b != nil {
-						v = b[gi*og+oc]
-					}
-					row := dst[oc*ld : (oc+1)*ld]
-					for i := range row {
-						row[i] = v
+				// The bias starts each output row's sums, and without wide
+				// mode the residual and ReLU finish them, inside the product
+				// (rowEp): no separate passes over the output.
+				re := &rowEp[T]{bias: bias[gi*og : (gi+1)*og]}
+				if !wideMode && ep != nil {
+					re.relu = ep.relu
+					if ep.res != nil {
+						re.res = ep.res[(n0*g.O+gi*og)*ohw:][:og*ohw]
 					}
 				}
 				splitCols(inner, ld, func(j0, j1 int) {
-					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ld, dst, ld, j0, j1)
+					spmmEp(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ld, dst, ld, j0, j1, re)
 				})
 				if wideMode {
 					for i := 0; i < k; i++ {
@@ -262,8 +263,6 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 							ep.copyTo(out, o+oc*ohw, wide[oc*ld+i*ohw:][:ohw])
 						}
 					}
-				} else if ep != nil {
-					ep.apply(out, (n0*g.O+gi*og)*ohw, og*ohw)
 				}
 			}
 		}
@@ -271,6 +270,14 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 }
 
 func roundUp8(n int) int { return (n + 7) &^ 7 }
+
+// biasOrZeros returns b, or n zeros (tape scratch) when b is nil.
+func biasOrZeros[T Float](tp *Tape[T], b []T, n int) []T {
+	if b != nil {
+		return b
+	}
+	return tp.Alloc(n).data
+}
 
 // minCols is the number of product columns below which the sparse kernels
 // batch several images into one product.
@@ -290,6 +297,7 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 	plen := cg*hp*wp + g.DW*(g.KW-1) + wp + 8
 	pads := tp.Alloc(chunks, plen).data
 	wides := tp.AllocUninit(chunks, og*wide).data
+	bias := biasOrZeros(tp, b, g.O)
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
 		pad := pads[c*plen : (c+1)*plen]
 		wd := wides[c*og*wide : (c+1)*og*wide]
@@ -301,18 +309,9 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 						copy(pad[ci*hp*wp+(ih+g.PH)*wp+g.PW:][:g.W], xg[ci*hw+ih*g.W:][:g.W])
 					}
 				}
-				for oc := 0; oc < og; oc++ {
-					v := T(0)
-					if b != nil {
-						v = b[gi*og+oc]
-					}
-					row := wd[oc*wide : (oc+1)*wide]
-					for i := range row {
-						row[i] = v
-					}
-				}
+				re := &rowEp[T]{bias: bias[gi*og : (gi+1)*og]}
 				splitCols(inner, wide, func(j0, j1 int) {
-					spmm(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1)
+					spmmEp(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1, re)
 				})
 				o := (n*g.O + gi*og) * ohw
 				for oc := 0; oc < og; oc++ {
