@@ -1,5 +1,7 @@
 package engine
 
+import "unsafe"
+
 // csr is the pattern of a compressed-sparse-row matrix: row r's nonzeros are
 // entries ptr[r] to ptr[r+1] of col (their column) and src (the position in
 // the dense weight tensor the value is read from). Values are gathered from
@@ -171,6 +173,42 @@ func spmmAVX2(a *csr, val []float32, r0, r1 int, b []float32, ldb int, c []float
 					kernEp(&cr[0], vp, cp, int(p1-p0), b0, ldb, biasp, rp, rl)
 				}
 			}
+		}
+	}
+	if nblk == 1 && r0 < r1 {
+		// Whole 64-column tiles: the loop over rows runs in assembly, and
+		// each tile prefetches the next tile's panel of b (rows ldb apart;
+		// none for the direct convolution's ldb = 1).
+		rows := r1 - r0
+		var vp *float32
+		var cp *int32
+		if p0 := a.ptr[r0]; p0 < a.ptr[r1] {
+			vp, cp = &val[p0], &a.col[p0]
+		}
+		var biasp *float32
+		if bias != nil {
+			_ = bias[rows-1]
+			biasp = &bias[0]
+		}
+		_ = c[(rows-1)*ldc+n1-1]
+		if res != nil {
+			_ = res[(rows-1)*ldc+n1-1]
+		}
+		perRow := 0
+		if ldb > 1 && a.cols > 0 {
+			perRow = (a.cols + rows - 1) / rows
+		}
+		for ; j+64 <= n1; j += 64 {
+			var pf, pfEnd uintptr
+			if perRow > 0 && j+64 < n1 {
+				pf = uintptr(unsafe.Pointer(&b[j+64]))
+				pfEnd = uintptr(unsafe.Pointer(&b[(a.cols-1)*ldb+j+64])) + 1
+			}
+			var rp *float32
+			if res != nil {
+				rp = &res[j]
+			}
+			spmmRows64AVX2(&c[j], ldc, &a.ptr[r0], rows, vp, cp, &b[j], ldb, biasp, rp, relu, pf, pfEnd, perRow)
 		}
 	}
 	tile(64, spmmTile64AVX2, spmmTile64EpAVX2)

@@ -27,3 +27,6 @@ func spmmTile32EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32,
 
 //go:noescape
 func spmmTile8EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int)
+
+//go:noescape
+func spmmRows64AVX2(c *float32, ldc int, ptr *int32, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)

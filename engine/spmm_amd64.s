@@ -530,3 +530,139 @@ store8e:
 	VMOVUPS Y0, 0(DI)
 	VZEROUPPER
 	RET
+
+// func spmmRows64AVX2(c *float32, ldc int, ptr *int32, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)
+//
+// spmmTile64EpAVX2 over rows consecutive CSR rows (the loop over rows in
+// assembly): row i's sums go to c[i*ldc : i*ldc+64], its entries are the
+// next ptr[i+1]-ptr[i] of val and col (val and col point at row 0's first
+// entry), bias (when not nil) advances by one per row and res (when not
+// nil) by ldc. Before each row it prefetches pfPerRow rows of 256 bytes,
+// ldb apart, from pf on (stopping at pfEnd; none when pf is 0): the next
+// column tile's panel of b, so that its cache misses overlap this tile's
+// arithmetic.
+TEXT ·spmmRows64AVX2(SB), NOSPLIT, $8-112
+	MOVQ rows+24(FP), AX
+	CMPQ AX, $0
+	JLE  rdone
+	MOVQ AX, left-8(SP)
+	MOVQ c+0(FP), DI
+	MOVQ ldc+8(FP), R13
+	SHLQ $2, R13
+	MOVQ ptr+16(FP), R9
+	MOVQ val+32(FP), SI
+	MOVQ col+40(FP), DX
+	MOVQ b+48(FP), BX
+	MOVQ ldb+56(FP), R8
+	SHLQ $2, R8
+	MOVQ bias+64(FP), R10
+	MOVQ res+72(FP), R11
+	MOVQ pf+88(FP), R12
+
+rrow:
+	TESTQ R12, R12
+	JZ    rinit
+	MOVQ  pfPerRow+104(FP), CX
+
+rpf:
+	CMPQ       R12, pfEnd+96(FP)
+	JAE        rinit
+	PREFETCHT0 0(R12)
+	PREFETCHT0 64(R12)
+	PREFETCHT0 128(R12)
+	PREFETCHT0 192(R12)
+	ADDQ       R8, R12
+	DECQ       CX
+	JNZ        rpf
+
+rinit:
+	TESTQ        R10, R10
+	JZ           rload
+	VBROADCASTSS (R10), Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	VMOVAPS      Y0, Y4
+	VMOVAPS      Y0, Y5
+	VMOVAPS      Y0, Y6
+	VMOVAPS      Y0, Y7
+	ADDQ         $4, R10
+	JMP          rcount
+
+rload:
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+
+rcount:
+	MOVL  4(R9), CX
+	SUBL  0(R9), CX
+	ADDQ  $4, R9
+	TESTQ CX, CX
+	JZ    rep
+
+rloop:
+	MOVLQSX      (DX), AX
+	IMULQ        R8, AX
+	ADDQ         BX, AX
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  0(AX), Y8, Y0
+	VFMADD231PS  32(AX), Y8, Y1
+	VFMADD231PS  64(AX), Y8, Y2
+	VFMADD231PS  96(AX), Y8, Y3
+	VFMADD231PS  128(AX), Y8, Y4
+	VFMADD231PS  160(AX), Y8, Y5
+	VFMADD231PS  192(AX), Y8, Y6
+	VFMADD231PS  224(AX), Y8, Y7
+	ADDQ         $4, SI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          rloop
+
+rep:
+	TESTQ  R11, R11
+	JZ     rrelu
+	VADDPS 0(R11), Y0, Y0
+	VADDPS 32(R11), Y1, Y1
+	VADDPS 64(R11), Y2, Y2
+	VADDPS 96(R11), Y3, Y3
+	VADDPS 128(R11), Y4, Y4
+	VADDPS 160(R11), Y5, Y5
+	VADDPS 192(R11), Y6, Y6
+	VADDPS 224(R11), Y7, Y7
+	ADDQ   R13, R11
+
+rrelu:
+	CMPQ   relu+80(FP), $0
+	JE     rstore
+	VXORPS Y15, Y15, Y15
+	VMAXPS Y15, Y0, Y0
+	VMAXPS Y15, Y1, Y1
+	VMAXPS Y15, Y2, Y2
+	VMAXPS Y15, Y3, Y3
+	VMAXPS Y15, Y4, Y4
+	VMAXPS Y15, Y5, Y5
+	VMAXPS Y15, Y6, Y6
+	VMAXPS Y15, Y7, Y7
+
+rstore:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ    R13, DI
+	DECQ    left-8(SP)
+	JNZ     rrow
+	VZEROUPPER
+
+rdone:
+	RET

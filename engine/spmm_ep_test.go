@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestSpmmEpBits checks the product with the fused row epilogue (bias start,
@@ -105,6 +106,83 @@ func TestSpmmEpBits(t *testing.T) {
 								}
 							}
 						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSpmmRows64Bits checks the assembly loop over rows (spmmRows64AVX2, with
+// and without prefetching) against one spmmTile64EpAVX2 call per row: the
+// same bits, with and without bias, residual and ReLU, including empty rows
+// and a fully sparse matrix.
+func TestSpmmRows64Bits(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 kernels in this build")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sp := range []float64{0, 0.9, 1} {
+		for _, empty := range []bool{false, true} {
+			rows, k, n := 11, 50, 192
+			w, mask := randomPattern(rng, rows, k, sp, empty)
+			s, err := NewSparseWeight("w", FromSlice(w, rows, k), mask, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			val := make([]float32, s.NNZ())
+			csrValues(&s.fwd, w, val)
+			ldb, ldc := n+4, n+12
+			b := make([]float32, k*ldb)
+			bias := make([]float32, rows)
+			res := make([]float32, rows*ldc)
+			c0 := make([]float32, rows*ldc)
+			for _, v := range [][]float32{b, bias, res, c0} {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			for mode := 0; mode < 8; mode++ {
+				useBias, useRes, relu := mode&1 != 0, mode&2 != 0, mode>>2
+				want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+				for j := 0; j+64 <= n; j += 64 {
+					for r := 0; r < rows; r++ {
+						p0, p1 := s.fwd.ptr[r], s.fwd.ptr[r+1]
+						var vp *float32
+						var cp *int32
+						if p0 < p1 {
+							vp, cp = &val[p0], &s.fwd.col[p0]
+						}
+						var bp, rp *float32
+						if useBias {
+							bp = &bias[r]
+						}
+						if useRes {
+							rp = &res[r*ldc+j]
+						}
+						spmmTile64EpAVX2(&want[r*ldc+j], vp, cp, int(p1-p0), &b[j], ldb, bp, rp, relu)
+					}
+					var vp *float32
+					var cp *int32
+					if len(val) > 0 {
+						vp, cp = &val[0], &s.fwd.col[0]
+					}
+					var bp, rp *float32
+					if useBias {
+						bp = &bias[0]
+					}
+					if useRes {
+						rp = &res[j]
+					}
+					var pf, pfEnd uintptr
+					if j+64 < n {
+						pf, pfEnd = uintptr(unsafe.Pointer(&b[j+64])), uintptr(unsafe.Pointer(&b[(k-1)*ldb+j+64]))+1
+					}
+					spmmRows64AVX2(&got[j], ldc, &s.fwd.ptr[0], rows, vp, cp, &b[j], ldb, bp, rp, relu, pf, pfEnd, 5)
+				}
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("sparsity %.1f empty %v mode %d: element %d = %g, per-row tiles %g", sp, empty, mode, i, got[i], want[i])
 					}
 				}
 			}
