@@ -175,40 +175,63 @@ func spmmAVX2(a *csr, val []float32, r0, r1 int, b []float32, ldb int, c []float
 			}
 		}
 	}
-	if nblk == 1 && r0 < r1 {
+	if r0 < r1 {
 		// Whole 64-column tiles: the loop over rows runs in assembly, and
-		// each tile prefetches the next tile's panel of b (rows ldb apart;
-		// none for the direct convolution's ldb = 1).
+		// each panel (a tile's block of kBlock rows of b) prefetches the
+		// next one (the tile's next block, or the next tile's first);
+		// none for the direct convolution's ldb = 1.
 		rows := r1 - r0
 		var vp *float32
 		var cp *int32
-		if p0 := a.ptr[r0]; p0 < a.ptr[r1] {
-			vp, cp = &val[p0], &a.col[p0]
-		}
-		var biasp *float32
-		if bias != nil {
-			_ = bias[rows-1]
-			biasp = &bias[0]
+		if len(val) > 0 {
+			vp, cp = &val[0], &a.col[0]
 		}
 		_ = c[(rows-1)*ldc+n1-1]
 		if res != nil {
 			_ = res[(rows-1)*ldc+n1-1]
 		}
+		if bias != nil {
+			_ = bias[rows-1]
+		}
+		blkRows := min(a.cols, kBlock)
+		if nblk == 1 {
+			blkRows = a.cols
+		}
 		perRow := 0
 		if ldb > 1 && a.cols > 0 {
-			perRow = (a.cols + rows - 1) / rows
+			perRow = (blkRows + rows - 1) / rows
 		}
 		for ; j+64 <= n1; j += 64 {
-			var pf, pfEnd uintptr
-			if perRow > 0 && j+64 < n1 {
-				pf = uintptr(unsafe.Pointer(&b[j+64]))
-				pfEnd = uintptr(unsafe.Pointer(&b[(a.cols-1)*ldb+j+64])) + 1
+			for q := 0; q < nblk; q++ {
+				ptr, stride := &a.ptr[r0], 1
+				if bp != nil {
+					ptr, stride = &bp[q], nblk+1
+				}
+				var biasp, rp *float32
+				rl := 0
+				if q == 0 && bias != nil {
+					biasp = &bias[0]
+				}
+				if q == nblk-1 {
+					if res != nil {
+						rp = &res[j]
+					}
+					rl = relu
+				}
+				var pf, pfEnd uintptr
+				if perRow > 0 {
+					// The next panel: rows [k0, k1) of b at columns from jn.
+					k0, k1, jn := (q+1)*kBlock, min((q+2)*kBlock, a.cols), j
+					if q == nblk-1 {
+						k0, k1, jn = 0, blkRows, j+64
+					}
+					if jn < n1 && k0 < k1 {
+						pf = uintptr(unsafe.Pointer(&b[k0*ldb+jn]))
+						pfEnd = uintptr(unsafe.Pointer(&b[(k1-1)*ldb+jn])) + 1
+					}
+				}
+				spmmRows64AVX2(&c[j], ldc, ptr, stride, rows, vp, cp, &b[j], ldb, biasp, rp, rl, pf, pfEnd, perRow)
 			}
-			var rp *float32
-			if res != nil {
-				rp = &res[j]
-			}
-			spmmRows64AVX2(&c[j], ldc, &a.ptr[r0], rows, vp, cp, &b[j], ldb, biasp, rp, relu, pf, pfEnd, perRow)
 		}
 	}
 	tile(64, spmmTile64AVX2, spmmTile64EpAVX2)

@@ -29,4 +29,4 @@ func spmmTile32EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32,
 func spmmTile8EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int)
 
 //go:noescape
-func spmmRows64AVX2(c *float32, ldc int, ptr *int32, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)
+func spmmRows64AVX2(c *float32, ldc int, ptr *int32, pstride int, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)

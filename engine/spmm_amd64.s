@@ -531,41 +531,46 @@ store8e:
 	VZEROUPPER
 	RET
 
-// func spmmRows64AVX2(c *float32, ldc int, ptr *int32, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)
+// func spmmRows64AVX2(c *float32, ldc int, ptr *int32, pstride int, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)
 //
-// spmmTile64EpAVX2 over rows consecutive CSR rows (the loop over rows in
-// assembly): row i's sums go to c[i*ldc : i*ldc+64], its entries are the
-// next ptr[i+1]-ptr[i] of val and col (val and col point at row 0's first
-// entry), bias (when not nil) advances by one per row and res (when not
-// nil) by ldc. Before each row it prefetches pfPerRow rows of 256 bytes,
-// ldb apart, from pf on (stopping at pfEnd; none when pf is 0): the next
-// column tile's panel of b, so that its cache misses overlap this tile's
-// arithmetic.
-TEXT ·spmmRows64AVX2(SB), NOSPLIT, $8-112
-	MOVQ rows+24(FP), AX
+// spmmTile64EpAVX2 over rows CSR rows (the loop over rows in assembly): row
+// i's sums go to c[i*ldc : i*ldc+64] and its entries are val[p0:p1] and
+// col[p0:p1] with p0 = ptr[i*pstride], p1 = ptr[i*pstride+1] (pstride 1: a
+// CSR row pointer; more: one block of a row's entries); bias (when not nil)
+// advances by one per row and res (when not nil) by ldc. Before each row it
+// prefetches pfPerRow rows of 256 bytes, ldb apart, from pf on (stopping at
+// pfEnd; none when pf is 0): the next panel of b, so that its cache misses
+// overlap this panel's arithmetic.
+TEXT ·spmmRows64AVX2(SB), NOSPLIT, $32-120
+	MOVQ rows+32(FP), AX
 	CMPQ AX, $0
 	JLE  rdone
 	MOVQ AX, left-8(SP)
+	MOVQ val+40(FP), AX
+	MOVQ AX, valb-16(SP)
+	MOVQ col+48(FP), AX
+	MOVQ AX, colb-24(SP)
+	MOVQ pstride+24(FP), AX
+	SHLQ $2, AX
+	MOVQ AX, pstep-32(SP)
 	MOVQ c+0(FP), DI
 	MOVQ ldc+8(FP), R13
 	SHLQ $2, R13
 	MOVQ ptr+16(FP), R9
-	MOVQ val+32(FP), SI
-	MOVQ col+40(FP), DX
-	MOVQ b+48(FP), BX
-	MOVQ ldb+56(FP), R8
+	MOVQ b+56(FP), BX
+	MOVQ ldb+64(FP), R8
 	SHLQ $2, R8
-	MOVQ bias+64(FP), R10
-	MOVQ res+72(FP), R11
-	MOVQ pf+88(FP), R12
+	MOVQ bias+72(FP), R10
+	MOVQ res+80(FP), R11
+	MOVQ pf+96(FP), R12
 
 rrow:
 	TESTQ R12, R12
 	JZ    rinit
-	MOVQ  pfPerRow+104(FP), CX
+	MOVQ  pfPerRow+112(FP), CX
 
 rpf:
-	CMPQ       R12, pfEnd+96(FP)
+	CMPQ       R12, pfEnd+104(FP)
 	JAE        rinit
 	PREFETCHT0 0(R12)
 	PREFETCHT0 64(R12)
@@ -600,11 +605,16 @@ rload:
 	VMOVUPS 224(DI), Y7
 
 rcount:
-	MOVL  4(R9), CX
-	SUBL  0(R9), CX
-	ADDQ  $4, R9
-	TESTQ CX, CX
-	JZ    rep
+	MOVLQSX 0(R9), AX
+	MOVL    4(R9), CX
+	SUBL    AX, CX
+	ADDQ    pstep-32(SP), R9
+	TESTQ   CX, CX
+	JZ      rep
+	MOVQ    valb-16(SP), SI
+	LEAQ    (SI)(AX*4), SI
+	MOVQ    colb-24(SP), DX
+	LEAQ    (DX)(AX*4), DX
 
 rloop:
 	MOVLQSX      (DX), AX
@@ -638,7 +648,7 @@ rep:
 	ADDQ   R13, R11
 
 rrelu:
-	CMPQ   relu+80(FP), $0
+	CMPQ   relu+88(FP), $0
 	JE     rstore
 	VXORPS Y15, Y15, Y15
 	VMAXPS Y15, Y0, Y0

@@ -178,7 +178,7 @@ func TestSpmmRows64Bits(t *testing.T) {
 					if j+64 < n {
 						pf, pfEnd = uintptr(unsafe.Pointer(&b[j+64])), uintptr(unsafe.Pointer(&b[(k-1)*ldb+j+64]))+1
 					}
-					spmmRows64AVX2(&got[j], ldc, &s.fwd.ptr[0], rows, vp, cp, &b[j], ldb, bp, rp, relu, pf, pfEnd, 5)
+					spmmRows64AVX2(&got[j], ldc, &s.fwd.ptr[0], 1, rows, vp, cp, &b[j], ldb, bp, rp, relu, pf, pfEnd, 5)
 				}
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
