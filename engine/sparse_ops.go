@@ -171,7 +171,7 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 // sparseConvForwardEp is sparseConvForward with the epilogue ep (nil: none)
 // applied to each image's output block as it is written.
 func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T, ep *epilogue[T]) {
-	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minCols {
+	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minDirectCols {
 		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, val, x, b, out, ep)
 		return
 	}
@@ -282,6 +282,11 @@ func biasOrZeros[T Float](tp *Tape[T], b []T, n int) []T {
 // minCols is the number of product columns below which the sparse kernels
 // batch several images into one product.
 const minCols = 256
+
+// minDirectCols is the number of product columns (output rows at the padded
+// width) from which a stride-1 forward convolution runs directly on the
+// padded image rather than through im2col.
+const minDirectCols = 56
 
 // sparseConvDirect is sparseConvForward for stride 1 through the offset
 // pattern a: per image and group, the padded image [cg, hp, wp] (borders
