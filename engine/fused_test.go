@@ -101,3 +101,34 @@ func TestFusedConv2DNeedsNoGrad(t *testing.T) {
 	}()
 	tp.FusedConv2D(x, w, engine.ConvOpts{}, nil, engine.FusedConvOpts[float32]{})
 }
+
+// TestFusedConv2DGeometries checks the fused inference convolution on random
+// geometries that reach every forward path of the sparse kernels (direct
+// stride-1 on the padded image, the stride-2 phase planes, im2col, wide
+// mode, 1x1 in place and strided) against Conv2D + Add + ReLU: kernels 1x1
+// to 5x5 (square or not), strides 1 and 2, paddings up to half the kernel,
+// odd and even sizes, groups, sparsities 0.5, 0.9 and 1 with an empty row
+// and an empty column, float64 and float32, 1 and 3 threads.
+func TestFusedConv2DGeometries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	for i := 0; i < 40; i++ {
+		kh, kw := 1+rng.IntN(5), 1+rng.IntN(5)
+		if i%4 == 0 {
+			kw = kh
+		}
+		s := 1 + rng.IntN(2)
+		g := 1 + rng.IntN(2)
+		tc := convCase{n: 1 + rng.IntN(3), c: g * (1 + rng.IntN(4)), h: kh + rng.IntN(24), w: kw + rng.IntN(24),
+			o: g * (1 + rng.IntN(5)), kh: kh, kw: kw,
+			opts: engine.ConvOpts{StrideH: s, StrideW: s, PadH: rng.IntN(kh/2 + 1), PadW: rng.IntN(kw/2 + 1), Groups: g}}
+		for _, sp := range []float64{0.5, 0.9, 1} {
+			in := tc.inputs(rng)
+			mask := randomMask(rng, tc.o, tc.c/g*tc.kh*tc.kw, sp)
+			maskInto(in[1], mask)
+			res, relu := rng.IntN(2) == 0, rng.IntN(2) == 0
+			name := fmt.Sprintf("%v sparsity %.1f res=%v relu=%v", tc, sp, res, relu)
+			checkFused[float64](t, name, tc, in, mask, res, relu, true, rng, 1e-12)
+			checkFused[float32](t, name+" float32", tc, in, mask, res, relu, true, rng, 1e-5)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -158,4 +159,58 @@ func TestPoolParallel(t *testing.T) {
 	checkDeterministic(t, "avgpool parallel", avgPoolOp[float32](o), x)
 	checkF32(t, "gap parallel", gapOp[float32](), gapOp[float64](), x, nil)
 	checkDeterministic(t, "gap parallel", gapOp[float32](), x)
+}
+
+// TestMaxPool2DInference checks the inference max pool against MaxPool2D bit
+// for bit (random inputs: no NaNs, no signed-zero ties) on shapes and
+// windows with every kind of clipping, float32 and float64, and that it
+// refuses an input that needs a gradient.
+func TestMaxPool2DInference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	opts := append(append([]engine.PoolOpts(nil), poolCases...),
+		engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2}, engine.PoolOpts{KH: 1, KW: 1},
+		engine.PoolOpts{KH: 4, KW: 5, StrideH: 3, StrideW: 2, PadH: 2, PadW: 2})
+	for _, o := range opts {
+		for _, hw := range [][2]int{{1, 1}, {2, 2}, {5, 7}, {8, 8}, {9, 6}, {112, 112}} {
+			if hw[0]+2*o.PadH < o.KH || hw[1]+2*o.PadW < o.KW {
+				continue
+			}
+			n, c := 2, 3
+			if hw[0] == 112 {
+				n, c = 1, 2
+			}
+			x32 := engine.NewTensor[float32](n, c, hw[0], hw[1])
+			x64 := engine.NewTensor[float64](n, c, hw[0], hw[1])
+			for i := range x32.Data() {
+				v := rng.NormFloat64()
+				x32.Data()[i], x64.Data()[i] = float32(v), v
+			}
+			name := fmt.Sprintf("%+v on %v", o, hw)
+			tp := engine.NewTape[float32](2)
+			want, got := tp.MaxPool2D(tp.Const(x32), o).Value.Data(), tp.MaxPool2DInference(tp.Const(x32), o).Value.Data()
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d outputs, want %d", name, len(got), len(want))
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s float32: output %d = %g, MaxPool2D %g", name, i, got[i], want[i])
+				}
+			}
+			tp64 := engine.NewTape[float64](1)
+			want64, got64 := tp64.MaxPool2D(tp64.Const(x64), o).Value.Data(), tp64.MaxPool2DInference(tp64.Const(x64), o).Value.Data()
+			for i := range want64 {
+				if math.Float64bits(got64[i]) != math.Float64bits(want64[i]) {
+					t.Fatalf("%s float64: output %d = %g, MaxPool2D %g", name, i, got64[i], want64[i])
+				}
+			}
+		}
+	}
+	tp := engine.NewTape[float32](1)
+	x := tp.Input(engine.NewTensor[float32](1, 1, 4, 4))
+	defer func() {
+		if recover() == nil {
+			t.Fatal("MaxPool2DInference accepted an input that needs a gradient")
+		}
+	}()
+	tp.MaxPool2DInference(x, engine.PoolOpts{KH: 2, KW: 2})
 }

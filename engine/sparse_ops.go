@@ -132,6 +132,46 @@ func directGeom(g *convGeom) (hp, wp int, ok bool) {
 	return g.H + 2*g.PH, g.W + 2*g.PW, true
 }
 
+// phaseGeom reports whether a convolution runs as a direct sparse
+// convolution on the four stride phases of its padded input (stride 2, no
+// dilation, a kernel larger than 1x1), and returns a phase plane's size
+// hq x wq: phase (a, b) of channel c holds the padded input's pixels
+// (2i+a, 2j+b), so that tap (kh, kw) of output (oh, ow) is pixel
+// (oh+kh/2, ow+kw/2) of phase (kh%2, kw%2), a stride-1 access.
+func phaseGeom(g *convGeom) (hq, wq int, ok bool) {
+	if g.SH != 2 || g.SW != 2 || g.DH != 1 || g.DW != 1 || g.KH*g.KW == 1 {
+		return 0, 0, false
+	}
+	return (g.H + 2*g.PH + 1) / 2, (g.W + 2*g.PW + 1) / 2, true
+}
+
+// phasePattern returns the forward pattern with each entry's column (c, kh,
+// kw) replaced by its element offset ((4c + 2(kh%2) + kw%2)*hq + kh/2)*wq +
+// kw/2 in the phase planes (phaseGeom): multiplied against them with ldb =
+// 1 it gives the output rows at width wq. Computed once per geometry.
+func (s *SparseWeight[T]) phasePattern(g *convGeom, hq, wq int) *csr {
+	key := [4]int{hq, wq, 0, -2} // a zero dilation: apart from the other patterns' keys
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.offsets[key]; a != nil {
+		return a
+	}
+	kk := g.KH * g.KW
+	a := &csr{rows: s.fwd.rows, ptr: s.fwd.ptr, src: s.fwd.src, col: make([]int32, len(s.fwd.col))}
+	for k, j := range s.fwd.col {
+		c, t := int(j)/kk, int(j)%kk
+		kh, kw := t/g.KW, t%g.KW
+		off := ((4*c+2*(kh%2)+kw%2)*hq+kh/2)*wq + kw/2
+		a.col[k] = int32(off)
+		a.cols = max(a.cols, off+1)
+	}
+	if s.offsets == nil {
+		s.offsets = map[[4]int]*csr{}
+	}
+	s.offsets[key] = a
+	return a
+}
+
 // directPattern returns the forward pattern with each entry's column (c, kh,
 // kw) replaced by its element offset c*hp*wp + kh*DH*wp + kw*DW in the padded
 // image: multiplied against the padded image with ldb = 1, it gives the
@@ -171,13 +211,18 @@ func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], va
 // sparseConvForwardEp is sparseConvForward with the epilogue ep (nil: none)
 // applied to each image's output block as it is written.
 func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T, ep *epilogue[T]) {
-	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minCols {
-		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, val, x, b, out, ep)
+	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minDirectCols {
+		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, false, val, x, b, out, ep)
+		return
+	}
+	if hq, wq, ok := phaseGeom(g); ok && s.NNZ() > 0 && g.OH*wq >= minDirectCols {
+		sparseConvDirect(tp, g, s, s.phasePattern(g, hq, wq), hq, wq, true, val, x, b, out, ep)
 		return
 	}
 	chunks, inner := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
+	bias := biasOrZeros(tp, b, g.O)
 	// Small images: nb images side by side in one product, so that the
 	// kernels see at least minCols columns.
 	nb := 1
@@ -242,18 +287,18 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 					}
 					src, dst = col, wide
 				}
-				for oc := 0; oc < og; oc++ {
-					v := T(0)
-					if b != nil {
-						v = b[gi*og+oc]
-					}
-					row := dst[oc*ld : (oc+1)*ld]
-					for i := range row {
-						row[i] = v
+				// The bias starts each output row's sums, and without wide
+				// mode the residual and ReLU finish them, inside the product
+				// (rowEp): no separate passes over the output.
+				re := &rowEp[T]{bias: bias[gi*og : (gi+1)*og]}
+				if !wideMode && ep != nil {
+					re.relu = ep.relu
+					if ep.res != nil {
+						re.res = ep.res[(n0*g.O+gi*og)*ohw:][:og*ohw]
 					}
 				}
 				splitCols(inner, ld, func(j0, j1 int) {
-					spmm(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ld, dst, ld, j0, j1)
+					spmmEp(haveAVX2, &s.fwd, val, gi*og, (gi+1)*og, src, ld, dst, ld, j0, j1, re)
 				})
 				if wideMode {
 					for i := 0; i < k; i++ {
@@ -262,8 +307,6 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 							ep.copyTo(out, o+oc*ohw, wide[oc*ld+i*ohw:][:ohw])
 						}
 					}
-				} else if ep != nil {
-					ep.apply(out, (n0*g.O+gi*og)*ohw, og*ohw)
 				}
 			}
 		}
@@ -272,15 +315,32 @@ func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 
 func roundUp8(n int) int { return (n + 7) &^ 7 }
 
+// biasOrZeros returns b, or n zeros (tape scratch) when b is nil.
+func biasOrZeros[T Float](tp *Tape[T], b []T, n int) []T {
+	if b != nil {
+		return b
+	}
+	return tp.Alloc(n).data
+}
+
 // minCols is the number of product columns below which the sparse kernels
 // batch several images into one product.
 const minCols = 256
+
+// minDirectCols is the number of product columns (output rows at the padded
+// width) from which a stride-1 forward convolution runs directly on the
+// padded image rather than through im2col.
+const minDirectCols = 56
 
 // sparseConvDirect is sparseConvForward for stride 1 through the offset
 // pattern a: per image and group, the padded image [cg, hp, wp] (borders
 // zeroed once per chunk), the product into output rows of width wp, and a
 // copy of the first OW columns of each row into out.
-func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *csr, hp, wp int, val, x, b, out []T, ep *epilogue[T]) {
+//
+// With phases (stride 2, see phaseGeom) the image is the four phase planes
+// [cg, 4, hp, wp] of the padded input instead (a strided gather of the
+// input, once, instead of im2col's KH*KW copies).
+func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *csr, hp, wp int, phases bool, val, x, b, out []T, ep *epilogue[T]) {
 	chunks, inner := convChunks(tp, g)
 	cg, og := g.cg(), g.og()
 	hw, chw, ohw := g.H*g.W, g.C*g.H*g.W, g.OH*g.OW
@@ -288,31 +348,30 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 	// DW*(KW-1) elements (junk columns); the slack keeps them in bounds.
 	wide := roundUp8(g.OH * wp) // whole 8-column tiles; the extra columns are junk
 	plen := cg*hp*wp + g.DW*(g.KW-1) + wp + 8
+	if phases {
+		plen = 4*cg*hp*wp + ((g.KH-1)/2+1)*wp + (g.KW-1)/2 + 8
+	}
 	pads := tp.Alloc(chunks, plen).data
 	wides := tp.AllocUninit(chunks, og*wide).data
+	bias := biasOrZeros(tp, b, g.O)
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
 		pad := pads[c*plen : (c+1)*plen]
 		wd := wides[c*og*wide : (c+1)*og*wide]
 		for n := lo; n < hi; n++ {
 			for gi := 0; gi < g.G; gi++ {
 				xg := x[n*chw+gi*cg*hw:]
-				for ci := 0; ci < cg; ci++ {
-					for ih := 0; ih < g.H; ih++ {
-						copy(pad[ci*hp*wp+(ih+g.PH)*wp+g.PW:][:g.W], xg[ci*hw+ih*g.W:][:g.W])
+				if phases {
+					fillPhases(g, xg, cg, pad, hp, wp)
+				} else {
+					for ci := 0; ci < cg; ci++ {
+						for ih := 0; ih < g.H; ih++ {
+							copy(pad[ci*hp*wp+(ih+g.PH)*wp+g.PW:][:g.W], xg[ci*hw+ih*g.W:][:g.W])
+						}
 					}
 				}
-				for oc := 0; oc < og; oc++ {
-					v := T(0)
-					if b != nil {
-						v = b[gi*og+oc]
-					}
-					row := wd[oc*wide : (oc+1)*wide]
-					for i := range row {
-						row[i] = v
-					}
-				}
+				re := &rowEp[T]{bias: bias[gi*og : (gi+1)*og]}
 				splitCols(inner, wide, func(j0, j1 int) {
-					spmm(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1)
+					spmmEp(haveAVX2, a, val, gi*og, (gi+1)*og, pad, 1, wd, wide, j0, j1, re)
 				})
 				o := (n*g.O + gi*og) * ohw
 				for oc := 0; oc < og; oc++ {
@@ -323,6 +382,38 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 			}
 		}
 	})
+}
+
+// fillPhases writes the four stride-2 phase planes of cg channels of one
+// image x [cg, H, W], zero-padded by PH, PW, into pad [cg, 4, hq, wq]:
+// plane (c, a, b) row i, column j holds x[c, 2i+a-PH, 2j+b-PW]. Pixels in
+// the padding are not written (pad's zeros stay).
+func fillPhases[T Float](g *convGeom, x []T, cg int, pad []T, hq, wq int) {
+	hw, w := g.H*g.W, g.W
+	for ci := 0; ci < cg; ci++ {
+		xc := x[ci*hw : (ci+1)*hw]
+		for a := 0; a < 2; a++ {
+			for b := 0; b < 2; b++ {
+				plane := pad[(4*ci+2*a+b)*hq*wq:][:hq*wq]
+				j0 := 0
+				for 2*j0+b-g.PW < 0 {
+					j0++
+				}
+				j1 := min(wq, (w-1-b+g.PW)/2+1)
+				for i := 0; i < hq; i++ {
+					ih := 2*i + a - g.PH
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					src := xc[ih*w : (ih+1)*w]
+					dst := plane[i*wq : (i+1)*wq]
+					for j := j0; j < j1; j++ {
+						dst[j] = src[2*j+b-g.PW]
+					}
+				}
+			}
+		}
+	}
 }
 
 // transposedPattern returns, for the direct input gradient of a stride-1

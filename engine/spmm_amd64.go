@@ -18,3 +18,15 @@ func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ld
 
 //go:noescape
 func dotAVX2(a *float32, b *float32, n int) float32
+
+//go:noescape
+func spmmTile64EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int)
+
+//go:noescape
+func spmmTile32EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int)
+
+//go:noescape
+func spmmTile8EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int)
+
+//go:noescape
+func spmmRows64AVX2(c *float32, ldc int, ptr *int32, pstride int, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int)

@@ -21,3 +21,19 @@ func spmmTile8AVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ld
 func dotAVX2(a *float32, b *float32, n int) float32 {
 	panic("engine: no AVX2 kernels in this build")
 }
+
+func spmmTile64EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func spmmTile32EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func spmmTile8EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
+func spmmRows64AVX2(c *float32, ldc int, ptr *int32, pstride int, rows int, val *float32, col *int32, b *float32, ldb int, bias *float32, res *float32, relu int, pf uintptr, pfEnd uintptr, pfPerRow int) {
+	panic("engine: no AVX2 kernels in this build")
+}

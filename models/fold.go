@@ -63,7 +63,7 @@ func (f *foldedResNet) Forward(tp *engine.Tape[float32], x *engine.Var[float32])
 	checkInput(m.name, x, m.c, m.h, m.w)
 	h := f.stem.Forward(tp, x, true, nil)
 	if f.maxPool {
-		h = tp.MaxPool2D(h, engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
+		h = tp.MaxPool2DInference(h, engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 	}
 	for _, b := range f.blocks {
 		h = b.Forward(tp, h)
