@@ -133,7 +133,7 @@ func (tp *Tape[T]) FusedConv2D(x *Var[T], w *Tensor[T], o ConvOpts, s *SparseWei
 			val = tp.AllocUninit(s.NNZ()).data
 			csrValues(&s.fwd, wd, val)
 		}
-		sparseConvForwardEp(tp, &g, s, val, xd, ep.Bias, out.data, e)
+		sparseConvForwardEp(tp, &g, s, val, xd, ep.Bias, out.data, e, true)
 	}
 	s.choose("conv", xs, tp.threads, dense, sparse)
 	return tp.Const(out)

@@ -204,18 +204,29 @@ func (s *SparseWeight[T]) directPattern(g *convGeom, hp, wp int) *csr {
 // threads each product's columns are split instead. Stride-1 convolutions
 // with kernels larger than 1x1 run directly on a zero-padded copy of each
 // image (no im2col): see directPattern.
+//
+// This is the training path (SparseConv2D): it keeps the paths and
+// thresholds that sparse-kernel training runs were recorded with, so that
+// their results stay bit-identical; the inference path
+// (sparseConvForwardEp with infer, FusedConv2D) also takes the direct path
+// from minDirectCols columns and the stride-phase path for strided kernels.
 func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) {
-	sparseConvForwardEp(tp, g, s, val, x, b, out, nil)
+	sparseConvForwardEp(tp, g, s, val, x, b, out, nil, false)
 }
 
 // sparseConvForwardEp is sparseConvForward with the epilogue ep (nil: none)
-// applied to each image's output block as it is written.
-func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T, ep *epilogue[T]) {
-	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= minDirectCols {
+// applied to each image's output block as it is written; infer selects the
+// inference paths (see sparseConvForward).
+func sparseConvForwardEp[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T, ep *epilogue[T], infer bool) {
+	direct := minCols
+	if infer {
+		direct = minDirectCols
+	}
+	if hp, wp, ok := directGeom(g); ok && s.NNZ() > 0 && g.OH*wp >= direct {
 		sparseConvDirect(tp, g, s, s.directPattern(g, hp, wp), hp, wp, false, val, x, b, out, ep)
 		return
 	}
-	if hq, wq, ok := phaseGeom(g); ok && s.NNZ() > 0 && g.OH*wq >= minDirectCols {
+	if hq, wq, ok := phaseGeom(g); infer && ok && s.NNZ() > 0 && g.OH*wq >= minDirectCols {
 		sparseConvDirect(tp, g, s, s.phasePattern(g, hq, wq), hq, wq, true, val, x, b, out, ep)
 		return
 	}
