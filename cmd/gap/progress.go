@@ -5,11 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
 )
 
 // progress prints one live line on a terminal (the latest epoch of any run,
@@ -35,6 +37,20 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// unfinished are the specs without a result in dir (<dir>/<id>.arrow): the
+// runs a reproduce will train. The runner skips the others without a
+// word, so counting them would hold the share done and the ETA far from
+// the truth when seeds are added to a finished table.
+func unfinished(specs []experiments.RunSpec, dir string) []experiments.RunSpec {
+	var out []experiments.RunSpec
+	for _, s := range specs {
+		if _, err := os.Stat(filepath.Join(dir, s.ID()+results.Ext)); err != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func newProgress(w io.Writer, specs []experiments.RunSpec, reg *methods.Registry, log *slog.Logger) (*progress, error) {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/methods"
+	"github.com/gap-harness/gap/results"
 )
 
 // The progress line names the table's own metric, and a run that reports
@@ -43,5 +46,36 @@ func TestProgressMetricAndShare(t *testing.T) {
 	}
 	if !strings.Contains(out, "table_done=100%") {
 		t.Errorf("share done never reached 100%%:\n%s", out)
+	}
+}
+
+// TestProgressLeavesOutFinishedRuns checks that the runs whose results
+// exist (skipped by the runner) do not enter the progress total: adding
+// seeds to a finished table must not start the share done near 0%.
+func TestProgressLeavesOutFinishedRuns(t *testing.T) {
+	tab, err := experiments.LookupTable("imagenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("smoke")
+	specs, _ := (experiments.Plan{Table: tab, Profile: p, Seeds: 2}).Specs()
+	dir := t.TempDir()
+	finished := map[string]bool{}
+	for i, s := range specs {
+		if i%2 == 0 {
+			finished[s.ID()] = true
+			if err := os.WriteFile(filepath.Join(dir, s.ID()+results.Ext), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	left := unfinished(specs, dir)
+	if len(left) != len(specs)-len(finished) {
+		t.Fatalf("%d unfinished of %d with %d finished", len(left), len(specs), len(finished))
+	}
+	for _, s := range left {
+		if finished[s.ID()] {
+			t.Errorf("finished run %s counted", s.ID())
+		}
 	}
 }

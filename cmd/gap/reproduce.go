@@ -101,7 +101,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		printTable(stdout, t, p, runs, pending, *resultsDir)
 		return nil
 	}
-	prog, err := newProgress(stderr, specs, reg, log)
+	prog, err := newProgress(stderr, unfinished(specs, filepath.Join(*resultsDir, t.Name)), reg, log)
 	if err != nil {
 		return err
 	}

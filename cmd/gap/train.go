@@ -86,7 +86,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for i := range specs {
 		specs[i].Seed = *seed
 	}
-	prog, err := newProgress(stderr, specs, reg, log)
+	prog, err := newProgress(stderr, unfinished(specs, filepath.Join(*resultsDir, t.Name)), reg, log)
 	if err != nil {
 		return err
 	}
