@@ -150,26 +150,10 @@ func phaseGeom(g *convGeom) (hq, wq int, ok bool) {
 // kw/2 in the phase planes (phaseGeom): multiplied against them with ldb =
 // 1 it gives the output rows at width wq. Computed once per geometry.
 func (s *SparseWeight[T]) phasePattern(g *convGeom, hq, wq int) *csr {
-	key := [4]int{hq, wq, 0, -2} // a zero dilation: apart from the other patterns' keys
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if a := s.offsets[key]; a != nil {
-		return a
-	}
-	kk := g.KH * g.KW
-	a := &csr{rows: s.fwd.rows, ptr: s.fwd.ptr, src: s.fwd.src, col: make([]int32, len(s.fwd.col))}
-	for k, j := range s.fwd.col {
-		c, t := int(j)/kk, int(j)%kk
-		kh, kw := t/g.KW, t%g.KW
-		off := ((4*c+2*(kh%2)+kw%2)*hq+kh/2)*wq + kw/2
-		a.col[k] = int32(off)
-		a.cols = max(a.cols, off+1)
-	}
-	if s.offsets == nil {
-		s.offsets = map[[4]int]*csr{}
-	}
-	s.offsets[key] = a
-	return a
+	// A zero dilation in the key keeps it apart from directPattern's.
+	return s.offsetPattern([4]int{hq, wq, 0, -2}, g, func(c, kh, kw int) int {
+		return ((4*c+2*(kh%2)+kw%2)*hq+kh/2)*wq + kw/2
+	})
 }
 
 // directPattern returns the forward pattern with each entry's column (c, kh,
@@ -178,7 +162,15 @@ func (s *SparseWeight[T]) phasePattern(g *convGeom, hq, wq int) *csr {
 // output rows at the padded width wp (the direct, implicit-GEMM convolution).
 // Computed once per padded geometry.
 func (s *SparseWeight[T]) directPattern(g *convGeom, hp, wp int) *csr {
-	key := [4]int{hp, wp, g.DH, g.DW}
+	return s.offsetPattern([4]int{hp, wp, g.DH, g.DW}, g, func(c, kh, kw int) int {
+		return c*hp*wp + kh*g.DH*wp + kw*g.DW
+	})
+}
+
+// offsetPattern returns the forward pattern with each entry's column (c,
+// kh, kw) replaced by offset(c, kh, kw), built once per key and kept in
+// s.offsets (the direct and stride-phase convolutions' patterns).
+func (s *SparseWeight[T]) offsetPattern(key [4]int, g *convGeom, offset func(c, kh, kw int) int) *csr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a := s.offsets[key]; a != nil {
@@ -188,7 +180,7 @@ func (s *SparseWeight[T]) directPattern(g *convGeom, hp, wp int) *csr {
 	a := &csr{rows: s.fwd.rows, ptr: s.fwd.ptr, src: s.fwd.src, col: make([]int32, len(s.fwd.col))}
 	for k, j := range s.fwd.col {
 		c, t := int(j)/kk, int(j)%kk
-		off := c*hp*wp + (t/g.KW)*g.DH*wp + (t%g.KW)*g.DW
+		off := offset(c, t/g.KW, t%g.KW)
 		a.col[k] = int32(off)
 		a.cols = max(a.cols, off+1)
 	}
