@@ -24,13 +24,7 @@ func TestSpmmEpBits(t *testing.T) {
 				}
 				for _, sp := range []float64{0, 0.5, 0.9, 1} {
 					for _, empty := range []bool{false, true} {
-						w, mask := randomPattern(rng, rows, k, sp, empty)
-						s, err := NewSparseWeight("w", FromSlice(w, rows, k), mask, 1)
-						if err != nil {
-							t.Fatal(err)
-						}
-						val := make([]float32, s.NNZ())
-						csrValues(&s.fwd, w, val)
+						w, s, val := randomSparse(t, rng, rows, k, sp, empty)
 						ldb, ldc := n+3, n+5
 						b := make([]float32, k*ldb)
 						for i := range b {
@@ -91,7 +85,7 @@ func TestSpmmEpBits(t *testing.T) {
 										// Independent float64 reference.
 										acc := float64(bias[r])
 										for q := 0; q < k; q++ {
-											acc += float64(w[r*k+q]*mask[r*k+q]) * float64(b[q*ldb+j])
+											acc += float64(w[r*k+q]) * float64(b[q*ldb+j])
 										}
 										if mode.res {
 											acc += float64(res[i])
@@ -125,13 +119,7 @@ func TestSpmmRows64Bits(t *testing.T) {
 	for _, sp := range []float64{0, 0.9, 1} {
 		for _, empty := range []bool{false, true} {
 			rows, k, n := 11, 50, 192
-			w, mask := randomPattern(rng, rows, k, sp, empty)
-			s, err := NewSparseWeight("w", FromSlice(w, rows, k), mask, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			val := make([]float32, s.NNZ())
-			csrValues(&s.fwd, w, val)
+			_, s, val := randomSparse(t, rng, rows, k, sp, empty)
 			ldb, ldc := n+4, n+12
 			b := make([]float32, k*ldb)
 			bias := make([]float32, rows)

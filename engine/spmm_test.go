@@ -40,13 +40,7 @@ func TestSpmm(t *testing.T) {
 				}
 				for _, sp := range []float64{0, 0.5, 0.9, 1} {
 					for _, empty := range []bool{false, true} {
-						w, mask := randomPattern(rng, rows, k, sp, empty)
-						s, err := NewSparseWeight("w", FromSlice(w, rows, k), mask, 1)
-						if err != nil {
-							t.Fatal(err)
-						}
-						val := make([]float32, s.NNZ())
-						csrValues(&s.fwd, w, val)
+						w, s, val := randomSparse(t, rng, rows, k, sp, empty)
 						ldb, ldc := n+3, n+5
 						b := make([]float32, k*ldb)
 						for i := range b {
@@ -61,7 +55,7 @@ func TestSpmm(t *testing.T) {
 							for j := 1; j < n; j++ {
 								var acc float64
 								for q := 0; q < k; q++ {
-									acc += float64(w[r*k+q]*mask[r*k+q]) * float64(b[q*ldb+j])
+									acc += float64(w[r*k+q]) * float64(b[q*ldb+j])
 								}
 								want[r*ldc+j] += float32(acc)
 							}
@@ -154,4 +148,22 @@ func TestDot(t *testing.T) {
 			t.Fatalf("n %d: dot %g, want %g", n, got, want)
 		}
 	}
+}
+
+// randomSparse is a rows x k float32 weight of sparsity sp (randomPattern;
+// empty forces empty rows and columns) with its mask applied, its CSR form
+// and the CSR values.
+func randomSparse(t *testing.T, rng *rand.Rand, rows, k int, sp float64, empty bool) ([]float32, *SparseWeight[float32], []float32) {
+	t.Helper()
+	w, mask := randomPattern(rng, rows, k, sp, empty)
+	s, err := NewSparseWeight("w", FromSlice(w, rows, k), mask, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := make([]float32, s.NNZ())
+	csrValues(&s.fwd, w, val)
+	for i := range w {
+		w[i] *= mask[i]
+	}
+	return w, s, val
 }
