@@ -242,14 +242,7 @@ func TestAugmentedBoxesFollowPixels(t *testing.T) {
 // TestBatchDeterministic: the same seeds give the same batch whatever the
 // goroutine count; other seeds give another.
 func TestBatchDeterministic(t *testing.T) {
-	root := t.TempDir()
-	if _, err := WriteSynthetic(root, SyntheticConfig{Train: 6, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Load(filepath.Join(root, "annotations", "instances_train2017.json"), filepath.Join(root, "train2017"), LoadOptions{Train: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := syntheticTrain6(t)
 	const size = 48
 	idx := []int{5, 0, 3, 2}
 	aug := &Augment{Expand: true, Crop: true, Flip: true}
@@ -382,4 +375,19 @@ func TestBadInput(t *testing.T) {
 	if _, err := s.Batch([]int{0, 1}, 8, nil, nil, 2, make([]float32, 2*3*8*8)); err == nil || !strings.Contains(err.Error(), "000000000002.jpg") {
 		t.Errorf("corrupt image: %v", err)
 	}
+}
+
+// syntheticTrain6 is the training split of a 6-image synthetic COCO
+// layout (WriteSynthetic, seed 2) in a temporary folder.
+func syntheticTrain6(t *testing.T) *Split {
+	t.Helper()
+	root := t.TempDir()
+	if _, err := WriteSynthetic(root, SyntheticConfig{Train: 6, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(filepath.Join(root, "annotations", "instances_train2017.json"), filepath.Join(root, "train2017"), LoadOptions{Train: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

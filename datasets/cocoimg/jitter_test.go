@@ -3,7 +3,6 @@ package cocoimg
 import (
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -154,14 +153,7 @@ func TestJitterDraw(t *testing.T) {
 // jitter, the pixels differ from the unjittered ones, and a zero-strength
 // jitter gives the unjittered batch bit for bit.
 func TestJitterBatch(t *testing.T) {
-	root := t.TempDir()
-	if _, err := WriteSynthetic(root, SyntheticConfig{Train: 6, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Load(filepath.Join(root, "annotations", "instances_train2017.json"), filepath.Join(root, "train2017"), LoadOptions{Train: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := syntheticTrain6(t)
 	const size = 48
 	idx := []int{5, 0, 3, 2}
 	seeds := []uint64{11, 12, 13, 14}
