@@ -86,7 +86,7 @@ func ImageNet() *Table {
 				Name:   "default",
 				Proxy:  "ResNet-18/8 (4 stages) on Fashion-MNIST 28x28, a reduced-budget proxy for ResNet-50 on ImageNet",
 				Model:  ModelSpec{Name: "resnet18", Width: 1.0 / 8, Classes: 10, InputSize: 28, InputC: 1, SmallStem: true},
-				Data:   DataSpec{Name: "fashion-mnist", TrainN: 8000, TestN: 2000},
+				Data:   DataSpec{Name: "fashion-mnist", TrainN: 5000, TestN: 2000},
 				Epochs: 3, Batch: 64, EvalBatch: 250, GlobalWarmupEpochs: 1,
 				Optim: sgd,
 				MethodParams: map[string]map[string]string{
