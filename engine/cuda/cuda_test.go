@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -237,5 +238,103 @@ func TestGemmMatchesCPU(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestWheelLayouts: a library in CUDA 13's shared wheel folder
+// (nvidia/cu13/lib) is found after the per-library folder, and the
+// toolkit folders come between the system loader and the wheels.
+func TestWheelLayouts(t *testing.T) {
+	sp := t.TempDir()
+	lib := filepath.Join(sp, "nvidia", "cu13", "lib")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lib, "libcublas.so.13"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := Search{System: true, Toolkit: []string{"/tk"}, SitePackages: []string{sp}}
+	got := s.Candidates(cublasLib)
+	idx := func(p string) int {
+		for i, c := range got {
+			if c == p {
+				return i
+			}
+		}
+		return -1
+	}
+	shared := filepath.Join(lib, "libcublas.so.13")
+	perLib := filepath.Join(sp, "nvidia", "cublas", "lib", "libcublas.so.13")
+	sys, tk := idx("libcublas.so.13"), idx("/tk/libcublas.so.13")
+	if sys < 0 || tk < 0 || idx(perLib) < 0 || idx(shared) < 0 || !(sys < tk && tk < idx(perLib) && idx(perLib) < idx(shared)) {
+		t.Fatalf("order system %d, toolkit %d, per-library wheel %d, shared wheel %d: %v", sys, tk, idx(perLib), idx(shared), got)
+	}
+	for _, c := range s.Candidates(driverLib) {
+		if strings.HasPrefix(c, "/tk") {
+			t.Fatalf("driver candidate from the toolkit folder: %s", c)
+		}
+	}
+}
+
+// TestGemmDeterministic: the same product twice on one device is bit-equal
+// (the harness's runs on one GPU must repeat bit for bit).
+func TestGemmDeterministic(t *testing.T) {
+	dv := device(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	const m, n, k = 256, 784, 576 // a ResNet-50 3x3 convolution as a GEMM, small batch
+	da, db := upload(t, dv, randVec(r, m*k)), upload(t, dv, randVec(r, k*n))
+	var first []float32
+	for rep := 0; rep < 3; rep++ {
+		dc, err := dv.Alloc(m * n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dv.Gemm(false, true, m, n, k, 1, da, db, 0, dc); err != nil {
+			t.Fatal(err)
+		}
+		got := download(t, dv, dc)
+		if first == nil {
+			first = got
+			continue
+		}
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
+				t.Fatalf("repeat %d: C[%d] = %v, first run %v", rep, i, got[i], first[i])
+			}
+		}
+	}
+}
+
+// BenchmarkGemm times a square float32 SGEMM through this package's cuBLAS
+// binding and reports TFLOP/s (2n^3 per product).
+func BenchmarkGemm(b *testing.B) {
+	dv, err := Open(0)
+	if err != nil {
+		b.Skipf("no GPU: %v", err)
+	}
+	for _, n := range []int{1024, 4096, 8192} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(7, 8))
+			a, err1 := dv.Alloc(n * n)
+			c, err2 := dv.Alloc(n * n)
+			if err := firstErr(err1, err2, dv.Upload(a, randVec(r, n*n))); err != nil {
+				b.Fatal(err)
+			}
+			defer dv.Free(a)
+			defer dv.Free(c)
+			if err := firstErr(dv.Gemm(false, false, n, n, n, 1, a, a, 0, c), dv.Sync()); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := dv.Gemm(false, false, n, n, n, 1, a, a, 0, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := dv.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e12, "TFLOP/s")
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -41,15 +42,26 @@ type Search struct {
 	Dirs []string
 	// System says whether to try the bare sonames through the system loader.
 	System bool
+	// DriverDirs are where container runtimes mount the driver's library
+	// (tried for the driver only, after the system loader).
+	DriverDirs []string
+	// Toolkit are the CUDA toolkit's library folders, tried after the
+	// system loader (a toolkit installed outside the loader's path).
+	Toolkit []string
 	// SitePackages are Python site-packages folders holding nvidia/*/lib.
 	SitePackages []string
 }
 
-// DefaultSearch reads $GAP_CUDA_LIB_PATH and lists the site-packages folders
-// of the usual Python installations ($VIRTUAL_ENV, /usr/lib/python3*,
-// /usr/local/lib/python3*, ~/.local/lib/python3*).
+// DefaultSearch reads $GAP_CUDA_LIB_PATH, adds the driver folders that
+// container runtimes mount (/usr/local/nvidia/lib64, WSL's /usr/lib/wsl/lib)
+// and the CUDA toolkit's library folders (/usr/local/cuda/lib64 and its
+// targets folder) after the system loader, and lists the site-packages folders of the usual Python
+// installations ($VIRTUAL_ENV, the environment of the python3 on $PATH,
+// /usr/lib/python3*, /usr/local/lib/python3*, ~/.local/lib/python3*).
 func DefaultSearch() Search {
-	s := Search{System: true}
+	s := Search{System: true,
+		DriverDirs: []string{"/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"},
+		Toolkit:    []string{"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"}}
 	if v := os.Getenv("GAP_CUDA_LIB_PATH"); v != "" {
 		for _, d := range strings.Split(v, ":") {
 			if d != "" {
@@ -60,6 +72,12 @@ func DefaultSearch() Search {
 	var pats []string
 	if v := os.Getenv("VIRTUAL_ENV"); v != "" {
 		pats = append(pats, filepath.Join(v, "lib", "python3*", "site-packages"))
+	}
+	// A virtual environment's python3 on $PATH (PyTorch images put theirs
+	// there without setting VIRTUAL_ENV): <env>/bin/python3.
+	if py, err := exec.LookPath("python3"); err == nil {
+		env := filepath.Dir(filepath.Dir(py))
+		pats = append(pats, filepath.Join(env, "lib", "python3*", "site-packages"))
 	}
 	pats = append(pats, "/usr/lib/python3*/dist-packages", "/usr/lib/python3/dist-packages",
 		"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages")
@@ -91,10 +109,32 @@ func (s Search) Candidates(lib Library) []string {
 	if s.System {
 		out = append(out, lib.Sonames...)
 	}
-	if lib.WheelDir != "" {
-		for _, sp := range s.SitePackages {
+	if lib.WheelDir == "" { // the driver: never from a toolkit folder or a wheel
+		for _, d := range s.DriverDirs {
 			for _, so := range lib.Sonames {
-				out = append(out, filepath.Join(sp, "nvidia", lib.WheelDir, "lib", so))
+				out = append(out, filepath.Join(d, so))
+			}
+		}
+		return out
+	}
+	for _, d := range s.Toolkit {
+		for _, so := range lib.Sonames {
+			out = append(out, filepath.Join(d, so))
+		}
+	}
+	for _, sp := range s.SitePackages {
+		for _, so := range lib.Sonames {
+			out = append(out, filepath.Join(sp, "nvidia", lib.WheelDir, "lib", so))
+		}
+		// CUDA 13's wheels share one folder per major version
+		// (nvidia/cu13/lib); any other nvidia/*/lib comes last.
+		for _, so := range lib.Sonames {
+			m, _ := filepath.Glob(filepath.Join(sp, "nvidia", "*", "lib", so))
+			sort.Strings(m)
+			for _, p := range m {
+				if p != filepath.Join(sp, "nvidia", lib.WheelDir, "lib", so) {
+					out = append(out, p)
+				}
 			}
 		}
 	}
