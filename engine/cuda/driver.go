@@ -278,3 +278,36 @@ func (dv *Device) Sync() error {
 	defer unlock()
 	return dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize())
 }
+
+// UploadInt32 copies int32 values (class labels, indices) into a buffer of
+// the same length; kernels read it as int*.
+func (dv *Device) UploadInt32(b *Buffer, src []int32) error {
+	if len(src) != b.n {
+		return fmt.Errorf("cuda: upload of %d int32 values into a buffer of %d", len(src), b.n)
+	}
+	if b.n == 0 {
+		return nil
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return dv.d.check("cuMemcpyHtoD", dv.d.cuMemcpyHtoD(b.ptr, unsafe.Pointer(&src[0]), uint64(b.n)*4))
+}
+
+// DownloadInt32 copies a buffer of int32 values (as a kernel wrote them through int*) to dst.
+func (dv *Device) DownloadInt32(dst []int32, b *Buffer) error {
+	if len(dst) != b.n {
+		return fmt.Errorf("cuda: download of a buffer of %d values into %d int32", b.n, len(dst))
+	}
+	if b.n == 0 {
+		return nil
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return dv.d.check("cuMemcpyDtoH", dv.d.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), b.ptr, uint64(b.n)*4))
+}
