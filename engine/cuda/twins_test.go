@@ -232,7 +232,7 @@ func TestConvTwinsMatchCPU(t *testing.T) {
 			}
 			col := im2colTwin(g, l, xin)
 			yc := gemm64(false, false, g.O, g.NP(), g.K(), w, col) // [O, N*P]: CNHW
-			y := swapTwin(g.O, g.N, g.OH*g.OW, f32(yc))               // to NCHW
+			y := swapTwin(g.O, g.N, g.OH*g.OW, f32(yc))            // to NCHW
 			if e := maxRelErr(y, yRef); e > 1e-5 {
 				t.Errorf("%+v cnhw %v: im2col forward error %g", g, cnhw, e)
 			}
