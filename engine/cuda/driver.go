@@ -202,8 +202,9 @@ func (dv *Device) bind() (unlock func(), err error) {
 
 // Buffer is device memory of n float32 values.
 type Buffer struct {
-	ptr uint64
-	n   int
+	ptr  uint64
+	n    int
+	host []float32 // a Host backend's buffer: its values in host memory
 }
 
 // Len is the number of float32 values.

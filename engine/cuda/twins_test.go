@@ -8,129 +8,9 @@ import (
 	"github.com/gap-harness/gap/engine"
 )
 
-// Go twins of nn.cu's index maps, one function per kernel, in the kernel's
-// own arithmetic (same loop order, float32), so the GPU results can be
-// compared bit for bit; the twins themselves are checked against the CPU
-// engine here, without a GPU.
-
-// im2colTwin is im2col_f32: thread i of total = K*N*OH*OW.
-func im2colTwin(g ConvGeom, l Layout, x []float32) []float32 {
-	P := g.OH * g.OW
-	NP := g.N * P
-	total := g.K() * NP
-	col := make([]float32, total)
-	for i := 0; i < total; i++ {
-		r, j := i/NP, i%NP
-		n, p := j/P, j%P
-		oh, ow := p/g.OW, p%g.OW
-		kk := g.KH * g.KW
-		c, q := r/kk, r%kk
-		kh, kw := q/g.KW, q%g.KW
-		ih, iw := oh*g.SH-g.PH+kh, ow*g.SW-g.PW+kw
-		if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
-			col[i] = x[n*l.SN+c*l.SC+ih*g.W+iw]
-		}
-	}
-	return col
-}
-
-// col2imTwin is col2im_f32 (accumulate off): thread i of total = C*N*H*W.
-func col2imTwin(g ConvGeom, l Layout, col []float32) []float32 {
-	x := make([]float32, l.Len())
-	HW := g.H * g.W
-	P := g.OH * g.OW
-	NP := g.N * P
-	for i := 0; i < g.C*g.N*HW; i++ {
-		cn, s := i/HW, i%HW
-		c, n := cn/g.N, cn%g.N
-		ih, iw := s/g.W, s%g.W
-		base := c*g.KH*g.KW*NP + n*P
-		var sum float32
-		for kh := 0; kh < g.KH; kh++ {
-			th := ih + g.PH - kh
-			if th < 0 || th%g.SH != 0 {
-				continue
-			}
-			oh := th / g.SH
-			if oh >= g.OH {
-				continue
-			}
-			for kw := 0; kw < g.KW; kw++ {
-				tw := iw + g.PW - kw
-				if tw < 0 || tw%g.SW != 0 {
-					continue
-				}
-				ow := tw / g.SW
-				if ow >= g.OW {
-					continue
-				}
-				sum += col[base+(kh*g.KW+kw)*NP+oh*g.OW+ow]
-			}
-		}
-		x[n*l.SN+c*l.SC+s] = sum
-	}
-	return x
-}
-
-// maxpoolTwin is maxpool_fwd_f32 and maxpool_bwd_f32.
-func maxpoolTwin(g PoolGeom, x, dy []float32) (y []float32, arg []int32, dx []float32) {
-	OP := g.OH * g.OW
-	y, arg = make([]float32, g.Planes*OP), make([]int32, g.Planes*OP)
-	for i := range y {
-		pl, q := i/OP, i%OP
-		oh, ow := q/g.OW, q%g.OW
-		xp := x[pl*g.H*g.W:]
-		h0, w0 := oh*g.S-g.P, ow*g.S-g.P
-		h1, w1 := min(h0+g.K, g.H), min(w0+g.K, g.W)
-		h0, w0 = max(h0, 0), max(w0, 0)
-		best := h0*g.W + w0
-		m := xp[best]
-		for h := h0; h < h1; h++ {
-			for w := w0; w < w1; w++ {
-				if v := xp[h*g.W+w]; v > m {
-					m, best = v, h*g.W+w
-				}
-			}
-		}
-		y[i], arg[i] = m, int32(best)
-	}
-	HW := g.H * g.W
-	dx = make([]float32, g.Planes*HW)
-	for i := range dx {
-		pl, s := i/HW, i%HW
-		ih, iw := s/g.W, s%g.W
-		th, tw := ih+g.P-g.K+1, iw+g.P-g.K+1
-		oh0, ow0 := 0, 0
-		if th > 0 {
-			oh0 = (th + g.S - 1) / g.S
-		}
-		if tw > 0 {
-			ow0 = (tw + g.S - 1) / g.S
-		}
-		oh1, ow1 := min((ih+g.P)/g.S, g.OH-1), min((iw+g.P)/g.S, g.OW-1)
-		var sum float32
-		for oh := oh0; oh <= oh1; oh++ {
-			for ow := ow0; ow <= ow1; ow++ {
-				if arg[pl*OP+oh*g.OW+ow] == int32(s) {
-					sum += dy[pl*OP+oh*g.OW+ow]
-				}
-			}
-		}
-		dx[i] = sum
-	}
-	return y, arg, dx
-}
-
-// swapTwin is swap01_f32.
-func swapTwin(a, b, p int, in []float32) []float32 {
-	out := make([]float32, len(in))
-	for i := range out {
-		pp, t := i%p, i/p
-		aa, bb := t%a, t/a
-		out[i] = in[(aa*b+bb)*p+pp]
-	}
-	return out
-}
+// The Go twins of nn.cu's index maps (host.go) are checked against the CPU
+// engine here, without a GPU; the GPU tests compare the kernels with them
+// bit for bit.
 
 // convGeoms are the convolution shapes of a ResNet-50, small: the 7x7/2
 // stem, 3x3 stride 1 and 2, 1x1 stride 1 and 2 (projection shortcut), and
@@ -143,6 +23,8 @@ func convGeoms(t testing.TB) []ConvGeom {
 		{3, 4, 9, 8, 5, 3, 3, 2, 2, 1, 1},
 		{2, 6, 7, 7, 4, 1, 1, 1, 1, 0, 0},
 		{2, 6, 9, 9, 8, 1, 1, 2, 2, 0, 0},
+		{4, 32, 8, 8, 64, 1, 1, 2, 2, 0, 0}, // a small ResNet's layer3.0, batch 4
+		{4, 16, 8, 8, 16, 3, 3, 2, 2, 1, 1},
 	} {
 		g, err := NewConvGeom(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10])
 		if err != nil {
@@ -224,7 +106,7 @@ func TestConvTwinsMatchCPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, g := range convGeoms(t) {
 		x, w, dy := randVec(r, g.N*g.C*g.H*g.W), randVec(r, g.O*g.K()), randVec(r, g.N*g.O*g.OH*g.OW)
-		yRef, dxRef, _ := cpuConv(g, x, w, dy)
+		yRef, dxRef, dwRef := cpuConv(g, x, w, dy)
 		for _, cnhw := range []bool{false, true} {
 			l, xin := NCHW(g.N, g.C, g.H, g.W), x
 			if cnhw {
@@ -244,6 +126,9 @@ func TestConvTwinsMatchCPU(t *testing.T) {
 			}
 			if e := maxRelErr(dx, dxRef); e > 1e-5 {
 				t.Errorf("%+v cnhw %v: col2im gradient error %g", g, cnhw, e)
+			}
+			if e := maxRelErr(f32(gemm64(false, true, g.O, g.K(), g.NP(), dyc, col)), dwRef); e > 1e-5 {
+				t.Errorf("%+v cnhw %v: weight gradient error %g", g, cnhw, e)
 			}
 			// Adjoint identity in float64.
 			c := randVec(r, len(col))

@@ -75,8 +75,7 @@ type block struct {
 // Net is a ResNet on one device.
 type Net struct {
 	cfg    Config
-	ops    *cuda.Ops
-	dv     *cuda.Device
+	be     cuda.Backend
 	params []*Param
 	byName map[string]*Param
 	stats  map[string]*cuda.Buffer
@@ -105,15 +104,16 @@ const (
 	bnMomentum = 0.1
 )
 
-// New builds the network on o's device: every parameter (initialised as
+// New builds the network on a backend (a GPU's *cuda.Ops, or cuda.Host):
+// every parameter (initialised as
 // torchvision does: Kaiming-normal fan-out convolutions, BN weight 1 and bias
 // 0, the linear layer uniform in +-1/sqrt(fan-in)), activation, gradient and
 // workspace buffer.
-func New(o *cuda.Ops, cfg Config) (*Net, error) {
+func New(be cuda.Backend, cfg Config) (*Net, error) {
 	if cfg.Batch < 1 || cfg.Size < 32 || cfg.Classes < 1 || cfg.Stem < 1 {
 		return nil, fmt.Errorf("gpunet: config %+v: batch, classes and stem must be positive and the size at least 32", cfg)
 	}
-	n := &Net{cfg: cfg, ops: o, dv: o.Device(), byName: map[string]*Param{}, stats: map[string]*cuda.Buffer{}}
+	n := &Net{cfg: cfg, be: be, byName: map[string]*Param{}, stats: map[string]*cuda.Buffer{}}
 	r := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
 	var err error
 	alloc := func(k int) *cuda.Buffer {
@@ -121,7 +121,7 @@ func New(o *cuda.Ops, cfg Config) (*Net, error) {
 			return nil
 		}
 		var b *cuda.Buffer
-		b, err = n.dv.Alloc(k)
+		b, err = n.be.Alloc(k)
 		if err == nil {
 			n.bufs = append(n.bufs, b)
 		}
@@ -130,7 +130,7 @@ func New(o *cuda.Ops, cfg Config) (*Net, error) {
 	param := func(name string, init []float32, shape ...int) *Param {
 		p := &Param{Name: name, Shape: shape, W: alloc(len(init)), G: alloc(len(init)), Mom: alloc(len(init))}
 		if err == nil {
-			err = n.dv.Upload(p.W, init)
+			err = n.be.Upload(p.W, init)
 		}
 		n.params = append(n.params, p)
 		n.byName[name] = p
@@ -161,7 +161,7 @@ func New(o *cuda.Ops, cfg Config) (*Net, error) {
 		u.bet = param(bnName+".bias", fill(o, 0), o)
 		u.bn = cuda.BNState{Mean: alloc(o), InvStd: alloc(o), RunMean: alloc(o), RunVar: alloc(o)}
 		if err == nil {
-			err = n.dv.Upload(u.bn.RunVar, fill(o, 1))
+			err = n.be.Upload(u.bn.RunVar, fill(o, 1))
 		}
 		u.runMean, u.runVar = bnName+".running_mean", bnName+".running_var"
 		n.stats[u.runMean], n.stats[u.runVar] = u.bn.RunMean, u.bn.RunVar
@@ -252,7 +252,7 @@ func (n *Net) SetParam(name string, v []float32) error {
 	if len(v) != p.Len() {
 		return fmt.Errorf("gpunet: parameter %s has %d values (shape %v), %d given", name, p.Len(), p.Shape, len(v))
 	}
-	return n.dv.Upload(p.W, v)
+	return n.be.Upload(p.W, v)
 }
 
 // SetStat uploads a batch norm's running statistic ("layer1.0.bn1.running_mean").
@@ -261,7 +261,7 @@ func (n *Net) SetStat(name string, v []float32) error {
 	if b == nil {
 		return fmt.Errorf("gpunet: no running statistic %q", name)
 	}
-	return n.dv.Upload(b, v)
+	return n.be.Upload(b, v)
 }
 
 // Stat returns a running statistic's buffer, or nil.
@@ -279,13 +279,13 @@ func (n *Net) SetBatch(images []float32, labels []int32) error {
 			return fmt.Errorf("gpunet: label %d of the batch is %d, outside [0, %d)", i, l, c.Classes)
 		}
 	}
-	if err := n.dv.Upload(n.xNCHW, images); err != nil {
+	if err := n.be.Upload(n.xNCHW, images); err != nil {
 		return err
 	}
-	return n.dv.UploadInt32(n.labels, labels)
+	return n.be.UploadInt32(n.labels, labels)
 }
 
-func (u *unit) forward(o *cuda.Ops, col *cuda.Buffer) error {
+func (u *unit) forward(o cuda.Backend, col *cuda.Buffer) error {
 	if err := o.ConvForward(u.g, u.in, u.w.W, u.c, col); err != nil {
 		return fmt.Errorf("%s forward: %w", u.name, err)
 	}
@@ -303,7 +303,7 @@ func (u *unit) forward(o *cuda.Ops, col *cuda.Buffer) error {
 // backward takes dy (the gradient of y; masked in place by the ReLU), writes
 // the parameters' gradients and, when dIn is not nil, the input's gradient
 // (added to dIn when accumulate is set).
-func (u *unit) backward(o *cuda.Ops, dy, dIn, col, dC *cuda.Buffer, accumulate bool) error {
+func (u *unit) backward(o cuda.Backend, dy, dIn, col, dC *cuda.Buffer, accumulate bool) error {
 	if u.relu {
 		if err := o.ReLUMask(u.outLen, u.y, dy); err != nil {
 			return fmt.Errorf("%s relu backward: %w", u.name, err)
@@ -327,7 +327,7 @@ func (u *unit) backward(o *cuda.Ops, dy, dIn, col, dC *cuda.Buffer, accumulate b
 // Forward runs the network on the batch SetBatch uploaded, in training mode
 // (batch statistics, running statistics updated), and the loss.
 func (n *Net) Forward() error {
-	o, c := n.ops, n.cfg
+	o, c := n.be, n.cfg
 	if err := o.Swap01(c.Batch, 3, c.Size*c.Size, n.xNCHW, n.x0); err != nil {
 		return fmt.Errorf("gpunet: input layout: %w", err)
 	}
@@ -372,7 +372,7 @@ func (n *Net) Forward() error {
 // Backward writes every parameter's gradient of the mean loss (overwriting
 // the previous step's).
 func (n *Net) Backward() error {
-	o, c := n.ops, n.cfg
+	o, c := n.be, n.cfg
 	if err := o.LinearBackward(c.Batch, n.features, c.Classes, n.feat, n.fcW.W, n.dLogits, n.dFeat, n.fcW.G, n.fcB.G); err != nil {
 		return fmt.Errorf("fc backward: %w", err)
 	}
@@ -413,7 +413,7 @@ func (n *Net) Backward() error {
 // parameter, dampening 0, no Nesterov) with the gradients Backward wrote.
 func (n *Net) Update(lr, momentum, weightDecay float32) error {
 	for _, p := range n.params {
-		if err := n.ops.SGD(p.Len(), p.W, p.G, p.Mom, lr, momentum, weightDecay, false); err != nil {
+		if err := n.be.SGD(p.Len(), p.W, p.G, p.Mom, lr, momentum, weightDecay, false); err != nil {
 			return fmt.Errorf("sgd %s: %w", p.Name, err)
 		}
 	}
@@ -435,10 +435,10 @@ func (n *Net) Step(lr, momentum, weightDecay float32) error {
 // Loss waits for the device and returns the last Forward's mean loss.
 func (n *Net) Loss() (float32, error) {
 	v := make([]float32, 1)
-	if err := n.dv.Sync(); err != nil {
+	if err := n.be.Sync(); err != nil {
 		return 0, err
 	}
-	if err := n.dv.Download(v, n.loss); err != nil {
+	if err := n.be.Download(v, n.loss); err != nil {
 		return 0, err
 	}
 	return v[0], nil
@@ -448,10 +448,10 @@ func (n *Net) Loss() (float32, error) {
 // gradient) to the host.
 func (n *Net) Read(b *cuda.Buffer) ([]float32, error) {
 	v := make([]float32, b.Len())
-	if err := n.dv.Sync(); err != nil {
+	if err := n.be.Sync(); err != nil {
 		return nil, err
 	}
-	if err := n.dv.Download(v, b); err != nil {
+	if err := n.be.Download(v, b); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -461,7 +461,7 @@ func (n *Net) Read(b *cuda.Buffer) ([]float32, error) {
 func (n *Net) Close() error {
 	var first error
 	for _, b := range n.bufs {
-		if err := n.dv.Free(b); err != nil && first == nil {
+		if err := n.be.Free(b); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -31,7 +31,7 @@ func openOps(tb testing.TB) *cuda.Ops {
 // shortcuts) with widths /16, on 64x64 images, batch 4, 10 classes: the
 // last stage still normalises 16 values per channel.
 func small() Config {
-	return Config{Batch: 4, Size: 64, Classes: 10, Stem: 4, Planes: [4]int{4, 8, 16, 32}, Blocks: [4]int{3, 4, 6, 3}, Seed: 3}
+	return Config{Batch: 8, Size: 96, Classes: 10, Stem: 4, Planes: [4]int{4, 8, 16, 32}, Blocks: [4]int{3, 4, 6, 3}, Seed: 3}
 }
 
 func randBatch(cfg Config, seed uint64) ([]float32, []int32) {
@@ -134,7 +134,17 @@ func normErr(got []float32, want []float64) float64 {
 // 2-norm of the change; the running statistics 1e-4. A second network from
 // the same seed, stepped on the same batch, ends bit-identical.
 func TestResNetStepMatchesCPU(t *testing.T) {
-	o := openOps(t)
+	stepMatchesCPU(t, openOps(t))
+}
+
+// TestResNetStepHostMatchesCPU is TestResNetStepMatchesCPU on cuda.Host, the
+// kernels' Go twins: the network's wiring (layouts, buffers, accumulation,
+// shortcuts) checked without a GPU, with the same tolerances.
+func TestResNetStepHostMatchesCPU(t *testing.T) {
+	stepMatchesCPU(t, cuda.Host{})
+}
+
+func stepMatchesCPU(t *testing.T, o cuda.Backend) {
 	cfg := small()
 	net, err := New(o, cfg)
 	if err != nil {
