@@ -266,16 +266,16 @@ func (h Host) BatchNormForward(l Layout, x, y, gamma, beta *Buffer, st BNState, 
 	M := l.N * l.S
 	for c := 0; c < l.C; c++ {
 		at := func(i int) int { return (i/l.S)*l.SN + c*l.SC + i%l.S }
-		var s1 float64
+		k := float64(xd[at(0)])
+		var sd, ss float64
 		for i := 0; i < M; i++ {
-			s1 += float64(xd[at(i)])
-		}
-		mean := s1 / float64(M)
-		var ss float64
-		for i := 0; i < M; i++ {
-			e := float64(xd[at(i)]) - mean
+			e := float64(xd[at(i)]) - k
+			sd += e
 			ss += e * e
 		}
+		dm := sd / float64(M)
+		mean := k + dm
+		ss = math.Max(ss-sd*dm, 0)
 		v := ss / float64(M)
 		is := 1 / math.Sqrt(v+float64(eps))
 		d[4][c], d[5][c] = float32(mean), float32(is)

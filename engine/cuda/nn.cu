@@ -100,10 +100,13 @@ __device__ double block_max(double v, double* sh) {
 }
 
 // Batch norm, training forward: one block of BN_THREADS per channel (grid =
-// C). Mean and biased variance in float64 (two passes), y = x*a + b with
-// a = gamma/sqrt(var+eps), b = beta - mean*a (float32, as the CPU engine);
-// saves mean and 1/sqrt(var+eps) for the backward and updates the running
-// statistics with PyTorch's rule (unbiased variance, momentum).
+// C). One pass sums d = x - k and d*d in float64 with k = the channel's first
+// element (the CPU engine's shift, so E[d^2] - E[d]^2 has no cancellation at
+// float32 inputs), then y = x*a + b with a = gamma/sqrt(var+eps), b = beta -
+// mean*a (float32, as the CPU engine); saves mean and 1/sqrt(var+eps) for
+// the backward and updates the running statistics with PyTorch's rule
+// (unbiased variance, momentum). When sN == S (CNHW: the channel is
+// contiguous) element i of the channel is at offset i.
 extern "C" __global__ void bn_fwd_train_f32(const float* x, float* y, const float* gamma, const float* beta,
                                             float* save_mean, float* save_invstd, float* run_mean, float* run_var,
                                             int N, int C, int S, int sN, int sC, float eps, float momentum) {
@@ -111,21 +114,23 @@ extern "C" __global__ void bn_fwd_train_f32(const float* x, float* y, const floa
     int c = blockIdx.x;
     if (c >= C) return;
     int M = N * S;
+    bool flat = sN == S;
     const float* xc = x + c * sC;
     float* yc = y + c * sC;
-    double s1 = 0.0;
+    double k = (double)xc[0];
+    double s1 = 0.0, s2 = 0.0;
     for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int n = i / S, s = i - n * S;
-        s1 += (double)xc[n * sN + s];
-    }
-    double mean = block_sum(s1, sh) / (double)M;
-    double s2 = 0.0;
-    for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int n = i / S, s = i - n * S;
-        double d = (double)xc[n * sN + s] - mean;
+        int idx = flat ? i : (i / S) * sN + i % S;
+        double d = (double)xc[idx] - k;
+        s1 += d;
         s2 += d * d;
     }
+    double sd = block_sum(s1, sh);
     double ss = block_sum(s2, sh);
+    double dm = sd / (double)M;
+    double mean = k + dm;
+    ss = ss - sd * dm; // sum of (x - mean)^2
+    if (!(ss > 0.0)) ss = 0.0;
     double var = ss / (double)M;
     double is = 1.0 / sqrt(var + (double)eps);
     if (threadIdx.x == 0) {
@@ -140,9 +145,8 @@ extern "C" __global__ void bn_fwd_train_f32(const float* x, float* y, const floa
     float a = (float)ad;
     float b = (float)(-mean * ad + (double)beta[c]);
     for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int n = i / S, s = i - n * S;
-        int k = n * sN + s;
-        yc[k] = xc[k] * a + b;
+        int idx = flat ? i : (i / S) * sN + i % S;
+        yc[idx] = xc[idx] * a + b;
     }
 }
 
@@ -163,10 +167,10 @@ extern "C" __global__ void bn_bwd_f32(const float* x, const float* dy, const flo
     const float* dyc = dy + c * sC;
     float* dxc = dx + c * sC;
     double mu = (double)save_mean[c], is = (double)save_invstd[c];
+    bool flat = sN == S;
     double s1 = 0.0, s2 = 0.0;
     for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int n = i / S, s = i - n * S;
-        int k = n * sN + s;
+        int k = flat ? i : (i / S) * sN + i % S;
         double g = (double)dyc[k];
         s1 += g;
         s2 += g * ((double)xc[k] - mu);
@@ -182,8 +186,7 @@ extern "C" __global__ void bn_bwd_f32(const float* x, const float* dy, const flo
     double k1 = sdy / (double)M, k2 = sdyx / (double)M;
     float fa = (float)a, fb = (float)(-a * is * k2), fc = (float)(a * (mu * is * k2 - k1));
     for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int n = i / S, s = i - n * S;
-        int k = n * sN + s;
+        int k = flat ? i : (i / S) * sN + i % S;
         dxc[k] = fa * dyc[k] + fb * xc[k] + fc;
     }
 }
