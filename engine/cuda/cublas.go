@@ -60,5 +60,5 @@ func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Bu
 	if r := dv.blas.cublasSgemm(dv.blasH, tb, ta, int32(n), int32(m), int32(k), &alpha, b.ptr, ldb, a.ptr, lda, &beta, c.ptr, int32(n)); r != 0 {
 		return fmt.Errorf("cuda: cublasSgemm %dx%dx%d: status %d", m, n, k, r)
 	}
-	return nil
+	return dv.afterLaunch(fmt.Sprintf("cublasSgemm %dx%dx%d", m, n, k))
 }

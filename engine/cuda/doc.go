@@ -22,4 +22,7 @@
 // test code built on Backend without a GPU. Package gpunet trains a ResNet
 // on a Backend. The engine's backend seam that dispatches tensor ops here is
 // the next step (issue 16).
+//
+// GAP_CUDA_SYNC=1 makes every kernel launch and GEMM wait for the device,
+// so an asynchronous fault is reported with the kernel that caused it.
 package cuda

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"unsafe"
 )
@@ -115,6 +116,9 @@ type Device struct {
 	cache string
 	mods  map[string]uintptr
 	blasH uintptr
+	// syncEach ($GAP_CUDA_SYNC=1) waits after every launch and GEMM, so an
+	// asynchronous fault is reported with the kernel that caused it.
+	syncEach bool
 }
 
 const (
@@ -145,7 +149,7 @@ func OpenWith(s Search, ordinal int) (*Device, error) {
 	if ordinal < 0 || int32(ordinal) >= n {
 		return nil, fmt.Errorf("%w: device %d requested, %d present", ErrUnavailable, ordinal, n)
 	}
-	dev := &Device{d: d, mods: map[string]uintptr{}}
+	dev := &Device{d: d, mods: map[string]uintptr{}, syncEach: os.Getenv("GAP_CUDA_SYNC") == "1"}
 	if err := d.check("cuDeviceGet", d.cuDeviceGet(&dev.dev, int32(ordinal))); err != nil {
 		return nil, err
 	}
@@ -183,6 +187,18 @@ func firstErr(errs ...error) error {
 		if e != nil {
 			return e
 		}
+	}
+	return nil
+}
+
+// afterLaunch waits for the device when syncEach is set, naming what was
+// launched in the error.
+func (dv *Device) afterLaunch(what string) error {
+	if !dv.syncEach {
+		return nil
+	}
+	if err := dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize()); err != nil {
+		return fmt.Errorf("after %s: %w", what, err)
 	}
 	return nil
 }

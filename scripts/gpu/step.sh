@@ -15,7 +15,7 @@ if [ "${1:-}" = build ]; then
 	mkdir -p .gpu
 	CGO_ENABLED=0 go test -c -o .gpu/cuda.test ./engine/cuda &&
 		CGO_ENABLED=0 go test -c -o .gpu/gpunet.test ./engine/cuda/gpunet &&
-		git rev-parse --short HEAD >.gpu/commit && ls -l .gpu
+		git describe --always --dirty >.gpu/commit && ls -l .gpu
 	exit $?
 fi
 out="${OUT:-/tmp}"
@@ -36,8 +36,9 @@ run() { # dir, timeout, args...
 	local r=${PIPESTATUS[0]}
 	[ "$r" = 0 ] || { say "step: exit $r"; rc=1; }
 }
-run engine/cuda 120 "$root/.gpu/cuda.test" -test.count=1 -test.v
-run engine/cuda/gpunet 120 "$root/.gpu/gpunet.test" -test.count=1 -test.v
+# Tests wait after every kernel and GEMM (GAP_CUDA_SYNC=1), so a fault names its kernel.
+GAP_CUDA_SYNC=1 run engine/cuda 120 "$root/.gpu/cuda.test" -test.count=1 -test.v
+GAP_CUDA_SYNC=1 run engine/cuda/gpunet 120 "$root/.gpu/gpunet.test" -test.count=1 -test.v
 run engine/cuda/gpunet 150 "$root/.gpu/gpunet.test" -test.run '^$' -test.bench ResNet50Step -test.benchtime 20x -test.v
 say "# step.sh: done, rc $rc"
 exit $rc
