@@ -1,6 +1,9 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 type cublasAPI struct {
 	file          string
@@ -57,8 +60,17 @@ func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Bu
 	if transB {
 		tb, ldb = opT, int32(k)
 	}
+	start := time.Now()
 	if r := dv.blas.cublasSgemm(dv.blasH, tb, ta, int32(n), int32(m), int32(k), &alpha, b.ptr, ldb, a.ptr, lda, &beta, c.ptr, int32(n)); r != 0 {
 		return fmt.Errorf("cuda: cublasSgemm %dx%dx%d: status %d", m, n, k, r)
 	}
-	return dv.afterLaunch(fmt.Sprintf("cublasSgemm %dx%dx%d", m, n, k))
+	kind := "sgemm " + opName(transA) + opName(transB)
+	return dv.afterLaunch(fmt.Sprintf("cublasSgemm %dx%dx%d", m, n, k), kind, start)
+}
+
+func opName(trans bool) string {
+	if trans {
+		return "T"
+	}
+	return "N"
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
+	"time"
 	"unsafe"
 )
 
@@ -119,6 +121,35 @@ type Device struct {
 	// syncEach ($GAP_CUDA_SYNC=1) waits after every launch and GEMM, so an
 	// asynchronous fault is reported with the kernel that caused it.
 	syncEach bool
+	// prof, when set (Profile), collects the time of each kernel and GEMM
+	// kind, each waited for.
+	prof map[string]*ProfileEntry
+}
+
+// ProfileEntry is the time one kind of launch took while profiling.
+type ProfileEntry struct {
+	// Name is the kernel's name or "sgemm NN" (the transposes).
+	Name string
+	// Calls and Time: how many launches and their total wall time, each
+	// measured from its launch to the device's idle.
+	Calls int
+	Time  time.Duration
+}
+
+// Profile switches per-launch timing on (every launch then waits for the
+// device: slower, for finding where time goes) or off, and returns the
+// entries collected while it was on, slowest first.
+func (dv *Device) Profile(on bool) []ProfileEntry {
+	var out []ProfileEntry
+	for _, e := range dv.prof {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	dv.prof = nil
+	if on {
+		dv.prof = map[string]*ProfileEntry{}
+	}
+	return out
 }
 
 const (
@@ -193,12 +224,21 @@ func firstErr(errs ...error) error {
 
 // afterLaunch waits for the device when syncEach is set, naming what was
 // launched in the error.
-func (dv *Device) afterLaunch(what string) error {
-	if !dv.syncEach {
+func (dv *Device) afterLaunch(what, kind string, start time.Time) error {
+	if !dv.syncEach && dv.prof == nil {
 		return nil
 	}
 	if err := dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize()); err != nil {
 		return fmt.Errorf("after %s: %w", what, err)
+	}
+	if dv.prof != nil {
+		e := dv.prof[kind]
+		if e == nil {
+			e = &ProfileEntry{Name: kind}
+			dv.prof[kind] = e
+		}
+		e.Calls++
+		e.Time += time.Since(start)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"github.com/gap-harness/gap/internal/atomicfile"
@@ -227,9 +228,10 @@ func (m *Module) LaunchGrid(fn string, grid, block [3]int, args ...any) error {
 	defer pin.Unpin()
 	pin.Pin(&vals[0])
 	pin.Pin(&params[0])
+	start := time.Now()
 	if err := m.dv.d.check("cuLaunchKernel("+fn+")", m.dv.d.cuLaunchKernel(f, uint32(grid[0]), uint32(grid[1]), uint32(grid[2]),
 		uint32(block[0]), uint32(block[1]), uint32(block[2]), 0, 0, unsafe.Pointer(&params[0]), nil)); err != nil {
 		return err
 	}
-	return m.dv.afterLaunch("kernel " + fn)
+	return m.dv.afterLaunch("kernel "+fn, fn, start)
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/cuda"
@@ -372,4 +373,44 @@ func BenchmarkResNet50Step(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("loss after %d steps: %v", b.N+2, loss)
+	if b.N > 1 {
+		profileStep(b, net, o.Device())
+	}
+}
+
+// profileStep logs where a step's time goes, outside the timed loop: the
+// forward, backward and update phases (synchronised between), then each
+// kernel and GEMM kind with every launch waited for.
+func profileStep(b *testing.B, net *Net, dv *cuda.Device) {
+	const reps = 3
+	var fwd, bwd, upd time.Duration
+	for range reps {
+		for i, f := range []func() error{net.Forward, net.Backward, func() error { return net.Update(0.01, 0.9, 1e-4) }} {
+			start := time.Now()
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+			if err := dv.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			*[]*time.Duration{&fwd, &bwd, &upd}[i] += time.Since(start)
+		}
+	}
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 / reps }
+	b.Logf("phases (ms/step, synchronised): forward %.2f, backward %.2f, update %.2f", ms(fwd), ms(bwd), ms(upd))
+	dv.Profile(true)
+	for range reps {
+		if err := net.Step(0.01, 0.9, 1e-4); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var total time.Duration
+	entries := dv.Profile(false)
+	for _, e := range entries {
+		total += e.Time
+	}
+	b.Logf("per launch kind, each launch waited for (ms/step; total %.2f):", ms(total))
+	for _, e := range entries {
+		b.Logf("  %-20s %6d calls/step %8.2f ms/step", e.Name, e.Calls/reps, ms(e.Time))
+	}
 }
