@@ -176,10 +176,15 @@ func New(be cuda.Backend, cfg Config) (*Net, error) {
 	n.xNCHW, n.x0 = alloc(B*3*S*S), alloc(B*3*S*S)
 	n.stem = mkUnit("conv1", "bn1", n.x0, 3, S, S, cfg.Stem, 7, 2, 3, true, true)
 	h := n.stem.g.OH
-	if n.pool, err = cuda.NewPoolGeom(cfg.Stem*B, h, h, 3, 2, 1); err != nil {
-		n.Close()
-		return nil, fmt.Errorf("gpunet: max pool: %w", err)
+	pool, perr := cuda.NewPoolGeom(cfg.Stem*B, h, h, 3, 2, 1)
+	if err == nil && perr != nil {
+		err = fmt.Errorf("gpunet: max pool: %w", perr)
 	}
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.pool = pool
 	h = n.pool.OH
 	n.pooled, n.arg, n.dPooled = alloc(cfg.Stem*B*h*h), alloc(cfg.Stem*B*h*h), alloc(cfg.Stem*B*h*h)
 	in, dIn, inC := n.pooled, n.dPooled, cfg.Stem
