@@ -39,6 +39,9 @@ const (
 // stored [k, m] / B is [n, k]. cuBLAS is column-major, so it computes the
 // transposed product C^T = op(B)^T op(A)^T.
 func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error {
+	if a.host != nil || b.host != nil || c.host != nil {
+		return fmt.Errorf("cuda: gemm on a host buffer")
+	}
 	if a.n < m*k || b.n < k*n || c.n < m*n {
 		return fmt.Errorf("cuda: gemm %dx%dx%d on buffers of %d, %d, %d values", m, n, k, a.n, b.n, c.n)
 	}

@@ -207,8 +207,8 @@ func (m *Module) LaunchGrid(fn string, grid, block [3]int, args ...any) error {
 	for i, a := range args {
 		switch v := a.(type) {
 		case *Buffer:
-			if v == nil {
-				return fmt.Errorf("cuda: launch %s: argument %d is a nil buffer", fn, i)
+			if v == nil || v.host != nil {
+				return fmt.Errorf("cuda: launch %s: argument %d is a nil or host buffer", fn, i)
 			}
 			vals[i] = v.ptr
 		case int32:
