@@ -12,6 +12,7 @@
 // GEMM output needs no transpose) has sN = S, sC = N*S.
 
 #define BN_THREADS 512
+#define BN_UNROLL 8 // loads in flight per thread in the batch-norm loops
 #define CE_THREADS 256
 
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
@@ -71,6 +72,11 @@ extern "C" __global__ void col2im_f32(int total, const float* col, float* x,
     x[a] = accumulate ? x[a] + sum : sum;
 }
 
+// bn_idx is the offset of element i of a channel (see the layout note above).
+__device__ __forceinline__ int bn_idx(int i, bool flat, int S, int sN) {
+    return flat ? i : (i / S) * sN + i % S;
+}
+
 // block_sum adds v over the block in a fixed tree (blockDim.x = BN_THREADS or
 // CE_THREADS, a power of two, no larger than sh); every thread gets the sum.
 __device__ double block_sum(double v, double* sh) {
@@ -119,11 +125,24 @@ extern "C" __global__ void bn_fwd_train_f32(const float* x, float* y, const floa
     float* yc = y + c * sC;
     double k = (double)xc[0];
     double s1 = 0.0, s2 = 0.0;
-    for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int idx = flat ? i : (i / S) * sN + i % S;
-        double d = (double)xc[idx] - k;
-        s1 += d;
-        s2 += d * d;
+    // Each thread visits i = t, t+T, t+2T, ... in order; BN_UNROLL loads are
+    // issued before they are added, for memory-level parallelism.
+    int T = blockDim.x;
+    for (int i0 = threadIdx.x; i0 < M; i0 += BN_UNROLL * T) {
+        float v[BN_UNROLL];
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            v[u] = i < M ? xc[bn_idx(i, flat, S, sN)] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            if (i0 + u * T < M) {
+                double d = (double)v[u] - k;
+                s1 += d;
+                s2 += d * d;
+            }
+        }
     }
     double sd = block_sum(s1, sh);
     double ss = block_sum(s2, sh);
@@ -144,9 +163,18 @@ extern "C" __global__ void bn_fwd_train_f32(const float* x, float* y, const floa
     double ad = is * (double)gamma[c];
     float a = (float)ad;
     float b = (float)(-mean * ad + (double)beta[c]);
-    for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int idx = flat ? i : (i / S) * sN + i % S;
-        yc[idx] = xc[idx] * a + b;
+    for (int i0 = threadIdx.x; i0 < M; i0 += BN_UNROLL * T) {
+        float v[BN_UNROLL];
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            v[u] = i < M ? xc[bn_idx(i, flat, S, sN)] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            if (i < M) yc[bn_idx(i, flat, S, sN)] = v[u] * a + b;
+        }
     }
 }
 
@@ -169,11 +197,24 @@ extern "C" __global__ void bn_bwd_f32(const float* x, const float* dy, const flo
     double mu = (double)save_mean[c], is = (double)save_invstd[c];
     bool flat = sN == S;
     double s1 = 0.0, s2 = 0.0;
-    for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int k = flat ? i : (i / S) * sN + i % S;
-        double g = (double)dyc[k];
-        s1 += g;
-        s2 += g * ((double)xc[k] - mu);
+    int T = blockDim.x;
+    for (int i0 = threadIdx.x; i0 < M; i0 += BN_UNROLL * T) {
+        float gv[BN_UNROLL], xv[BN_UNROLL];
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            int k = bn_idx(i < M ? i : 0, flat, S, sN);
+            gv[u] = i < M ? dyc[k] : 0.0f;
+            xv[u] = i < M ? xc[k] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            if (i0 + u * T < M) {
+                double g = (double)gv[u];
+                s1 += g;
+                s2 += g * ((double)xv[u] - mu);
+            }
+        }
     }
     double sdy = block_sum(s1, sh);
     double sdxm = block_sum(s2, sh);
@@ -185,9 +226,20 @@ extern "C" __global__ void bn_bwd_f32(const float* x, const float* dy, const flo
     double a = is * (double)gamma[c];
     double k1 = sdy / (double)M, k2 = sdyx / (double)M;
     float fa = (float)a, fb = (float)(-a * is * k2), fc = (float)(a * (mu * is * k2 - k1));
-    for (int i = threadIdx.x; i < M; i += blockDim.x) {
-        int k = flat ? i : (i / S) * sN + i % S;
-        dxc[k] = fa * dyc[k] + fb * xc[k] + fc;
+    for (int i0 = threadIdx.x; i0 < M; i0 += BN_UNROLL * T) {
+        float gv[BN_UNROLL], xv[BN_UNROLL];
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            int k = bn_idx(i < M ? i : 0, flat, S, sN);
+            gv[u] = i < M ? dyc[k] : 0.0f;
+            xv[u] = i < M ? xc[k] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < BN_UNROLL; u++) {
+            int i = i0 + u * T;
+            if (i < M) dxc[bn_idx(i, flat, S, sN)] = fa * gv[u] + fb * xv[u] + fc;
+        }
     }
 }
 
