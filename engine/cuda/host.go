@@ -44,22 +44,52 @@ var (
 )
 
 // Alloc allocates n zeroed float32 values on the device.
-func (o *Ops) Alloc(n int) (*Buffer, error) { return o.dv.Alloc(n) }
+func (o *Ops) Alloc(n int) (*Buffer, error) {
+	if o.emu != nil {
+		return Host{}.Alloc(n)
+	}
+	return o.dv.Alloc(n)
+}
 
 // Free releases a device buffer.
-func (o *Ops) Free(b *Buffer) error { return o.dv.Free(b) }
+func (o *Ops) Free(b *Buffer) error {
+	if o.emu != nil {
+		return Host{}.Free(b)
+	}
+	return o.dv.Free(b)
+}
 
 // Upload copies host values to a device buffer.
-func (o *Ops) Upload(b *Buffer, src []float32) error { return o.dv.Upload(b, src) }
+func (o *Ops) Upload(b *Buffer, src []float32) error {
+	if o.emu != nil {
+		return Host{}.Upload(b, src)
+	}
+	return o.dv.Upload(b, src)
+}
 
 // UploadInt32 copies int32 values to a device buffer.
-func (o *Ops) UploadInt32(b *Buffer, src []int32) error { return o.dv.UploadInt32(b, src) }
+func (o *Ops) UploadInt32(b *Buffer, src []int32) error {
+	if o.emu != nil {
+		return Host{}.UploadInt32(b, src)
+	}
+	return o.dv.UploadInt32(b, src)
+}
 
 // Download copies a device buffer to the host (call Sync first).
-func (o *Ops) Download(dst []float32, b *Buffer) error { return o.dv.Download(dst, b) }
+func (o *Ops) Download(dst []float32, b *Buffer) error {
+	if o.emu != nil {
+		return Host{}.Download(dst, b)
+	}
+	return o.dv.Download(dst, b)
+}
 
 // Sync waits for the enqueued kernels.
-func (o *Ops) Sync() error { return o.dv.Sync() }
+func (o *Ops) Sync() error {
+	if o.emu != nil {
+		return Host{}.Sync()
+	}
+	return o.dv.Sync()
+}
 
 // Host runs the layer kernels' Go twins on the CPU, one thread, over
 // buffers in host memory (from its Alloc). It is the reference the GPU

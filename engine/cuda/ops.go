@@ -31,6 +31,40 @@ type Ops struct {
 	dv   *Device
 	elem *Module
 	net  *Module
+	// emu, set only by tests, runs the launches and GEMMs elsewhere (the
+	// CUDA source compiled for the CPU) over host buffers.
+	emu emulator
+}
+
+// emulator runs kernel launches and GEMMs without a device (tests only).
+type emulator interface {
+	launch(src, fn string, grid, block [3]int, args []any) error
+	gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error
+}
+
+func (o *Ops) launchN(src, fn string, n int, args ...any) error {
+	if n == 0 {
+		return nil
+	}
+	const block = 256
+	return o.launchG(src, fn, [3]int{(n + block - 1) / block, 1, 1}, [3]int{block, 1, 1}, args...)
+}
+
+func (o *Ops) launchG(src, fn string, grid, block [3]int, args ...any) error {
+	if o.emu != nil {
+		return o.emu.launch(src, fn, grid, block, args)
+	}
+	if src == "elem" {
+		return o.elem.LaunchGrid(fn, grid, block, args...)
+	}
+	return o.launchG("nn", fn, grid, block, args...)
+}
+
+func (o *Ops) gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error {
+	if o.emu != nil {
+		return o.emu.gemm(transA, transB, m, n, k, alpha, a, b, beta, c)
+	}
+	return o.gemm(transA, transB, m, n, k, alpha, a, b, beta, c)
 }
 
 // NewOps compiles (or takes from the PTX cache) and loads both kernel sources.
@@ -146,7 +180,7 @@ func (o *Ops) Im2col(g ConvGeom, l Layout, x, col *Buffer) error {
 		return err
 	}
 	total := g.K() * g.NP()
-	return o.net.Launch("im2col_f32", total, append([]any{i32(total), x, col}, convArgs(g, l)...)...)
+	return o.launchN("nn", "im2col_f32", total, append([]any{i32(total), x, col}, convArgs(g, l)...)...)
 }
 
 // Col2im is im2col's adjoint as a gather: x (layout l) = (accumulate ? x : 0)
@@ -161,7 +195,7 @@ func (o *Ops) Col2im(g ConvGeom, l Layout, col, x *Buffer, accumulate bool) erro
 	}
 	total := l.Len()
 	args := append([]any{i32(total), col, x}, convArgs(g, l)...)
-	return o.net.Launch("col2im_f32", total, append(args, acc)...)
+	return o.launchN("nn", "col2im_f32", total, append(args, acc)...)
 }
 
 // ConvForward computes y [O, N*OH*OW] (CNHW) = w [O, K] x im2col(x) for a CNHW
@@ -177,7 +211,7 @@ func (o *Ops) ConvForward(g ConvGeom, x, w, y, col *Buffer) error {
 		}
 		src = col
 	}
-	if err := o.dv.Gemm(false, false, g.O, g.NP(), g.K(), 1, w, src, 0, y); err != nil {
+	if err := o.gemm(false, false, g.O, g.NP(), g.K(), 1, w, src, 0, y); err != nil {
 		return fmt.Errorf("conv forward %+v: %w", g, err)
 	}
 	return nil
@@ -194,7 +228,7 @@ func (o *Ops) ConvBackwardData(g ConvGeom, w, dy, dx, col *Buffer, accumulate bo
 		if accumulate {
 			beta = 1
 		}
-		if err := o.dv.Gemm(true, false, g.K(), g.NP(), g.O, 1, w, dy, beta, dx); err != nil {
+		if err := o.gemm(true, false, g.K(), g.NP(), g.O, 1, w, dy, beta, dx); err != nil {
 			return fmt.Errorf("conv backward data %+v: %w", g, err)
 		}
 		return nil
@@ -202,7 +236,7 @@ func (o *Ops) ConvBackwardData(g ConvGeom, w, dy, dx, col *Buffer, accumulate bo
 	if err := need("conv col", col, g.ColLen()); err != nil {
 		return err
 	}
-	if err := o.dv.Gemm(true, false, g.K(), g.NP(), g.O, 1, w, dy, 0, col); err != nil {
+	if err := o.gemm(true, false, g.K(), g.NP(), g.O, 1, w, dy, 0, col); err != nil {
 		return fmt.Errorf("conv backward data %+v: %w", g, err)
 	}
 	return o.Col2im(g, g.In(), col, dx, accumulate)
@@ -221,7 +255,7 @@ func (o *Ops) ConvBackwardWeight(g ConvGeom, x, dy, dw, col *Buffer) error {
 		}
 		src = col
 	}
-	if err := o.dv.Gemm(false, true, g.O, g.K(), g.NP(), 1, dy, src, 0, dw); err != nil {
+	if err := o.gemm(false, true, g.O, g.K(), g.NP(), 1, dy, src, 0, dw); err != nil {
 		return fmt.Errorf("conv backward weight %+v: %w", g, err)
 	}
 	return nil
@@ -241,7 +275,7 @@ func (o *Ops) BatchNormForward(l Layout, x, y, gamma, beta *Buffer, st BNState, 
 		need("bn mean", st.Mean, l.C), need("bn invstd", st.InvStd, l.C), need("bn running mean", st.RunMean, l.C), need("bn running var", st.RunVar, l.C)); err != nil {
 		return err
 	}
-	return o.net.LaunchGrid("bn_fwd_train_f32", [3]int{l.C, 1, 1}, [3]int{bnThreads, 1, 1},
+	return o.launchG("nn", "bn_fwd_train_f32", [3]int{l.C, 1, 1}, [3]int{bnThreads, 1, 1},
 		x, y, gamma, beta, st.Mean, st.InvStd, st.RunMean, st.RunVar, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC), eps, momentum)
 }
 
@@ -252,7 +286,7 @@ func (o *Ops) BatchNormBackward(l Layout, x, dy, gamma *Buffer, st BNState, dx, 
 		need("bn dgamma", dgamma, l.C), need("bn dbeta", dbeta, l.C), need("bn mean", st.Mean, l.C), need("bn invstd", st.InvStd, l.C)); err != nil {
 		return err
 	}
-	return o.net.LaunchGrid("bn_bwd_f32", [3]int{l.C, 1, 1}, [3]int{bnThreads, 1, 1},
+	return o.launchG("nn", "bn_bwd_f32", [3]int{l.C, 1, 1}, [3]int{bnThreads, 1, 1},
 		x, dy, gamma, st.Mean, st.InvStd, dx, dgamma, dbeta, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC))
 }
 
@@ -261,7 +295,7 @@ func (o *Ops) ReLU(n int, x, y *Buffer) error {
 	if err := firstErr(need("relu x", x, n), need("relu y", y, n)); err != nil {
 		return err
 	}
-	return o.elem.Launch("relu_f32", n, i32(n), x, y)
+	return o.launchN("elem", "relu_f32", n, i32(n), x, y)
 }
 
 // ReLUMask zeroes dy where y (a ReLU's output) is not positive: the ReLU
@@ -270,7 +304,7 @@ func (o *Ops) ReLUMask(n int, y, dy *Buffer) error {
 	if err := firstErr(need("relu mask y", y, n), need("relu mask dy", dy, n)); err != nil {
 		return err
 	}
-	return o.net.Launch("relu_mask_f32", n, i32(n), y, dy)
+	return o.launchN("nn", "relu_mask_f32", n, i32(n), y, dy)
 }
 
 // Add writes out = a + b over n values (out may be a or b): the residual add.
@@ -278,7 +312,7 @@ func (o *Ops) Add(n int, a, b, out *Buffer) error {
 	if err := firstErr(need("add a", a, n), need("add b", b, n), need("add out", out, n)); err != nil {
 		return err
 	}
-	return o.elem.Launch("add_f32", n, i32(n), a, b, out)
+	return o.launchN("elem", "add_f32", n, i32(n), a, b, out)
 }
 
 // PoolGeom is a square max pool over planes of H x W.
@@ -307,7 +341,7 @@ func (o *Ops) MaxPoolForward(g PoolGeom, x, y, arg *Buffer) error {
 	if err := firstErr(need("maxpool x", x, g.Planes*g.H*g.W), need("maxpool y", y, out), need("maxpool arg", arg, out)); err != nil {
 		return err
 	}
-	return o.net.Launch("maxpool_fwd_f32", out, i32(out), x, y, arg, i32(g.H), i32(g.W), i32(g.K), i32(g.S), i32(g.P), i32(g.OH), i32(g.OW))
+	return o.launchN("nn", "maxpool_fwd_f32", out, i32(out), x, y, arg, i32(g.H), i32(g.W), i32(g.K), i32(g.S), i32(g.P), i32(g.OH), i32(g.OW))
 }
 
 // MaxPoolBackward writes dx (overwritten) by gathering dy through arg.
@@ -317,7 +351,7 @@ func (o *Ops) MaxPoolBackward(g PoolGeom, dy, arg, dx *Buffer) error {
 	if err := firstErr(need("maxpool dx", dx, in), need("maxpool dy", dy, out), need("maxpool arg", arg, out)); err != nil {
 		return err
 	}
-	return o.net.Launch("maxpool_bwd_f32", in, i32(in), dy, arg, dx, i32(g.H), i32(g.W), i32(g.K), i32(g.S), i32(g.P), i32(g.OH), i32(g.OW))
+	return o.launchN("nn", "maxpool_bwd_f32", in, i32(in), dy, arg, dx, i32(g.H), i32(g.W), i32(g.K), i32(g.S), i32(g.P), i32(g.OH), i32(g.OW))
 }
 
 // GlobalAvgPoolForward writes out [N, C] (row-major) = the mean of each
@@ -327,7 +361,7 @@ func (o *Ops) GlobalAvgPoolForward(l Layout, x, out *Buffer) error {
 		return err
 	}
 	n := l.N * l.C
-	return o.net.Launch("gap_fwd_f32", n, i32(n), x, out, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC))
+	return o.launchN("nn", "gap_fwd_f32", n, i32(n), x, out, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC))
 }
 
 // GlobalAvgPoolBackward writes dx (layout l, overwritten) = dy[n, c] / S.
@@ -336,7 +370,7 @@ func (o *Ops) GlobalAvgPoolBackward(l Layout, dy, dx *Buffer) error {
 		return err
 	}
 	n := l.Len()
-	return o.net.Launch("gap_bwd_f32", n, i32(n), dy, dx, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC))
+	return o.launchN("nn", "gap_bwd_f32", n, i32(n), dy, dx, i32(l.N), i32(l.C), i32(l.S), i32(l.SN), i32(l.SC))
 }
 
 // LinearForward writes y [n, out] = x [n, in] w^T + b (w [out, in], PyTorch's
@@ -345,7 +379,7 @@ func (o *Ops) LinearForward(n, in, out int, x, w, b, y *Buffer) error {
 	if err := firstErr(need("linear x", x, n*in), need("linear w", w, out*in), need("linear y", y, n*out)); err != nil {
 		return err
 	}
-	if err := o.dv.Gemm(false, true, n, out, in, 1, x, w, 0, y); err != nil {
+	if err := o.gemm(false, true, n, out, in, 1, x, w, 0, y); err != nil {
 		return fmt.Errorf("linear forward: %w", err)
 	}
 	if b == nil {
@@ -354,7 +388,7 @@ func (o *Ops) LinearForward(n, in, out int, x, w, b, y *Buffer) error {
 	if err := need("linear b", b, out); err != nil {
 		return err
 	}
-	return o.net.Launch("bias_add_f32", n*out, i32(n*out), y, b, i32(out))
+	return o.launchN("nn", "bias_add_f32", n*out, i32(n*out), y, b, i32(out))
 }
 
 // LinearBackward writes dx = dy w (skipped when dx is nil), dw = dy^T x and
@@ -367,11 +401,11 @@ func (o *Ops) LinearBackward(n, in, out int, x, w, dy, dx, dw, db *Buffer) error
 		if err := need("linear dx", dx, n*in); err != nil {
 			return err
 		}
-		if err := o.dv.Gemm(false, false, n, in, out, 1, dy, w, 0, dx); err != nil {
+		if err := o.gemm(false, false, n, in, out, 1, dy, w, 0, dx); err != nil {
 			return fmt.Errorf("linear backward data: %w", err)
 		}
 	}
-	if err := o.dv.Gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {
+	if err := o.gemm(true, false, out, in, n, 1, dy, x, 0, dw); err != nil {
 		return fmt.Errorf("linear backward weight: %w", err)
 	}
 	if db == nil {
@@ -380,7 +414,7 @@ func (o *Ops) LinearBackward(n, in, out int, x, w, dy, dx, dw, db *Buffer) error
 	if err := need("linear db", db, out); err != nil {
 		return err
 	}
-	return o.net.Launch("col_sum_f32", out, i32(out), dy, db, i32(n))
+	return o.launchN("nn", "col_sum_f32", out, i32(out), dy, db, i32(n))
 }
 
 // SoftmaxCrossEntropy computes, for logits [n, k] and int32 labels [n] (in
@@ -392,11 +426,11 @@ func (o *Ops) SoftmaxCrossEntropy(n, k int, logits, labels, rows, loss, dlogits 
 		need("xent loss", loss, 1), need("xent dlogits", dlogits, n*k)); err != nil {
 		return err
 	}
-	if err := o.net.LaunchGrid("softmax_xent_f32", [3]int{n, 1, 1}, [3]int{ceThreads, 1, 1},
+	if err := o.launchG("nn", "softmax_xent_f32", [3]int{n, 1, 1}, [3]int{ceThreads, 1, 1},
 		logits, labels, rows, dlogits, i32(n), i32(k), float32(1/float64(n))); err != nil {
 		return err
 	}
-	return o.net.Launch("sum_scaled_f32", 1, int32(1), rows, loss, i32(n), float32(1/float64(n)))
+	return o.launchN("nn", "sum_scaled_f32", 1, int32(1), rows, loss, i32(n), float32(1/float64(n)))
 }
 
 // Swap01 writes out [B, A, P] = in [A, B, P] (NCHW to CNHW with A = N,
@@ -406,7 +440,7 @@ func (o *Ops) Swap01(a, b, p int, in, out *Buffer) error {
 	if err := firstErr(need("swap in", in, n), need("swap out", out, n)); err != nil {
 		return err
 	}
-	return o.net.Launch("swap01_f32", n, i32(n), in, out, i32(a), i32(b), i32(p))
+	return o.launchN("nn", "swap01_f32", n, i32(n), in, out, i32(a), i32(b), i32(p))
 }
 
 // SGD is one step of SGD with momentum and weight decay (PyTorch's rule,
@@ -419,5 +453,5 @@ func (o *Ops) SGD(n int, w, g, buf *Buffer, lr, momentum, weightDecay float32, n
 	if nesterov {
 		nv = 1
 	}
-	return o.elem.Launch("sgd_f32", n, i32(n), w, g, buf, lr, momentum, weightDecay, nv)
+	return o.launchN("elem", "sgd_f32", n, i32(n), w, g, buf, lr, momentum, weightDecay, nv)
 }

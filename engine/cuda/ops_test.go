@@ -18,10 +18,12 @@ import (
 // cross-entropy 1e-6 relative against float64. Every test skips with the
 // loader's message where no GPU is found.
 
-// forBackends runs a conformance test on the GPU (skipped without one)
-// and on Host, the kernels' Go twins.
+// forBackends runs a conformance test on the GPU (skipped without one), on
+// Host (the kernels' Go twins) and on the CUDA source run on the CPU
+// (emu_test.go; skipped without g++).
 func forBackends(t *testing.T, test func(t *testing.T, be Backend)) {
 	t.Run("host", func(t *testing.T) { test(t, Host{}) })
+	t.Run("emulated", func(t *testing.T) { test(t, emuOps(t)) })
 	t.Run("gpu", func(t *testing.T) {
 		o, err := NewOps(device(t))
 		if err != nil {
