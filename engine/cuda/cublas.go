@@ -10,6 +10,8 @@ type cublasAPI struct {
 	cublasCreate  func(h *uintptr) result
 	cublasDestroy func(h uintptr) result
 	cublasSgemm   func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uint64, lda int32, b uint64, ldb int32, beta *float32, c uint64, ldc int32) result
+	// cublasSgemmStridedBatched is nil when the library lacks it.
+	cublasSgemmStridedBatched func(h uintptr, ta, tb, m, n, k int32, alpha *float32, a uint64, lda int32, sa int64, b uint64, ldb int32, sb int64, beta *float32, c uint64, ldc int32, sc int64, count int32) result
 }
 
 func loadCublas(s Search) (*cublasAPI, error) {
@@ -25,6 +27,9 @@ func loadCublas(s Search) (*cublasAPI, error) {
 		if err := sym(h, file, e.name, e.f); err != nil {
 			return nil, err
 		}
+	}
+	if sym(h, file, "cublasSgemmStridedBatched", &c.cublasSgemmStridedBatched) != nil {
+		c.cublasSgemmStridedBatched = nil
 	}
 	return c, nil
 }
@@ -76,4 +81,41 @@ func opName(trans bool) string {
 		return "T"
 	}
 	return "N"
+}
+
+// HasStridedBatched reports whether cuBLAS has cublasSgemmStridedBatched.
+func (dv *Device) HasStridedBatched() bool { return dv.blas.cublasSgemmStridedBatched != nil }
+
+// GemmWeightSlices computes, for s = 0..count-1, work[s] [m, n] = dy[:, s*chunk:(s+1)*chunk]
+// x col[:, s*chunk:(s+1)*chunk]^T, where dy is row-major [m, ld] and col
+// row-major [n, ld]: one strided-batched GEMM whose count partial weight
+// gradients a fixed-order sum then adds (a deterministic split-K).
+func (dv *Device) GemmWeightSlices(m, n, chunk, ld, count int, dy, col, work *Buffer) error {
+	if dv.blas.cublasSgemmStridedBatched == nil {
+		return fmt.Errorf("cuda: %s has no cublasSgemmStridedBatched", dv.blas.file)
+	}
+	if dy.host != nil || col.host != nil || work.host != nil {
+		return fmt.Errorf("cuda: gemm on a host buffer")
+	}
+	if count*chunk > ld || dy.n < m*ld || col.n < n*ld || work.n < count*m*n {
+		return fmt.Errorf("cuda: weight slices %dx%d, %d x %d of %d, on buffers of %d, %d, %d values", m, n, count, chunk, ld, dy.n, col.n, work.n)
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if dv.blasH == 0 {
+		if r := dv.blas.cublasCreate(&dv.blasH); r != 0 {
+			return fmt.Errorf("cuda: cublasCreate: status %d", r)
+		}
+	}
+	alpha, beta := float32(1), float32(0)
+	start := time.Now()
+	// Column-major: work_s^T [n, m] = col_s (as [chunk, n], ld) ^T x dy_s (as [chunk, m], ld).
+	if r := dv.blas.cublasSgemmStridedBatched(dv.blasH, opT, opN, int32(n), int32(m), int32(chunk), &alpha,
+		col.ptr, int32(ld), int64(chunk), dy.ptr, int32(ld), int64(chunk), &beta, work.ptr, int32(n), int64(m*n), int32(count)); r != 0 {
+		return fmt.Errorf("cuda: cublasSgemmStridedBatched %dx%dx%d x%d: status %d", m, n, chunk, count, r)
+	}
+	return dv.afterLaunch(fmt.Sprintf("cublasSgemmStridedBatched %dx%dx%d x%d", m, n, chunk, count), "sgemm strided NT", start)
 }

@@ -103,6 +103,24 @@ func (e *cppEmu) gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buf
 	return nil
 }
 
+func (e *cppEmu) gemmSlices(m, n, chunk, ld, count int, dy, col, work *Buffer) error {
+	if count*chunk > ld || dy.n < m*ld || col.n < n*ld || work.n < count*m*n {
+		return fmt.Errorf("emu: weight slices out of range")
+	}
+	for s := 0; s < count; s++ {
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				var v float64
+				for p := s * chunk; p < (s+1)*chunk; p++ {
+					v += float64(dy.host[i*ld+p]) * float64(col.host[j*ld+p])
+				}
+				work.host[s*m*n+i*n+j] = float32(v)
+			}
+		}
+	}
+	return nil
+}
+
 // emuOps is Ops over host buffers with every launch run by the emulator.
 func emuOps(t *testing.T) *Ops {
 	t.Helper()

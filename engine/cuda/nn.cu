@@ -387,3 +387,13 @@ extern "C" __global__ void sum_scaled_f32(int one, const float* v, float* out, i
     for (int i = 0; i < n; i++) s += (double)v[i];
     out[0] = (float)(s * (double)scale);
 }
+
+// out[j] = sum over s in order of work[s*n + j], s < count (overwritten):
+// the fixed-order reduction of a split-K GEMM's partial products.
+extern "C" __global__ void sum_slices_f32(int n, const float* work, float* out, int count) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n) return;
+    float s = 0.0f;
+    for (int k = 0; k < count; k++) s += work[k * n + j];
+    out[j] = s;
+}

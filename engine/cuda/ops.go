@@ -15,7 +15,7 @@ var NetSource string
 // NetKernelNames lists the kernels NetSource defines.
 var NetKernelNames = []string{"im2col_f32", "col2im_f32", "bn_fwd_train_f32", "bn_bwd_f32", "relu_mask_f32",
 	"maxpool_fwd_f32", "maxpool_bwd_f32", "gap_fwd_f32", "gap_bwd_f32", "bias_add_f32", "col_sum_f32",
-	"swap01_f32", "softmax_xent_f32", "sum_scaled_f32"}
+	"swap01_f32", "softmax_xent_f32", "sum_scaled_f32", "sum_slices_f32"}
 
 // Block sizes the reduction kernels are written for (BN_THREADS and
 // CE_THREADS in nn.cu: powers of two, the size of their shared arrays).
@@ -34,12 +34,43 @@ type Ops struct {
 	// emu, set only by tests, runs the launches and GEMMs elsewhere (the
 	// CUDA source compiled for the CPU) over host buffers.
 	emu emulator
+	// splitK > 1 splits a convolution's weight-gradient GEMM over up to
+	// splitK groups of images (SetSplitK); work holds the partial products.
+	splitK int
+	work   *Buffer
+}
+
+// SetSplitK makes each convolution's weight gradient (a GEMM of depth
+// N*OH*OW) up to s strided-batched GEMMs over groups of images whose
+// partial products a fixed-order kernel adds: a deterministic split-K for
+// cuBLAS shapes with a small output and a huge depth. s <= 1 turns it off.
+// The result differs from the single GEMM by float summation order only.
+func (o *Ops) SetSplitK(s int) error {
+	if s > 1 && o.emu == nil && !o.dv.HasStridedBatched() {
+		return fmt.Errorf("cuda: split-K needs cublasSgemmStridedBatched, which %s lacks", o.dv.info.CublasLib)
+	}
+	o.splitK = s
+	return nil
+}
+
+// splitFor is the number of image groups a weight gradient is split into:
+// the largest divisor of n no larger than splitK, 1 when small.
+func (o *Ops) splitFor(g ConvGeom) int {
+	if o.splitK <= 1 || g.NP() < 4096 {
+		return 1
+	}
+	s := min(o.splitK, g.N)
+	for g.N%s != 0 {
+		s--
+	}
+	return s
 }
 
 // emulator runs kernel launches and GEMMs without a device (tests only).
 type emulator interface {
 	launch(src, fn string, grid, block [3]int, args []any) error
 	gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error
+	gemmSlices(m, n, chunk, ld, count int, dy, col, work *Buffer) error
 }
 
 func (o *Ops) launchN(src, fn string, n int, args ...any) error {
@@ -255,10 +286,36 @@ func (o *Ops) ConvBackwardWeight(g ConvGeom, x, dy, dw, col *Buffer) error {
 		}
 		src = col
 	}
+	if s := o.splitFor(g); s > 1 {
+		n := g.O * g.K()
+		if o.work == nil || o.work.Len() < s*n {
+			if o.work != nil {
+				if err := o.Free(o.work); err != nil {
+					return err
+				}
+			}
+			w, err := o.Alloc(s * n)
+			if err != nil {
+				return fmt.Errorf("split-K workspace: %w", err)
+			}
+			o.work = w
+		}
+		if err := o.gemmSlices(g.O, g.K(), g.NP()/s, g.NP(), s, dy, src, o.work); err != nil {
+			return fmt.Errorf("conv backward weight %+v: %w", g, err)
+		}
+		return o.launchN("nn", "sum_slices_f32", n, i32(n), o.work, dw, i32(s))
+	}
 	if err := o.gemm(false, true, g.O, g.K(), g.NP(), 1, dy, src, 0, dw); err != nil {
 		return fmt.Errorf("conv backward weight %+v: %w", g, err)
 	}
 	return nil
+}
+
+func (o *Ops) gemmSlices(m, n, chunk, ld, count int, dy, col, work *Buffer) error {
+	if o.emu != nil {
+		return o.emu.gemmSlices(m, n, chunk, ld, count, dy, col, work)
+	}
+	return o.dv.GemmWeightSlices(m, n, chunk, ld, count, dy, col, work)
 }
 
 // BNState holds a batch norm's per-channel buffers: the saved mean and

@@ -139,7 +139,8 @@ func TestIm2colCol2imMatchTwins(t *testing.T) {
 // TestConvMatchesCPU: convolution forward, input gradient (overwrite and
 // accumulate) and weight gradient on CNHW activations against the CPU
 // engine's Conv2D in float64 (max error <= 1e-5 of the largest value), for
-// the stem, 3x3 stride 1/2 and 1x1 stride 1/2 shapes.
+// the stem, 3x3 stride 1/2 and 1x1 stride 1/2 shapes; and on Ops the
+// split-K weight gradient (same tolerance, repeat bit-identical).
 func TestConvMatchesCPU(t *testing.T) {
 	forBackends(t, func(t *testing.T, o Backend) {
 		r := rand.New(rand.NewPCG(23, 24))
@@ -166,6 +167,28 @@ func TestConvMatchesCPU(t *testing.T) {
 			must(t, o.ConvBackwardWeight(g, dX, dDY, dw, col))
 			within(t, "conv weight gradient", bdown(t, o, dw), dwRef, 1e-5)
 		}
+		// Split-K weight gradient (Ops only): over 4 groups of images, against
+		// the CPU, and bit-identical when repeated.
+		ops, ok := o.(*Ops)
+		if !ok {
+			return
+		}
+		g, err := NewConvGeom(4, 3, 32, 32, 4, 3, 3, 1, 1, 1, 1)
+		must(t, err)
+		x, w, dy := randVec(r, g.N*g.C*g.H*g.W), randVec(r, g.O*g.K()), randVec(r, g.N*g.O*g.OH*g.OW)
+		_, _, dwRef := cpuConv(g, x, w, dy)
+		must(t, ops.SetSplitK(4))
+		defer ops.SetSplitK(0)
+		if ops.splitFor(g) != 4 {
+			t.Fatalf("split %d, want 4", ops.splitFor(g))
+		}
+		dX, dDY := bup(t, o, swapTwin(g.N, g.C, g.H*g.W, x)), bup(t, o, swapTwin(g.N, g.O, g.OH*g.OW, dy))
+		col, dw := alloc(t, o, g.ColLen()), alloc(t, o, g.O*g.K())
+		must(t, ops.ConvBackwardWeight(g, dX, dDY, dw, col))
+		first := bdown(t, o, dw)
+		within(t, "conv weight gradient, split-K", first, dwRef, 1e-5)
+		must(t, ops.ConvBackwardWeight(g, dX, dDY, dw, col))
+		bitEqual(t, "split-K repeat", bdown(t, o, dw), first)
 	})
 }
 

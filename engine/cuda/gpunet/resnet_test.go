@@ -149,6 +149,16 @@ func TestResNetStepMatchesCPU(t *testing.T) {
 	stepMatchesCPU(t, openOps(t), 5e-2)
 }
 
+// TestResNetStepSplitKMatchesCPU is TestResNetStepMatchesCPU with the
+// convolutions' weight gradients split over 4 groups of images (Ops.SetSplitK).
+func TestResNetStepSplitKMatchesCPU(t *testing.T) {
+	o := openOps(t)
+	if err := o.SetSplitK(4); err != nil {
+		t.Skip(err)
+	}
+	stepMatchesCPU(t, o, 5e-2)
+}
+
 // TestResNetStepHostMatchesCPU is TestResNetStepMatchesCPU on cuda.Host, the
 // kernels' Go twins: the network's wiring (layouts, buffers, accumulation,
 // shortcuts) checked without a GPU. No ReLU flips on this draw, so each
@@ -329,10 +339,24 @@ func TestResNet50Layout(t *testing.T) {
 // BenchmarkResNet50Step times one ResNet-50 training step (batch 64,
 // 224x224, float32, 1000 classes, SGD momentum 0.9, weight decay 1e-4) on
 // random data already on the device; the device is synchronised before the
-// timer starts and after the last step. Reports ms/step and img/s.
+// timer starts and after the last step. Reports ms/step and img/s, with the
+// weight-gradient GEMMs whole (splitk=1) and split over 8 groups of images
+// (splitk=8, Ops.SetSplitK).
 func BenchmarkResNet50Step(b *testing.B) {
 	o := openOps(b)
 	b.Logf("device: %+v", o.Device().Info())
+	for _, s := range []int{1, 8} {
+		b.Run(fmt.Sprintf("splitk=%d", s), func(b *testing.B) {
+			if err := o.SetSplitK(s); err != nil {
+				b.Skip(err)
+			}
+			benchStep(b, o)
+		})
+	}
+}
+
+// benchStep times ResNet-50 steps on o with its current settings.
+func benchStep(b *testing.B, o *cuda.Ops) {
 	cfg := ResNet50(64, 224, 1000)
 	net, err := New(o, cfg)
 	if err != nil {

@@ -56,7 +56,7 @@ static std::map<std::string, Runner> kernels = {
     K(add_f32), K(relu_f32), K(relu_bwd_f32), K(mask_apply_f32), K(sgd_f32),
     K(im2col_f32), K(col2im_f32), K(bn_fwd_train_f32), K(bn_bwd_f32), K(relu_mask_f32),
     K(maxpool_fwd_f32), K(maxpool_bwd_f32), K(gap_fwd_f32), K(gap_bwd_f32), K(bias_add_f32),
-    K(col_sum_f32), K(swap01_f32), K(softmax_xent_f32), K(sum_scaled_f32),
+    K(col_sum_f32), K(swap01_f32), K(softmax_xent_f32), K(sum_scaled_f32), K(sum_slices_f32),
 };
 
 // Fibers: one per thread of the block; __syncthreads switches back to the
