@@ -24,7 +24,7 @@ GOFLAGS_TAGS = $(if $(TAGS),-tags $(TAGS),)
 COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X main.commit=$(COMMIT)
 
-.PHONY: all setup setup-torch build test test-long test-parity test-gpu vet reproduce report reports-all bench bench-torch compare fuzz clean test-slurm test-slurm-if-root torture
+.PHONY: all setup setup-torch build test test-long test-parity test-gpu gpu-step-build vet reproduce report reports-all bench bench-torch compare fuzz clean test-slurm test-slurm-if-root torture
 
 all: build
 
@@ -83,6 +83,12 @@ test-parity: setup setup-torch
 # GPU checks (CUDA backend conformance against the CPU); skip without a GPU.
 test-gpu:
 	bash scripts/gpu/check.sh
+
+# The ResNet-50 step check for a GPU machine without Go: build the CUDA test
+# binaries into .gpu/ here (gpu-step-build), carry .gpu/ there and run
+# scripts/gpu/step.sh (conformance tests, small-ResNet step vs CPU, BenchmarkResNet50Step).
+gpu-step-build:
+	bash scripts/gpu/step.sh build
 
 # Tests against real Slurm daemons (build tag `slurm`, names TestSlurm*): a
 # one-node cluster on localhost (scripts/slurm/start.sh: Debian 12's slurmctld,

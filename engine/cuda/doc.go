@@ -13,6 +13,16 @@
 // every test that needs a device skips with that message.
 //
 // This package is the loader and the device primitives (memory, modules,
-// kernel launch, cuBLAS GEMM) plus the kernel sources; the engine's backend
-// seam that dispatches tensor ops here is the next step (issue 16).
+// kernel launch on 1-D or explicit grids, cuBLAS GEMM), the elementwise
+// kernels (kernels.cu) and the layer kernels of a ResNet training step
+// (nn.cu: im2col and a gather col2im, batch norm, max and global average
+// pool, softmax cross-entropy, bias, layout swap), run through Ops with size
+// checks. Host runs the same kernels' Go twins on the CPU behind the same
+// Backend interface: the reference the GPU is compared with, and a way to
+// test code built on Backend without a GPU. Package gpunet trains a ResNet
+// on a Backend. The engine's backend seam that dispatches tensor ops here is
+// the next step (issue 16).
+//
+// GAP_CUDA_SYNC=1 makes every kernel launch and GEMM wait for the device,
+// so an asynchronous fault is reported with the kernel that caused it.
 package cuda

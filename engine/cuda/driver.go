@@ -2,7 +2,10 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"sort"
+	"time"
 	"unsafe"
 )
 
@@ -115,6 +118,38 @@ type Device struct {
 	cache string
 	mods  map[string]uintptr
 	blasH uintptr
+	// syncEach ($GAP_CUDA_SYNC=1) waits after every launch and GEMM, so an
+	// asynchronous fault is reported with the kernel that caused it.
+	syncEach bool
+	// prof, when set (Profile), collects the time of each kernel and GEMM
+	// kind, each waited for.
+	prof map[string]*ProfileEntry
+}
+
+// ProfileEntry is the time one kind of launch took while profiling.
+type ProfileEntry struct {
+	// Name is the kernel's name or "sgemm NN" (the transposes).
+	Name string
+	// Calls and Time: how many launches and their total wall time, each
+	// measured from its launch to the device's idle.
+	Calls int
+	Time  time.Duration
+}
+
+// Profile switches per-launch timing on (every launch then waits for the
+// device: slower, for finding where time goes) or off, and returns the
+// entries collected while it was on, slowest first.
+func (dv *Device) Profile(on bool) []ProfileEntry {
+	var out []ProfileEntry
+	for _, e := range dv.prof {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	dv.prof = nil
+	if on {
+		dv.prof = map[string]*ProfileEntry{}
+	}
+	return out
 }
 
 const (
@@ -145,7 +180,7 @@ func OpenWith(s Search, ordinal int) (*Device, error) {
 	if ordinal < 0 || int32(ordinal) >= n {
 		return nil, fmt.Errorf("%w: device %d requested, %d present", ErrUnavailable, ordinal, n)
 	}
-	dev := &Device{d: d, mods: map[string]uintptr{}}
+	dev := &Device{d: d, mods: map[string]uintptr{}, syncEach: os.Getenv("GAP_CUDA_SYNC") == "1"}
 	if err := d.check("cuDeviceGet", d.cuDeviceGet(&dev.dev, int32(ordinal))); err != nil {
 		return nil, err
 	}
@@ -187,6 +222,27 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
+// afterLaunch waits for the device when syncEach is set, naming what was
+// launched in the error.
+func (dv *Device) afterLaunch(what, kind string, start time.Time) error {
+	if !dv.syncEach && dv.prof == nil {
+		return nil
+	}
+	if err := dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize()); err != nil {
+		return fmt.Errorf("after %s: %w", what, err)
+	}
+	if dv.prof != nil {
+		e := dv.prof[kind]
+		if e == nil {
+			e = &ProfileEntry{Name: kind}
+			dv.prof[kind] = e
+		}
+		e.Calls++
+		e.Time += time.Since(start)
+	}
+	return nil
+}
+
 // Info returns the device's description.
 func (dv *Device) Info() Info { return dv.info }
 
@@ -202,8 +258,9 @@ func (dv *Device) bind() (unlock func(), err error) {
 
 // Buffer is device memory of n float32 values.
 type Buffer struct {
-	ptr uint64
-	n   int
+	ptr  uint64
+	n    int
+	host []float32 // a Host backend's buffer: its values in host memory
 }
 
 // Len is the number of float32 values.
@@ -277,4 +334,37 @@ func (dv *Device) Sync() error {
 	}
 	defer unlock()
 	return dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize())
+}
+
+// UploadInt32 copies int32 values (class labels, indices) into a buffer of
+// the same length; kernels read it as int*.
+func (dv *Device) UploadInt32(b *Buffer, src []int32) error {
+	if len(src) != b.n {
+		return fmt.Errorf("cuda: upload of %d int32 values into a buffer of %d", len(src), b.n)
+	}
+	if b.n == 0 {
+		return nil
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return dv.d.check("cuMemcpyHtoD", dv.d.cuMemcpyHtoD(b.ptr, unsafe.Pointer(&src[0]), uint64(b.n)*4))
+}
+
+// DownloadInt32 copies a buffer of int32 values (as a kernel wrote them through int*) to dst.
+func (dv *Device) DownloadInt32(dst []int32, b *Buffer) error {
+	if len(dst) != b.n {
+		return fmt.Errorf("cuda: download of a buffer of %d values into %d int32", b.n, len(dst))
+	}
+	if b.n == 0 {
+		return nil
+	}
+	unlock, err := dv.bind()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return dv.d.check("cuMemcpyDtoH", dv.d.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), b.ptr, uint64(b.n)*4))
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"github.com/gap-harness/gap/internal/atomicfile"
@@ -175,6 +176,19 @@ func (m *Module) Launch(fn string, n int, args ...any) error {
 	if n == 0 {
 		return nil
 	}
+	const block = 256
+	return m.LaunchGrid(fn, [3]int{(n + block - 1) / block, 1, 1}, [3]int{block, 1, 1}, args...)
+}
+
+// LaunchGrid runs kernel fn over an explicit grid of blocks (grid and block
+// sizes in x, y, z; no dynamic shared memory). args are as Launch's. The
+// error names the call and the kernel.
+func (m *Module) LaunchGrid(fn string, grid, block [3]int, args ...any) error {
+	for i := range 3 {
+		if grid[i] < 1 || block[i] < 1 || grid[i] > 1<<31-1 || block[i] > 1024 {
+			return fmt.Errorf("cuda: launch %s: grid %v, block %v out of range", fn, grid, block)
+		}
+	}
 	unlock, err := m.dv.bind()
 	if err != nil {
 		return err
@@ -188,11 +202,14 @@ func (m *Module) Launch(fn string, n int, args ...any) error {
 		m.fns[fn] = f
 	}
 	// kernelParams is void**: one pointer to each argument's value.
-	vals := make([]uint64, len(args))
-	params := make([]unsafe.Pointer, len(args))
+	vals := make([]uint64, len(args)+1)
+	params := make([]unsafe.Pointer, len(args)+1)
 	for i, a := range args {
 		switch v := a.(type) {
 		case *Buffer:
+			if v == nil || v.host != nil {
+				return fmt.Errorf("cuda: launch %s: argument %d is a nil or host buffer", fn, i)
+			}
 			vals[i] = v.ptr
 		case int32:
 			*(*int32)(unsafe.Pointer(&vals[i])) = v
@@ -210,7 +227,11 @@ func (m *Module) Launch(fn string, n int, args ...any) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	pin.Pin(&vals[0])
-	const block = 256
-	grid := uint32((n + block - 1) / block)
-	return m.dv.d.check("cuLaunchKernel("+fn+")", m.dv.d.cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, 0, unsafe.Pointer(&params[0]), nil))
+	pin.Pin(&params[0])
+	start := time.Now()
+	if err := m.dv.d.check("cuLaunchKernel("+fn+")", m.dv.d.cuLaunchKernel(f, uint32(grid[0]), uint32(grid[1]), uint32(grid[2]),
+		uint32(block[0]), uint32(block[1]), uint32(block[2]), 0, 0, unsafe.Pointer(&params[0]), nil)); err != nil {
+		return err
+	}
+	return m.dv.afterLaunch("kernel "+fn, fn, start)
 }
