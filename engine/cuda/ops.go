@@ -88,14 +88,14 @@ func (o *Ops) launchG(src, fn string, grid, block [3]int, args ...any) error {
 	if src == "elem" {
 		return o.elem.LaunchGrid(fn, grid, block, args...)
 	}
-	return o.launchG("nn", fn, grid, block, args...)
+	return o.net.LaunchGrid(fn, grid, block, args...)
 }
 
 func (o *Ops) gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Buffer, beta float32, c *Buffer) error {
 	if o.emu != nil {
 		return o.emu.gemm(transA, transB, m, n, k, alpha, a, b, beta, c)
 	}
-	return o.gemm(transA, transB, m, n, k, alpha, a, b, beta, c)
+	return o.dv.Gemm(transA, transB, m, n, k, alpha, a, b, beta, c)
 }
 
 // NewOps compiles (or takes from the PTX cache) and loads both kernel sources.
