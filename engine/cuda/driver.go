@@ -295,9 +295,23 @@ func (dv *Device) Free(b *Buffer) error {
 }
 
 // Upload copies src to the buffer (len(src) must equal b.Len()).
-func (dv *Device) Upload(b *Buffer, src []float32) error {
+func (dv *Device) Upload(b *Buffer, src []float32) error { return copyIn(dv, b, src, "") }
+
+// Download copies the buffer to dst (len(dst) must equal b.Len()).
+func (dv *Device) Download(dst []float32, b *Buffer) error { return copyOut(dv, dst, b, "") }
+
+// UploadInt32 copies int32 values (class labels, indices) into a buffer of
+// the same length; kernels read it as int*.
+func (dv *Device) UploadInt32(b *Buffer, src []int32) error { return copyIn(dv, b, src, " int32") }
+
+// DownloadInt32 copies a buffer of int32 values (as a kernel wrote them through int*) to dst.
+func (dv *Device) DownloadInt32(dst []int32, b *Buffer) error { return copyOut(dv, dst, b, " int32") }
+
+// copyIn and copyOut move 4-byte values between host and device; kind
+// names the values in the length error.
+func copyIn[T float32 | int32](dv *Device, b *Buffer, src []T, kind string) error {
 	if len(src) != b.n {
-		return fmt.Errorf("cuda: upload of %d values into a buffer of %d", len(src), b.n)
+		return fmt.Errorf("cuda: upload of %d%s values into a buffer of %d", len(src), kind, b.n)
 	}
 	if b.n == 0 {
 		return nil
@@ -310,10 +324,9 @@ func (dv *Device) Upload(b *Buffer, src []float32) error {
 	return dv.d.check("cuMemcpyHtoD", dv.d.cuMemcpyHtoD(b.ptr, unsafe.Pointer(&src[0]), uint64(b.n)*4))
 }
 
-// Download copies the buffer to dst (len(dst) must equal b.Len()).
-func (dv *Device) Download(dst []float32, b *Buffer) error {
+func copyOut[T float32 | int32](dv *Device, dst []T, b *Buffer, kind string) error {
 	if len(dst) != b.n {
-		return fmt.Errorf("cuda: download of a buffer of %d values into %d", b.n, len(dst))
+		return fmt.Errorf("cuda: download of a buffer of %d values into %d%s", b.n, len(dst), kind)
 	}
 	if b.n == 0 {
 		return nil
@@ -334,37 +347,4 @@ func (dv *Device) Sync() error {
 	}
 	defer unlock()
 	return dv.d.check("cuCtxSynchronize", dv.d.cuCtxSynchronize())
-}
-
-// UploadInt32 copies int32 values (class labels, indices) into a buffer of
-// the same length; kernels read it as int*.
-func (dv *Device) UploadInt32(b *Buffer, src []int32) error {
-	if len(src) != b.n {
-		return fmt.Errorf("cuda: upload of %d int32 values into a buffer of %d", len(src), b.n)
-	}
-	if b.n == 0 {
-		return nil
-	}
-	unlock, err := dv.bind()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return dv.d.check("cuMemcpyHtoD", dv.d.cuMemcpyHtoD(b.ptr, unsafe.Pointer(&src[0]), uint64(b.n)*4))
-}
-
-// DownloadInt32 copies a buffer of int32 values (as a kernel wrote them through int*) to dst.
-func (dv *Device) DownloadInt32(dst []int32, b *Buffer) error {
-	if len(dst) != b.n {
-		return fmt.Errorf("cuda: download of a buffer of %d values into %d int32", b.n, len(dst))
-	}
-	if b.n == 0 {
-		return nil
-	}
-	unlock, err := dv.bind()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return dv.d.check("cuMemcpyDtoH", dv.d.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), b.ptr, uint64(b.n)*4))
 }
