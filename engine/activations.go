@@ -354,9 +354,10 @@ func reluForward[T Float](o, x, y []T) {
 		i = len(od) &^ 7
 		reluAVX2(&od[0], &xs[0], yp, i)
 	}
-	o, x = o[i:], x[i:len(o)]
+	n := len(o)
+	o, x = o[i:n], x[i:n]
 	if y != nil {
-		y = y[i:len(x)+i]
+		y = y[i:n]
 		for j := range o {
 			o[j] = max(x[j]+y[j], 0)
 		}
