@@ -74,7 +74,7 @@ func runFusedCase[T Float](t *testing.T, threads int, xs []int, xd, dz []T, pre 
 		if side != nil {
 			gs := tp.GradOf(side).data
 			for i := range gs {
-				gs[i] += dz[i] * 0.25
+				gs[i] += dz[i%len(dz)] * 0.25
 			}
 		}
 	}, y, side)
@@ -322,6 +322,64 @@ func TestElemKernelsAVX2Bits(t *testing.T) {
 				want[i] = max(x[i]+dy[i], 0)
 			}
 			sameBits(t, fmt.Sprintf("add+relu n=%d", n), got, want)
+		}
+	}
+}
+
+// TestConv2DReLUBits checks that Conv2DReLU gives the bits of
+// ReLU(Conv2D) in its output and the gradients of x, w and b, over
+// strides, padding, groups, 1x1 kernels, with and without bias, fresh and
+// accumulated input gradients, 1 and 2 threads.
+func TestConv2DReLUBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 2))
+	type geo struct {
+		n, c, h, w, o, k int
+		o2             ConvOpts
+		bias           bool
+	}
+	for _, gm := range []geo{
+		{3, 4, 9, 8, 6, 3, ConvOpts{PadH: 1, PadW: 1}, false},
+		{2, 4, 9, 9, 6, 3, ConvOpts{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true},
+		{4, 6, 5, 7, 4, 1, ConvOpts{}, true},
+		{2, 6, 6, 6, 4, 3, ConvOpts{PadH: 1, PadW: 1, Groups: 2}, false},
+		{5, 3, 12, 12, 8, 5, ConvOpts{PadH: 2, PadW: 2}, true},
+	} {
+		for _, pre := range []bool{false, true} {
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("%+v/pre=%v/threads=%d", gm, pre, threads)
+				xs := []int{gm.n, gm.c, gm.h, gm.w}
+				xd := trainingData[float32](rng, gm.n*gm.c*gm.h*gm.w)
+				wd := trainingData[float32](rng, gm.o*gm.c/max(gm.o2.Groups, 1)*gm.k*gm.k)
+				bd := trainingData[float32](rng, gm.o)
+				probe := NewTape[float32](1)
+				oshape := probe.Conv2D(probe.Const(FromSlice(xd, xs...)), probe.Const(FromSlice(wd, gm.o, gm.c/max(gm.o2.Groups, 1), gm.k, gm.k)), nil, gm.o2).Shape()
+				on := 1
+				for _, d := range oshape {
+					on *= d
+				}
+				dz := trainingData[float32](rng, on)
+				run := func(fused bool) ([]float32, [][]float32) {
+					w := NewParam("w", FromSlice(append([]float32(nil), wd...), gm.o, gm.c/max(gm.o2.Groups, 1), gm.k, gm.k))
+					var b *Var[float32]
+					params := []*Var[float32]{w}
+					if gm.bias {
+						b = NewParam("b", FromSlice(append([]float32(nil), bd...), gm.o))
+						params = append(params, b)
+					}
+					return runFusedCase(t, threads, xs, xd, dz, pre, func(tp *Tape[float32], x *Var[float32]) *Var[float32] {
+						if fused {
+							return tp.Conv2DReLU(x, w, b, gm.o2)
+						}
+						return tp.ReLU(tp.Conv2D(x, w, b, gm.o2))
+					}, params...)
+				}
+				fo, fg := run(true)
+				uo, ug := run(false)
+				sameBits(t, name+" output", fo, uo)
+				for i := range fg {
+					sameBits(t, fmt.Sprintf("%s gradient %d", name, i), fg[i], ug[i])
+				}
+			}
 		}
 	}
 }
