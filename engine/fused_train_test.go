@@ -334,8 +334,8 @@ func TestConv2DReLUBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 2))
 	type geo struct {
 		n, c, h, w, o, k int
-		o2             ConvOpts
-		bias           bool
+		o2               ConvOpts
+		bias             bool
 	}
 	for _, gm := range []geo{
 		{3, 4, 9, 8, 6, 3, ConvOpts{PadH: 1, PadW: 1}, false},
