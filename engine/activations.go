@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // ReLU returns max(x, 0) elementwise (NaN stays NaN). Both directions are
 // branch-free: on inputs of random sign a branch mispredicts half the time,
@@ -10,21 +13,76 @@ func (tp *Tape[T]) ReLU(x *Var[T]) *Var[T] {
 	out := tp.AllocUninit(x.Value.shape...)
 	od := out.data
 	tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
-		o, v := od[lo:hi], xd[lo:hi]
-		for i := range o {
-			o[i] = max(v[i], 0)
-		}
+		reluForward(od[lo:hi], xd[lo:hi], nil)
 	})
 	return tp.Op(out, func(o *Var[T]) {
-		gx := tp.GradOf(x)
+		gx, fresh := tp.gradFresh(x)
 		if gx == nil {
 			return
 		}
 		gd, god := gx.data, o.Grad.data
 		tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
-			reluBackward(gd[lo:hi], god[lo:hi], xd[lo:hi])
+			if fresh {
+				reluBackwardSet(gd[lo:hi], god[lo:hi], xd[lo:hi])
+			} else {
+				reluBackward(gd[lo:hi], god[lo:hi], xd[lo:hi])
+			}
 		})
 	}, x)
+}
+
+// AddReLU is ReLU(Add(a, b)) for a and b of the same shape in one op, with
+// the same values and gradients bit for bit (the residual block's closing
+// add and ReLU): one pass forward instead of two, and backward the masked
+// gradient goes straight into a's and b's gradients instead of through a
+// cleared buffer. Other shapes fall back to the two ops.
+func (tp *Tape[T]) AddReLU(a, b *Var[T]) *Var[T] {
+	if !slices.Equal(a.Value.shape, b.Value.shape) {
+		return tp.ReLU(tp.Add(a, b))
+	}
+	ad, bd := a.Value.data, b.Value.data
+	out := tp.AllocUninit(a.Value.shape...)
+	od := out.data
+	tp.ParallelFor(len(od), elemGrain, func(lo, hi int) {
+		reluForward(od[lo:hi], ad[lo:hi], bd[lo:hi])
+	})
+	return tp.Op(out, func(o *Var[T]) {
+		// Unfused: g = 0 + relu'(dz) in a cleared buffer, then ga += g and
+		// gb += g. Both gradients are asked for before either is written, so
+		// a == b accumulates twice, as Add's backward does.
+		ga, freshA := tp.gradFresh(a)
+		gb, freshB := tp.gradFresh(b)
+		god, zd := o.Grad.data, o.Value.data
+		tp.ParallelFor(len(od), elemGrain, func(lo, hi int) {
+			var buf [256]T
+			for p := lo; p < hi; p += len(buf) {
+				q := min(p+len(buf), hi)
+				g := buf[:q-p]
+				reluBackwardSet(g, god[p:q], zd[p:q])
+				if ga != nil {
+					addGrad(ga.data[p:q], g, freshA)
+				}
+				if gb != nil {
+					addGrad(gb.data[p:q], g, freshB && (ga == nil || gb != ga))
+				}
+			}
+		})
+	}, a, b)
+}
+
+// addGrad adds g into d, or with fresh sets d = 0 + g (the same bits,
+// without reading d).
+func addGrad[T Float](d, g []T, fresh bool) {
+	d = d[:len(g)]
+	if fresh {
+		for i, v := range g {
+			d[i] = v + 0
+		}
+		return
+	}
+	for i, v := range g {
+		d[i] += v
+	}
 }
 
 // ReLUInPlace is ReLU writing max(x, 0) over x's own value, with the same
@@ -40,10 +98,7 @@ func (tp *Tape[T]) ReLUInPlace(x *Var[T]) *Var[T] {
 	}
 	xd := x.Value.data
 	tp.ParallelFor(len(xd), elemGrain, func(lo, hi int) {
-		v := xd[lo:hi]
-		for i := range v {
-			v[i] = max(v[i], 0)
-		}
+		reluForward(xd[lo:hi], xd[lo:hi], nil)
 	})
 	return tp.Op(x.Value, func(o *Var[T]) {
 		gx := tp.GradOf(x)
@@ -60,7 +115,7 @@ func (tp *Tape[T]) ReLUInPlace(x *Var[T]) *Var[T] {
 // reluBackward adds g to gx where x > 0. For float32 and float64 it masks the
 // bits of g with a mask computed from the bits of x (all ones exactly when x's
 // integer image s is positive: -s and ^s both have the sign bit set).
-func reluBackward[T Float](gx, g, x []T) {
+func reluBackwardGo[T Float](gx, g, x []T) {
 	switch gd := any(gx).(type) {
 	case []float32:
 		gs, xs := any(g).([]float32)[:len(gd)], any(x).([]float32)[:len(gd)]
@@ -81,6 +136,35 @@ func reluBackward[T Float](gx, g, x []T) {
 			if x[i] > 0 {
 				gx[i] += g[i]
 			}
+		}
+	}
+}
+
+// reluBackwardSet sets gx to what reluBackward leaves in a cleared gx:
+// 0 + g where x > 0 and +0 elsewhere, without reading gx.
+func reluBackwardSetGo[T Float](gx, g, x []T) {
+	switch gd := any(gx).(type) {
+	case []float32:
+		gs, xs := any(g).([]float32)[:len(gd)], any(x).([]float32)[:len(gd)]
+		for i := range gd {
+			s := int32(math.Float32bits(xs[i]))
+			m := uint32(((-s) & ^s) >> 31)
+			gd[i] = math.Float32frombits(math.Float32bits(gs[i])&m) + 0
+		}
+	case []float64:
+		gs, xs := any(g).([]float64)[:len(gd)], any(x).([]float64)[:len(gd)]
+		for i := range gd {
+			s := int64(math.Float64bits(xs[i]))
+			m := uint64(((-s) & ^s) >> 63)
+			gd[i] = math.Float64frombits(math.Float64bits(gs[i])&m) + 0
+		}
+	default:
+		for i := range gx {
+			var v T
+			if x[i] > 0 {
+				v += g[i]
+			}
+			gx[i] = v
 		}
 	}
 }
@@ -230,4 +314,56 @@ func sigmoid(x float64) float64 {
 	}
 	e := math.Exp(x)
 	return e / (1 + e)
+}
+
+// reluBack8 runs the AVX2 ReLU-backward kernel over the first multiple of 8
+// elements and returns how many it did (0 where it does not apply).
+func reluBack8[T Float](gx, g, x []T, fresh int) int {
+	gd, ok := any(gx).([]float32)
+	if !ok || !haveAVX2 || len(gd) < 8 {
+		return 0
+	}
+	gs, xs := any(g).([]float32)[:len(gd)], any(x).([]float32)[:len(gd)]
+	n8 := len(gd) &^ 7
+	reluBackAVX2(&gd[0], &gs[0], &xs[0], n8, fresh)
+	return n8
+}
+
+// reluBackward adds g to gx where x > 0 (see reluBackwardGo).
+func reluBackward[T Float](gx, g, x []T) {
+	i := reluBack8(gx, g, x, 0)
+	reluBackwardGo(gx[i:], g[i:], x[i:])
+}
+
+// reluBackwardSet sets gx to what reluBackward leaves in a cleared gx (see
+// reluBackwardSetGo).
+func reluBackwardSet[T Float](gx, g, x []T) {
+	i := reluBack8(gx, g, x, 1)
+	reluBackwardSetGo(gx[i:], g[i:], x[i:])
+}
+
+// reluForward sets o = max(x, 0), or with y non-nil max(x+y, 0).
+func reluForward[T Float](o, x, y []T) {
+	i := 0
+	if od, ok := any(o).([]float32); ok && haveAVX2 && len(od) >= 8 {
+		xs := any(x).([]float32)[:len(od)]
+		var yp *float32
+		if y != nil {
+			yp = &any(y).([]float32)[:len(od)][0]
+		}
+		i = len(od) &^ 7
+		reluAVX2(&od[0], &xs[0], yp, i)
+	}
+	n := len(o)
+	o, x = o[i:n], x[i:n]
+	if y != nil {
+		y = y[i:n]
+		for j := range o {
+			o[j] = max(x[j]+y[j], 0)
+		}
+		return
+	}
+	for j := range o {
+		o[j] = max(x[j], 0)
+	}
 }

@@ -40,7 +40,24 @@ func (tp *Tape[T]) Conv2D(x, w, b *Var[T], o ConvOpts) *Var[T] {
 	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
 		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
 		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
-	return tp.conv(x, w, b, g)
+	return tp.conv(x, w, b, g, false)
+}
+
+// Conv2DReLU is ReLU(Conv2D(x, w, b, o)) in one op, with the same values and
+// gradients bit for bit: the ReLU runs on each image's output block right
+// after its product, while the block is in cache, and the backward pass
+// builds the masked output gradient (what ReLU's backward leaves in the
+// convolution output's cleared gradient) in a scratch buffer that the
+// convolution's backward reads, instead of clearing and accumulating one.
+func (tp *Tape[T]) Conv2DReLU(x, w, b *Var[T], o ConvOpts) *Var[T] {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("engine: Conv2DReLU: x %v and w %v must be 4-D", xs, ws))
+	}
+	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
+		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
+		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
+	return tp.conv(x, w, b, g, true)
 }
 
 // Conv1D returns the kernel-size-1 convolution of x [N,C,L] with w [O,C,1] plus
@@ -51,10 +68,12 @@ func (tp *Tape[T]) Conv1D(x, w, b *Var[T]) *Var[T] {
 		panic(fmt.Sprintf("engine: Conv1D: x %v must be [N,C,L] and w %v [O,C,1]", xs, ws))
 	}
 	g := convGeom{N: xs[0], C: xs[1], H: 1, W: xs[2], O: ws[0], KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, G: 1}
-	return tp.conv(x, w, b, g)
+	return tp.conv(x, w, b, g, false)
 }
 
-func (tp *Tape[T]) conv(x, w, b *Var[T], g convGeom) *Var[T] {
+// conv is the convolution of x by w plus b, followed by a ReLU when relu
+// is set.
+func (tp *Tape[T]) conv(x, w, b *Var[T], g convGeom, relu bool) *Var[T] {
 	if g.C%g.G != 0 || g.O%g.G != 0 || w.Shape()[1] != g.C/g.G {
 		panic(fmt.Sprintf("engine: conv: x %v, w %v and %d groups do not agree", x.Shape(), w.Shape(), g.G))
 	}
@@ -75,7 +94,11 @@ func (tp *Tape[T]) conv(x, w, b *Var[T], g convGeom) *Var[T] {
 	if b != nil {
 		bd = b.Value.data
 	}
-	convForward(tp, &g, x.Value.data, w.Value.data, bd, out.data)
+	var ep *epilogue[T]
+	if relu {
+		ep = &epilogue[T]{relu: true}
+	}
+	convForwardEp(tp, &g, x.Value.data, w.Value.data, bd, out.data, ep)
 	inputs := []*Var[T]{x, w}
 	if b != nil {
 		inputs = append(inputs, b)
@@ -93,7 +116,17 @@ func (tp *Tape[T]) conv(x, w, b *Var[T], g convGeom) *Var[T] {
 				gb = t.data
 			}
 		}
-		convBackward(tp, &g, x.Value.data, w.Value.data, o.Grad.data, gx, gw, gb)
+		dy := o.Grad.data
+		if relu {
+			t := tp.allocLooseUninit(o.Value.shape...)
+			defer tp.release(t)
+			z := o.Value.data
+			tp.ParallelFor(len(dy), elemGrain, func(lo, hi int) {
+				reluBackwardSet(t.data[lo:hi], dy[lo:hi], z[lo:hi])
+			})
+			dy = t.data
+		}
+		convBackward(tp, &g, x.Value.data, w.Value.data, dy, gx, gw, gb)
 	}, inputs...)
 }
 

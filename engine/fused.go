@@ -31,9 +31,7 @@ func (e *epilogue[T]) apply(out []T, off, n int) {
 			o[i] += r[i]
 		}
 	case e.relu:
-		for i := range o {
-			o[i] = max(o[i], 0)
-		}
+		reluForward(o, o, nil)
 	}
 }
 

@@ -29,6 +29,22 @@ func NewBNState[T Float](c int) *BNState[T] {
 // batch-norm gradient; in evaluation it uses st's running statistics and is an
 // affine map of x.
 func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
+	return tp.batchNorm(x, gamma, beta, st, training, false)
+}
+
+// BatchNormReLU is ReLU(BatchNorm(x, gamma, beta, st, training)) in one op,
+// with the same values and gradients bit for bit: the ReLU is applied as
+// each normalised element is written, and the backward pass masks the
+// output gradient on the fly (by the output, positive exactly where the
+// batch norm's output was) instead of materialising the batch norm's output
+// and its gradient. It saves two passes over memory forward and three
+// backward.
+func (tp *Tape[T]) BatchNormReLU(x, gamma, beta *Var[T], st *BNState[T], training bool) *Var[T] {
+	return tp.batchNorm(x, gamma, beta, st, training, true)
+}
+
+// batchNorm is BatchNorm, followed by a ReLU when relu is set.
+func (tp *Tape[T]) batchNorm(x, gamma, beta *Var[T], st *BNState[T], training, relu bool) *Var[T] {
 	xs := x.Shape()
 	if len(xs) < 2 {
 		panic(fmt.Sprintf("engine: BatchNorm: x %v needs a channel dimension", xs))
@@ -105,14 +121,19 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 			}
 			for i := 0; i < n; i++ {
 				off := (i*c + ch) * s
-				normAffine(od[off:off+s], xd[off:off+s], T(a), T(bb))
+				if relu {
+					normAffineReLU(od[off:off+s], xd[off:off+s], T(a), T(bb))
+				} else {
+					normAffine(od[off:off+s], xd[off:off+s], T(a), T(bb))
+				}
 			}
 		}
 	})
 	return tp.Op(out, func(o *Var[T]) {
 		dy := o.Grad.data
 		var gx, gg, gb []T
-		if t := tp.GradOf(x); t != nil {
+		t, fresh := tp.gradFresh(x)
+		if t != nil {
 			gx = t.data
 		}
 		if gamma != nil {
@@ -125,13 +146,33 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 				gb = t.data
 			}
 		}
-		tp.ParallelFor(c, 1, func(lo, hi int) {
+		// With the ReLU fused, each image's row of the batch norm's output
+		// gradient is rebuilt where it is used, into a per-chunk scratch row,
+		// exactly as ReLU's backward would have left it in a cleared buffer.
+		chunks := Chunks(tp.threads, c, 1)
+		var scratch []T
+		if relu {
+			scratch = tp.AllocUninit(chunks, s).data
+		}
+		z := o.Value.data
+		dyRow := func(tmp []T, off int) []T {
+			if !relu {
+				return dy[off : off+s]
+			}
+			reluBackwardSet(tmp, dy[off:off+s], z[off:off+s])
+			return tmp
+		}
+		chunkedFor(chunks, c, func(ci, lo, hi int) {
+			var tmp []T
+			if relu {
+				tmp = scratch[ci*s : (ci+1)*s]
+			}
 			for ch := lo; ch < hi; ch++ {
 				mu, is := float64(mean[ch]), float64(invstd[ch])
 				var sdy, sdxm float64 // sums of dy and dy*(x-mu)
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * s
-					a, b := normGradSums(dy[off:off+s], xd[off:off+s], mu)
+					a, b := normGradSums(dyRow(tmp, off), xd[off:off+s], mu)
 					sdy += a
 					sdxm += b
 				}
@@ -159,7 +200,11 @@ func (tp *Tape[T]) BatchNorm(x, gamma, beta *Var[T], st *BNState[T], training bo
 				}
 				for i := 0; i < n; i++ {
 					off := (i*c + ch) * s
-					normGrad(gx[off:off+s], dy[off:off+s], xd[off:off+s], T(a), T(b), T(c0))
+					if fresh {
+						normGradSet(gx[off:off+s], dyRow(tmp, off), xd[off:off+s], T(a), T(b), T(c0))
+					} else {
+						normGrad(gx[off:off+s], dyRow(tmp, off), xd[off:off+s], T(a), T(b), T(c0))
+					}
 				}
 			}
 		})

@@ -174,7 +174,7 @@ func (tp *Tape[T]) GlobalAvgPool2D(x *Var[T]) *Var[T] {
 		}
 	})
 	return tp.Op(out, func(o *Var[T]) {
-		gx := tp.GradOf(x)
+		gx, fresh := tp.gradFresh(x)
 		if gx == nil {
 			return
 		}
@@ -183,6 +183,13 @@ func (tp *Tape[T]) GlobalAvgPool2D(x *Var[T]) *Var[T] {
 			for p := lo; p < hi; p++ {
 				v := dy[p] * inv
 				row := gd[p*hw : (p+1)*hw]
+				if fresh {
+					v += 0 // the value 0 + v of a cleared buffer
+					for i := range row {
+						row[i] = v
+					}
+					continue
+				}
 				for i := range row {
 					row[i] += v
 				}

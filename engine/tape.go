@@ -236,14 +236,44 @@ func (tp *Tape[T]) GradOf(v *Var[T]) *Tensor[T] {
 	return v.Grad
 }
 
+// gradFresh is GradOf for a backward function that can write its whole
+// contribution in one pass: when v's gradient buffer does not exist yet
+// (and v is not a parameter), it is allocated without being cleared and
+// fresh is true. The caller must then set every element to 0 + g (g its
+// contribution: the value accumulating g into a cleared buffer gives, which
+// differs from g only in turning -0 into +0), instead of adding g; with
+// fresh false it adds g as usual. This saves clearing a buffer the size of
+// v and reading it back, with bit-identical results.
+func (tp *Tape[T]) gradFresh(v *Var[T]) (t *Tensor[T], fresh bool) {
+	if !v.requiresGrad {
+		return nil, false
+	}
+	if v.Grad != nil || v.param {
+		return tp.GradOf(v), false
+	}
+	if tp.loss != nil && v.backward != nil && v != tp.loss {
+		v.Grad = tp.allocLooseUninit(v.Value.shape...)
+		v.looseGrad = true
+	} else {
+		v.Grad = tp.AllocUninit(v.Value.shape...)
+	}
+	return v.Grad, true
+}
+
 // allocLoose returns a zero-filled pooled tensor that is not in owned: its
 // holder gives it back with release (Reset does not).
 func (tp *Tape[T]) allocLoose(shape ...int) *Tensor[T] {
+	t := tp.allocLooseUninit(shape...)
+	d := t.data
+	tp.ParallelFor(len(d), 1<<16, func(lo, hi int) { clear(d[lo:hi]) })
+	return t
+}
+
+// allocLooseUninit is allocLoose without clearing.
+func (tp *Tape[T]) allocLooseUninit(shape ...int) *Tensor[T] {
 	t := tp.AllocUninit(shape...)
 	tp.owned[len(tp.owned)-1] = nil
 	tp.owned = tp.owned[:len(tp.owned)-1]
-	d := t.data
-	tp.ParallelFor(len(d), 1<<16, func(lo, hi int) { clear(d[lo:hi]) })
 	return t
 }
 

@@ -64,7 +64,7 @@ type resnet struct {
 // Forward computes the logits.
 func (m *resnet) Forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
 	checkInput(m.name, x, m.c, m.h, m.w)
-	h := tp.ReLU(m.stem.Forward(tp, x, training))
+	h := m.stem.ForwardReLU(tp, x, training)
 	if m.maxPool {
 		h = tp.MaxPool2D(h, engine.PoolOpts{KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1})
 	}

@@ -84,8 +84,8 @@ var pool2 = engine.PoolOpts{KH: 2, KW: 2}
 // Forward computes the logits.
 func (m *lenet5) Forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
 	checkInput(m.name, x, m.c, m.h, m.w)
-	h := tp.MaxPool2D(tp.ReLU(m.c1.Forward(tp, x)), pool2)
-	h = flatten(tp, tp.MaxPool2D(tp.ReLU(m.c2.Forward(tp, h)), pool2))
+	h := tp.MaxPool2D(m.c1.ForwardReLU(tp, x), pool2)
+	h = flatten(tp, tp.MaxPool2D(m.c2.ForwardReLU(tp, h), pool2))
 	h = tp.ReLU(m.f1.Forward(tp, h))
 	h = tp.ReLU(m.f2.Forward(tp, h))
 	return m.f3.Forward(tp, h)
@@ -117,7 +117,7 @@ func Conv2(c Config) (Model, error) {
 // Forward computes the logits.
 func (m *conv2) Forward(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
 	checkInput(m.name, x, m.c, m.h, m.w)
-	h := tp.ReLU(m.c1.Forward(tp, x))
-	h = tp.ReLU(m.c2.Forward(tp, h))
+	h := m.c1.ForwardReLU(tp, x)
+	h = m.c2.ForwardReLU(tp, h)
 	return m.fc.Forward(tp, tp.GlobalAvgPool2D(h))
 }

@@ -74,3 +74,15 @@ func (c *Conv2d) Forward(tp *engine.Tape[float32], x *engine.Var[float32]) *engi
 	}
 	return tp.Conv2D(x, c.W.V, varOf(c.B), o)
 }
+
+// ForwardReLU is ReLU(Forward(x)), fused into the dense convolution
+// (engine's Conv2DReLU: the same bits as the two ops).
+func (c *Conv2d) ForwardReLU(tp *engine.Tape[float32], x *engine.Var[float32]) *engine.Var[float32] {
+	if c.W.Sparse != nil {
+		return tp.ReLU(c.Forward(tp, x))
+	}
+	s := c.Spec
+	st, d := max(s.Stride, 1), max(s.Dilation, 1)
+	o := engine.ConvOpts{StrideH: st, StrideW: st, PadH: s.Pad, PadW: s.Pad, DilationH: d, DilationW: d, Groups: max(s.Groups, 1)}
+	return tp.Conv2DReLU(x, c.W.V, varOf(c.B), o)
+}

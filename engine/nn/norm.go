@@ -39,6 +39,11 @@ func (b *BatchNorm) Forward(tp *engine.Tape[float32], x *engine.Var[float32], tr
 	return tp.BatchNorm(x, b.Weight.V, b.Bias.V, b.State, training)
 }
 
+// ForwardReLU is ReLU(Forward(x)) in one fused op with the same bits.
+func (b *BatchNorm) ForwardReLU(tp *engine.Tape[float32], x *engine.Var[float32], training bool) *engine.Var[float32] {
+	return tp.BatchNormReLU(x, b.Weight.V, b.Bias.V, b.State, training)
+}
+
 // LayerNorm is nn.LayerNorm over the last dimension, weight ones, bias zeros.
 type LayerNorm struct {
 	// Weight and Bias are the affine parameters.

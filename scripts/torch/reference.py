@@ -7,7 +7,11 @@ mean wall time of one optimisation step (forward, cross-entropy, backward,
 update) after a few untimed warm-up steps. The output is one line in the
 format `gap bench step` prints, so the two can be read side by side:
 
-  RESULT model=M batch=B threads=T s_per_step=S img_per_s=I peak_rss_mb=R torch=V
+  RESULT model=M batch=B threads=T s_per_step=S img_per_s=I peak_rss_mb=R torch=V cpu_s_per_step=C
+
+cpu_s_per_step is the process CPU time (user+system, all threads) per timed
+step, the number to compare with gap bench step's on a loaded machine. Set
+OMP_WAIT_POLICY=passive to keep OpenMP's idle spinning out of it.
 
 Usage (Debian 12: apt-get install python3-torch, PyTorch 1.13):
 
@@ -212,13 +216,14 @@ def main(argv=None):
 
     for _ in range(args.warmup):
         one_step()
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         one_step()
     per_step = (time.perf_counter() - start) / args.steps
+    cpu_per_step = (time.process_time() - cpu0) / args.steps
     print(f"RESULT model={args.model} batch={args.batch} threads={args.threads} "
           f"s_per_step={per_step:.4f} img_per_s={args.batch / per_step:.1f} "
-          f"peak_rss_mb={peak_rss_mb():.0f} torch={torch.__version__}")
+          f"peak_rss_mb={peak_rss_mb():.0f} torch={torch.__version__} cpu_s_per_step={cpu_per_step:.4f}")
 
 
 if __name__ == "__main__":
