@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gap-harness/gap/engine"
@@ -155,7 +156,8 @@ func runBits(t *testing.T, c bitsCase) string {
 // or their summation order on the image suite's training path fails it.
 // The hashes are per BLAS build (openblas, gonum, and gonum with the
 // noasm tag, whose gonum kernels sum in another order; all recorded at
-// bf24792); a build with no recorded hash skips.
+// bf24792), and for OpenBLAS per CPU model, since it chooses its kernels by
+// processor; a build or machine with no recorded hash skips.
 func TestTrainingBits(t *testing.T) {
 	golden := map[string]string{}
 	if b, err := os.ReadFile(bitsFile); err == nil {
@@ -167,6 +169,11 @@ func TestTrainingBits(t *testing.T) {
 	}
 	for _, c := range bitsCases() {
 		key := fmt.Sprintf("%s/threads=%d/blas=%s%s", c.name, c.threads, blas.Impl, bitsVariant)
+		if blas.Impl == "openblas" {
+			// OpenBLAS picks its kernels by processor: its bits are
+			// pinned per CPU model (a machine without a recorded hash skips).
+			key += "/cpu=" + cpuModel()
+		}
 		got := runBits(t, c)
 		if *updateBits {
 			golden[key] = got
@@ -193,4 +200,19 @@ func TestTrainingBits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo ("unknown" where
+// there is none).
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
