@@ -153,6 +153,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	runID := fs.String("run", "", "time this finished run's final model (needs -save-models when it ran); see -results")
 	table := fs.String("table", "", "time every sparse run of this table that has a saved final model; see -results")
 	resultsDir := fs.String("results", "results/runs", "results folder of -run and -table")
+	seeds := fs.Int("seeds", 0, "with -table: only the runs of seeds 0..N-1 (0 = every seed)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -167,8 +168,8 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *batch < 0 || *threads < 1 || *reps < 1 || *sparsity < 0 || *sparsity > 1 {
-		return usagef("-batch must be >= 0, -threads and -reps >= 1, -sparsity in [0, 1]")
+	if *batch < 0 || *threads < 1 || *reps < 1 || *sparsity < 0 || *sparsity > 1 || *seeds < 0 {
+		return usagef("-batch and -seeds must be >= 0, -threads and -reps >= 1, -sparsity in [0, 1]")
 	}
 	pol, err := engine.ParseKernelPolicy(*kernels)
 	if err != nil || pol == engine.KernelDense {
@@ -191,7 +192,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s blas=%s\n", r.String(), blas.Impl)
 	}
 	if *runID != "" || *table != "" {
-		runs, err := inferRuns(*resultsDir, *table, *runID)
+		runs, err := inferRuns(*resultsDir, *table, *runID, *seeds)
 		if err != nil {
 			return err
 		}
@@ -254,8 +255,9 @@ type tableRun struct {
 
 // inferRuns finds the runs bench infer times: run id (in table, or in any
 // table of the results folder when table is ""), or every sparse run of
-// table that has a saved final model.
-func inferRuns(resultsDir, table, id string) ([]tableRun, error) {
+// table that has a saved final model (with seeds > 0, only the runs of
+// seeds 0..seeds-1).
+func inferRuns(resultsDir, table, id string, seeds int) ([]tableRun, error) {
 	if id != "" {
 		pattern := filepath.Join(resultsDir, "*", id+results.Ext)
 		if table != "" {
@@ -278,7 +280,7 @@ func inferRuns(resultsDir, table, id string) ([]tableRun, error) {
 	}
 	var out []tableRun
 	for _, r := range runs {
-		if r.Sparsity == 0 {
+		if r.Sparsity == 0 || (seeds > 0 && r.Seed >= int64(seeds)) {
 			continue
 		}
 		if _, err := os.Stat(experiments.ModelPath(dir, r.ID)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gap-harness/gap/experiments"
 	"github.com/gap-harness/gap/models"
 	"github.com/gap-harness/gap/reports"
+	"github.com/gap-harness/gap/results"
 )
 
 // TestBenchInfer runs `gap bench infer` on a small model with random masks and
@@ -62,15 +63,31 @@ func TestBenchInfer(t *testing.T) {
 func TestBenchInferRun(t *testing.T) {
 	dir := t.TempDir()
 	if code, out, errOut := runCLI(t, "reproduce", "-table", "lenet", "-profile", "smoke", "-rows", "static/0.9/uniform",
-		"-results", dir, "-save-models", "-jobs", "1"); code != 0 {
+		"-results", dir, "-save-models", "-jobs", "1", "-seeds", "2"); code != 0 {
 		t.Fatalf("reproduce: exit %d\n%s\n%s", code, out, errOut)
 	}
-	ids, _ := filepath.Glob(filepath.Join(dir, "lenet", "*.arrow"))
-	if len(ids) != 1 {
-		t.Fatalf("runs %v", ids)
+	paths, _ := filepath.Glob(filepath.Join(dir, "lenet", "*.arrow"))
+	if len(paths) != 2 {
+		t.Fatalf("runs %v", paths)
 	}
-	id := strings.TrimSuffix(filepath.Base(ids[0]), ".arrow")
-	code, out, errOut := runCLI(t, "bench", "infer", "-run", id, "-results", dir, "-batch", "2", "-reps", "1", "-threads", "1")
+	bySeed := map[int64]string{}
+	for _, p := range paths {
+		r, err := results.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySeed[r.Seed] = r.ID
+	}
+	id, other := bySeed[0], bySeed[1]
+	// -table with -seeds 1 times seed 0's run only.
+	code, out, errOut := runCLI(t, "bench", "infer", "-table", "lenet", "-seeds", "1", "-results", dir, "-batch", "2", "-reps", "1", "-threads", "1")
+	if code != 0 || !strings.Contains(out, "run="+id) || strings.Contains(out, "run="+other) {
+		t.Fatalf("bench infer -table -seeds 1: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, "bench", "infer", "-table", "lenet", "-seeds", "-1", "-results", dir); code != 2 {
+		t.Fatalf("-seeds -1: exit %d, want a usage error (2)", code)
+	}
+	code, out, errOut = runCLI(t, "bench", "infer", "-run", id, "-results", dir, "-batch", "2", "-reps", "1", "-threads", "1")
 	if code != 0 || !strings.Contains(out, "run="+id) || !strings.Contains(out, "batch=2") {
 		t.Fatalf("bench infer -run: exit %d\n%s\n%s", code, out, errOut)
 	}
