@@ -113,6 +113,34 @@ type Options struct {
 	Suites Suites
 }
 
+// jobsAndThreads is how many of n runs RunPlan trains at once when asked
+// for jobs (0 = the number of cores), and the threads each gets.
+func jobsAndThreads(n, jobs int) (int, int) {
+	cores := runtime.GOMAXPROCS(0)
+	if jobs <= 0 {
+		jobs = cores
+	}
+	jobs = min(jobs, max(1, n))
+	return jobs, max(1, cores/jobs)
+}
+
+// ExecutedSpecs are the plan's runs as RunPlan trains them with opt.Jobs:
+// with the thread count it gives each run that does not set its own, which
+// is part of a run's identity. Their IDs name the result files, so a
+// progress count or a "finished?" check must use these, not Specs.
+func (p Plan) ExecutedSpecs(jobs int) []RunSpec {
+	specs, _ := p.Specs()
+	_, threads := jobsAndThreads(len(specs), jobs)
+	out := make([]RunSpec, len(specs))
+	for i, s := range specs {
+		if s.Threads == 0 {
+			s.Threads = threads
+		}
+		out[i] = s
+	}
+	return out
+}
+
 // RunPlan executes every run of the plan, up to Jobs at once, with the cores
 // shared out between them, skipping finished runs and resuming interrupted
 // ones. It returns the finished runs in plan order; the first error stops the
@@ -122,13 +150,7 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 		plan.Registry = opt.Registry
 	}
 	specs, _ := plan.Specs()
-	cores := runtime.GOMAXPROCS(0)
-	jobs := opt.Jobs
-	if jobs <= 0 {
-		jobs = cores
-	}
-	jobs = min(jobs, max(1, len(specs)))
-	threads := max(1, cores/jobs)
+	jobs, threads := jobsAndThreads(len(specs), opt.Jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
 		KeepCheckpoints: opt.KeepCheckpoints, SaveModels: opt.SaveModels, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}

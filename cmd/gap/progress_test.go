@@ -79,3 +79,28 @@ func TestProgressLeavesOutFinishedRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressReachesFullShare runs a real reproduce (one smoke row) and
+// requires its last progress line to say 100%, then adds a seed and
+// requires the same: the planned runs are counted under the ids the runner
+// gives them (their thread count included), so finished runs are left out
+// and the epochs reported match the ones planned.
+func TestProgressReachesFullShare(t *testing.T) {
+	dir := t.TempDir()
+	for _, seeds := range []string{"1", "2"} {
+		code, out, errOut := runCLI(t, "reproduce", "-table", "lenet", "-profile", "smoke", "-rows", "static/0.9/uniform",
+			"-results", dir, "-jobs", "1", "-seeds", seeds)
+		if code != 0 {
+			t.Fatalf("reproduce -seeds %s: exit %d\n%s\n%s", seeds, code, out, errOut)
+		}
+		var last string
+		for _, l := range strings.Split(errOut, "\n") {
+			if strings.Contains(l, "table_done=") {
+				last = l
+			}
+		}
+		if !strings.Contains(last, "table_done=100%") {
+			t.Fatalf("-seeds %s: last progress line %q, want table_done=100%%\n%s", seeds, last, errOut)
+		}
+	}
+}

@@ -101,7 +101,8 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		printTable(stdout, t, p, runs, pending, *resultsDir)
 		return nil
 	}
-	prog, err := newProgress(stderr, unfinished(specs, filepath.Join(*resultsDir, t.Name)), reg, log)
+	// The runner's ids carry the threads it gives each run: count those.
+	prog, err := newProgress(stderr, unfinished(plan.ExecutedSpecs(*jobs), filepath.Join(*resultsDir, t.Name)), reg, log)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,9 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Rows: []experiments.Row{row}, DenseLayers: t.DenseLayers}, Profile: p, Seeds: 1, DataPath: *data}
 	specs, _ := plan.Specs()
 	for i := range specs {
-		specs[i].Seed = *seed
+		// The threads are part of the run's identity (Execute would set
+		// them): set them here so the progress count uses the result's id.
+		specs[i].Seed, specs[i].Threads = *seed, *threads
 	}
 	prog, err := newProgress(stderr, unfinished(specs, filepath.Join(*resultsDir, t.Name)), reg, log)
 	if err != nil {
