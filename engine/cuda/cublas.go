@@ -55,10 +55,8 @@ func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Bu
 		return err
 	}
 	defer unlock()
-	if dv.blasH == 0 {
-		if r := dv.blas.cublasCreate(&dv.blasH); r != 0 {
-			return fmt.Errorf("cuda: cublasCreate: status %d", r)
-		}
+	if err := dv.blasHandle(); err != nil {
+		return err
 	}
 	ta, lda := int32(opN), int32(k)
 	if transA {
@@ -74,6 +72,17 @@ func (dv *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a, b *Bu
 	}
 	kind := "sgemm " + opName(transA) + opName(transB)
 	return dv.afterLaunch(fmt.Sprintf("cublasSgemm %dx%dx%d", m, n, k), kind, start)
+}
+
+// blasHandle creates the device's cuBLAS handle at first use (the caller
+// holds the device's thread).
+func (dv *Device) blasHandle() error {
+	if dv.blasH == 0 {
+		if r := dv.blas.cublasCreate(&dv.blasH); r != 0 {
+			return fmt.Errorf("cuda: cublasCreate: status %d", r)
+		}
+	}
+	return nil
 }
 
 func opName(trans bool) string {
@@ -105,10 +114,8 @@ func (dv *Device) GemmWeightSlices(m, n, chunk, ld, count int, dy, col, work *Bu
 		return err
 	}
 	defer unlock()
-	if dv.blasH == 0 {
-		if r := dv.blas.cublasCreate(&dv.blasH); r != 0 {
-			return fmt.Errorf("cuda: cublasCreate: status %d", r)
-		}
+	if err := dv.blasHandle(); err != nil {
+		return err
 	}
 	alpha, beta := float32(1), float32(0)
 	start := time.Now()

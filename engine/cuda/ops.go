@@ -229,18 +229,27 @@ func (o *Ops) Col2im(g ConvGeom, l Layout, col, x *Buffer, accumulate bool) erro
 	return o.launchN("nn", "col2im_f32", total, append(args, acc)...)
 }
 
+// columns is the GEMM operand of a convolution of x: x itself for a direct
+// (1x1, stride 1, unpadded) convolution, else im2col(x) written into col.
+func (o *Ops) columns(g ConvGeom, x, col *Buffer) (*Buffer, error) {
+	if g.Direct() {
+		return x, nil
+	}
+	if err := o.Im2col(g, g.In(), x, col); err != nil {
+		return nil, err
+	}
+	return col, nil
+}
+
 // ConvForward computes y [O, N*OH*OW] (CNHW) = w [O, K] x im2col(x) for a CNHW
 // input x; col is the workspace (ColLen values; unused when direct).
 func (o *Ops) ConvForward(g ConvGeom, x, w, y, col *Buffer) error {
 	if err := firstErr(need("conv x", x, g.In().Len()), need("conv w", w, g.O*g.K()), need("conv y", y, g.Out().Len())); err != nil {
 		return err
 	}
-	src := x
-	if !g.Direct() {
-		if err := o.Im2col(g, g.In(), x, col); err != nil {
-			return err
-		}
-		src = col
+	src, err := o.columns(g, x, col)
+	if err != nil {
+		return err
 	}
 	if err := o.gemm(false, false, g.O, g.NP(), g.K(), 1, w, src, 0, y); err != nil {
 		return fmt.Errorf("conv forward %+v: %w", g, err)
@@ -279,12 +288,9 @@ func (o *Ops) ConvBackwardWeight(g ConvGeom, x, dy, dw, col *Buffer) error {
 	if err := firstErr(need("conv x", x, g.In().Len()), need("conv dw", dw, g.O*g.K()), need("conv dy", dy, g.Out().Len())); err != nil {
 		return err
 	}
-	src := x
-	if !g.Direct() {
-		if err := o.Im2col(g, g.In(), x, col); err != nil {
-			return err
-		}
-		src = col
+	src, err := o.columns(g, x, col)
+	if err != nil {
+		return err
 	}
 	if s := o.splitFor(g); s > 1 {
 		n := g.O * g.K()
