@@ -149,7 +149,8 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	if plan.Registry == nil {
 		plan.Registry = opt.Registry
 	}
-	specs, _ := plan.Specs()
+	// The specs as they are trained: each with its threads (part of its id).
+	specs := plan.ExecutedSpecs(opt.Jobs)
 	jobs, threads := jobsAndThreads(len(specs), opt.Jobs)
 	env := Env{Dir: filepath.Join(opt.ResultsDir, plan.Table.Name), Threads: threads, Repo: opt.Repo, Commit: opt.Commit,
 		Log: opt.Log, Registry: opt.Registry, Data: &DataCache{}, Progress: opt.Progress, Branches: opt.Branches,
