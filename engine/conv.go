@@ -33,14 +33,21 @@ func orOne(v int) int {
 // faster than OpenBLAS's own threads); with fewer images than threads the gemm
 // itself is split.
 func (tp *Tape[T]) Conv2D(x, w, b *Var[T], o ConvOpts) *Var[T] {
+	g := conv2DGeom("Conv2D", x, w, o)
+	return tp.conv(x, w, b, g, false)
+}
+
+// conv2DGeom is the geometry of a 2-D convolution of x [N, C, H, W] by w
+// [O, C/G, KH, KW] with options o; op names the caller in the panic for
+// tensors that are not 4-D.
+func conv2DGeom[T Float](op string, x, w *Var[T], o ConvOpts) convGeom {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("engine: Conv2D: x %v and w %v must be 4-D", xs, ws))
+		panic(fmt.Sprintf("engine: %s: x %v and w %v must be 4-D", op, xs, ws))
 	}
-	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
+	return convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
 		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
 		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
-	return tp.conv(x, w, b, g, false)
 }
 
 // Conv2DReLU is ReLU(Conv2D(x, w, b, o)) in one op, with the same values and
@@ -50,13 +57,7 @@ func (tp *Tape[T]) Conv2D(x, w, b *Var[T], o ConvOpts) *Var[T] {
 // convolution output's cleared gradient) in a scratch buffer that the
 // convolution's backward reads, instead of clearing and accumulating one.
 func (tp *Tape[T]) Conv2DReLU(x, w, b *Var[T], o ConvOpts) *Var[T] {
-	xs, ws := x.Shape(), w.Shape()
-	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("engine: Conv2DReLU: x %v and w %v must be 4-D", xs, ws))
-	}
-	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
-		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
-		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
+	g := conv2DGeom("Conv2DReLU", x, w, o)
 	return tp.conv(x, w, b, g, true)
 }
 

@@ -36,13 +36,8 @@ func maskedWeight[T Float](tp *Tape[T], s *SparseWeight[T], w []T) []T {
 // and thread count. The weight gradient follows s.WeightGrad. The output
 // equals Conv2D(x, w*mask, b) up to float32 summation order.
 func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T]) *Var[T] {
+	g := conv2DGeom("SparseConv2D", x, w, o)
 	xs, ws := x.Shape(), w.Shape()
-	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("engine: SparseConv2D: x %v and w %v must be 4-D", xs, ws))
-	}
-	g := convGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0], KH: ws[2], KW: ws[3],
-		SH: orOne(o.StrideH), SW: orOne(o.StrideW), PH: o.PadH, PW: o.PadW,
-		DH: orOne(o.DilationH), DW: orOne(o.DilationW), G: orOne(o.Groups)}
 	checkSparse("SparseConv2D", w, s, g.G)
 	if g.C%g.G != 0 || g.O%g.G != 0 || ws[1] != g.C/g.G {
 		panic(fmt.Sprintf("engine: SparseConv2D: x %v, w %v and %d groups do not agree", xs, ws, g.G))
