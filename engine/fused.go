@@ -133,6 +133,6 @@ func (tp *Tape[T]) FusedConv2D(x *Var[T], w *Tensor[T], o ConvOpts, s *SparseWei
 		}
 		sparseConvForwardEp(tp, &g, s, val, xd, ep.Bias, out.data, e, true)
 	}
-	s.choose("conv", xs, tp.threads, dense, sparse)
+	s.choose("conv", xs, tp.threads, dense, sparse, nil, nil)
 	return tp.Const(out)
 }

@@ -68,8 +68,10 @@ type KernelChoice struct {
 	Threads int
 	// Sparsity is the fraction of the weight outside the pattern.
 	Sparsity float64
-	// DenseSec and SparseSec are the calibration's best forward times (zero
-	// when the choice was forced by the policy or set with SetChoice).
+	// DenseSec and SparseSec are the calibration's best times (zero when
+	// the choice was forced by the policy or set with SetChoice): of the
+	// forward, and in training (an op that records its backward) of the
+	// forward and the backward products that the choice implies.
 	DenseSec, SparseSec float64
 	// Sparse is true when the sparse kernels are used.
 	Sparse bool
@@ -233,6 +235,15 @@ const (
 	calibrationMaxReps = 25
 )
 
+// chosen reports whether a kernel choice exists for this input and thread
+// count (the op will not calibrate).
+func (s *SparseWeight[T]) chosen(op string, input []int, threads int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.choices[choiceKey(op, input, threads)]
+	return ok
+}
+
 func choiceKey(op string, input []int, threads int) string {
 	return fmt.Sprintf("%s %v t%d", op, input, threads)
 }
@@ -242,7 +253,12 @@ func choiceKey(op string, input []int, threads int) string {
 // untimed and CalibrationReps times timed (interleaved), the faster best time
 // wins, and the chosen kernel runs last so that its result is the one left in the output.
 // Under the other policies the forced kernel runs once. The choice is logged.
-func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, sparse func()) bool {
+//
+// Calibration times calDense and calSparse when they are not nil (training:
+// the forward and the backward products each kernel choice implies, see
+// SparseConv2D), dense and sparse otherwise; dense and sparse compute the
+// output.
+func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, sparse, calDense, calSparse func()) bool {
 	k := choiceKey(op, input, threads)
 	s.mu.Lock()
 	c, ok := s.choices[k]
@@ -269,10 +285,13 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 		if reps < 1 {
 			reps = 3
 		}
+		if calDense == nil || calSparse == nil {
+			calDense, calSparse = dense, sparse
+		}
 		// Interleaved runs (sparse, dense, sparse, ...) so that both kernels
 		// see the same machine load; the best time of each counts.
-		sparse()
-		dense()
+		calSparse()
+		calDense()
 		time1 := func(f func()) float64 {
 			t0 := time.Now()
 			f()
@@ -282,7 +301,7 @@ func (s *SparseWeight[T]) choose(op string, input []int, threads int, dense, spa
 		// has run for about calibrationBudget), since a single run of a few
 		// microseconds is easily disturbed on a shared machine.
 		for i := 0; i < reps || (i < calibrationMaxReps && float64(i)*min(c.SparseSec, c.DenseSec) < calibrationBudget); i++ {
-			ts, td := time1(sparse), time1(dense)
+			ts, td := time1(calSparse), time1(calDense)
 			if i == 0 || ts < c.SparseSec {
 				c.SparseSec = ts
 			}

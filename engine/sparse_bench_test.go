@@ -119,3 +119,68 @@ func BenchmarkSparseConvTrain(b *testing.B) {
 		}
 	}
 }
+
+// proxyConvs are the convolutions of the imagenet table's default proxy
+// (ResNet-18 at 1/8 width on 28x28, small stem): c -> o channels, kernel k,
+// input size hw, stride s.
+var proxyConvs = []struct{ c, o, k, hw, s int }{
+	{8, 8, 3, 28, 1},
+	{8, 16, 3, 28, 2},
+	{8, 16, 1, 28, 2},
+	{16, 16, 3, 14, 1},
+	{16, 32, 3, 14, 2},
+	{32, 32, 3, 7, 1},
+	{32, 64, 3, 7, 2},
+	{64, 64, 3, 4, 1},
+}
+
+// BenchmarkSparseConvTrainProxy times forward and backward of the default
+// proxy's convolutions as the imagenet table trains them (batch 64, 2
+// threads, 90%): dense-masked against the sparse kernels with the masked
+// weight gradient (what static layers and C-GaP's masked partitions use).
+func BenchmarkSparseConvTrainProxy(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	const batch, threads = 64, 2
+	for _, l := range proxyConvs {
+		x := randTensor(rng, batch, l.c, l.hw, l.hw)
+		w := randTensor(rng, l.o, l.c, l.k, l.k)
+		mask := make([]float32, w.Len())
+		for i := range mask {
+			if rng.Float64() >= 0.9 {
+				mask[i] = 1
+			}
+			w.Data()[i] *= mask[i]
+		}
+		o := engine.ConvOpts{StrideH: l.s, StrideW: l.s, PadH: l.k / 2, PadW: l.k / 2}
+		for _, v := range []struct {
+			name string
+			pol  engine.KernelPolicy
+			wg   engine.WeightGrad
+		}{{"dense", engine.KernelDense, engine.WeightGradDense}, {"sparse_maskeddW", engine.KernelSparse, engine.WeightGradMasked}} {
+			b.Run(fmt.Sprintf("c%d_o%d_k%d_hw%d_s%d/%s", l.c, l.o, l.k, l.hw, l.s, v.name), func(b *testing.B) {
+				s, err := engine.NewSparseWeight("w", w, mask, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Policy, s.WeightGrad = v.pol, v.wg
+				tp := engine.NewTape[float32](threads)
+				wv := engine.NewParam("w", w)
+				step := func() {
+					tp.Reset()
+					wv.ZeroGrad()
+					xv := tp.Input(x)
+					y := tp.SparseConv2D(xv, wv, nil, o, s)
+					if err := tp.Backward(tp.SumAll(y)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				step()
+				c := startCPU(b)
+				for i := 0; i < b.N; i++ {
+					step()
+				}
+				c.report(b)
+			})
+		}
+	}
+}

@@ -56,11 +56,12 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 		bd = b.Value.data
 	}
 	wd := w.Value.data
-	var wm, val []T
+	var wm, val, tin []T
 	dense := func() {
 		if wm == nil {
 			wm = maskedWeight(tp, s, wd)
 		}
+		tin = nil
 		convForward(tp, &g, x.Value.data, wm, bd, out.data)
 	}
 	sparse := func() {
@@ -68,17 +69,96 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 			val = tp.AllocUninit(s.NNZ()).data
 			csrValues(&s.fwd, wd, val)
 		}
-		sparseConvForward(tp, &g, s, val, x.Value.data, bd, out.data)
+		tin = sparseConvForward(tp, &g, s, val, x.Value.data, bd, out.data)
 	}
-	useSparse := s.choose("conv", xs, tp.threads, dense, sparse)
 	inputs := []*Var[T]{x, w}
 	if b != nil {
 		inputs = append(inputs, b)
 	}
+	// backward computes dX (gx not nil) and dW (gw not nil) from dY with the
+	// kernels of the choice: the dense ones (a masked weight gradient keeps
+	// only the pattern's entries of the dense product: sampled dot
+	// products cost more than the dense product where the dense kernels
+	// win), or the sparse input gradient and the sampled (masked) or dense
+	// weight gradient.
+	backward := func(useSparse bool, dy, gx, gw []T, fresh bool) {
+		if !useSparse {
+			if wm == nil {
+				wm = maskedWeight(tp, s, wd)
+			}
+			gwd := gw
+			if gw != nil && s.WeightGrad == WeightGradMasked {
+				gwd = tp.Alloc(len(gw)).data
+			}
+			if gx != nil || gw != nil {
+				convBackward(tp, &g, x.Value.data, wm, dy, gx, gwd, nil)
+			}
+			if gw != nil && s.WeightGrad == WeightGradMasked {
+				for _, i := range s.fwd.src {
+					gw[i] += gwd[i]
+				}
+			}
+			return
+		}
+		if gw != nil && s.WeightGrad == WeightGradMasked {
+			s.timeSparse(func() { sparseConvWeightGrad(tp, &g, s, x.Value.data, tin, dy, gw) })
+			gw = nil
+		}
+		if gw != nil {
+			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, nil)
+		}
+		if gx != nil {
+			s.timeSparse(func() { sparseConvInputGrad(tp, &g, s, wd, dy, gx, fresh) })
+		}
+	}
+	// In training the calibration times the forward and the backward that
+	// each choice implies (the sparse forward alone can lose where the
+	// sparse backward wins by more), on scratch gradients and the output
+	// standing in for dY.
+	// Each repetition returns its scratch to the tape's pool (the next one
+	// reuses it, as the training steps will): allocating fresh memory every
+	// time would charge page faults to the kernel that allocates more.
+	var calDense, calSparse func()
+	if s.Policy == KernelAuto && tp.NeedsGrad(inputs...) && !s.chosen("conv", xs, tp.threads) {
+		var gx, gw []T
+		if x.requiresGrad {
+			gx = tp.Alloc(x.Value.Len()).data
+		}
+		if w.requiresGrad {
+			gw = tp.Alloc(w.Value.Len()).data
+		}
+		wm = maskedWeight(tp, s, wd)
+		val = tp.AllocUninit(s.NNZ()).data
+		csrValues(&s.fwd, wd, val)
+		calDense = func() {
+			m := tp.scratchMark()
+			dense()
+			backward(false, out.data, gx, gw, false)
+			tin = nil
+			tp.releaseSince(m)
+		}
+		calSparse = func() {
+			m := tp.scratchMark()
+			sparse()
+			backward(true, out.data, gx, gw, false)
+			tin = nil
+			tp.releaseSince(m)
+		}
+	}
+	useSparse := s.choose("conv", xs, tp.threads, dense, sparse, calDense, calSparse)
 	return tp.Op(out, func(ov *Var[T]) {
 		var gx, gw, gb []T
-		if t := tp.GradOf(x); t != nil {
-			gx = t.data
+		// The tall input gradient writes every element of dX in one pass, so
+		// a fresh buffer need not be cleared first (gradFresh).
+		fresh := false
+		var gt *Tensor[T]
+		if useSparse && tallInputGrad(tp, &g, s) {
+			gt, fresh = tp.gradFresh(x)
+		} else {
+			gt = tp.GradOf(x)
+		}
+		if gt != nil {
+			gx = gt.data
 		}
 		if t := tp.GradOf(w); t != nil {
 			gw = t.data
@@ -89,23 +169,10 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 			}
 		}
 		dy := ov.Grad.data
-		if gw != nil && s.WeightGrad == WeightGradMasked {
-			sparseConvWeightGrad(tp, &g, s, x.Value.data, dy, gw)
-			gw = nil
+		if gb != nil {
+			convBackward(tp, &g, x.Value.data, wd, dy, nil, nil, gb)
 		}
-		if !useSparse {
-			if wm == nil {
-				wm = maskedWeight(tp, s, wd)
-			}
-			convBackward(tp, &g, x.Value.data, wm, dy, gx, gw, gb)
-			return
-		}
-		if gw != nil || gb != nil {
-			convBackward(tp, &g, x.Value.data, wd, dy, nil, gw, gb)
-		}
-		if gx != nil {
-			s.timeSparse(func() { sparseConvInputGrad(tp, &g, s, wd, dy, gx) })
-		}
+		backward(useSparse, dy, gx, gw, fresh)
 	}, inputs...)
 }
 
@@ -187,18 +254,18 @@ func (s *SparseWeight[T]) offsetPattern(key [4]int, g *convGeom, offset func(c, 
 }
 
 // sparseConvForward computes out = conv(x, W) + b with W in CSR form (values
-// val): images are split over the tape's threads; with fewer images than
-// threads each product's columns are split instead. Stride-1 convolutions
-// with kernels larger than 1x1 run directly on a zero-padded copy of each
-// image (no im2col): see directPattern.
-//
-// This is the training path (SparseConv2D): it keeps the paths and
-// thresholds that sparse-kernel training runs were recorded with, so that
-// their results stay bit-identical; the inference path
-// (sparseConvForwardEp with infer, FusedConv2D) also takes the direct path
-// from minDirectCols columns and the stride-phase path for strided kernels.
-func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) {
+// val), the training path (SparseConv2D): stride-1 convolutions with
+// kernels larger than 1x1 and stride-2 convolutions, without groups, take
+// the tall path (sparse_tall.go), whose filled input buffer is returned for
+// the masked weight gradient; the others (1x1 kernels, groups, other
+// strides) sparseConvForwardEp's im2col path, returning nil. The inference
+// path is sparseConvForwardEp with infer (FusedConv2D).
+func sparseConvForward[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], val, x, b, out []T) []T {
+	if t, ok := tallPlan(tp, g, s); ok {
+		return sparseConvTallForward(tp, g, s, t, val, x, b, out)
+	}
 	sparseConvForwardEp(tp, g, s, val, x, b, out, nil, false)
+	return nil
 }
 
 // sparseConvForwardEp is sparseConvForward with the epilogue ep (nil: none)
@@ -359,7 +426,7 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 			for gi := 0; gi < g.G; gi++ {
 				xg := x[n*chw+gi*cg*hw:]
 				if phases {
-					fillPhases(g, xg, cg, pad, hp, wp)
+					fillPhases(g, xg, cg, pad, hp*wp, hp, wp)
 				} else {
 					for ci := 0; ci < cg; ci++ {
 						for ih := 0; ih < g.H; ih++ {
@@ -383,16 +450,17 @@ func sparseConvDirect[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], a *
 }
 
 // fillPhases writes the four stride-2 phase planes of cg channels of one
-// image x [cg, H, W], zero-padded by PH, PW, into pad [cg, 4, hq, wq]:
-// plane (c, a, b) row i, column j holds x[c, 2i+a-PH, 2j+b-PW]. Pixels in
-// the padding are not written (pad's zeros stay).
-func fillPhases[T Float](g *convGeom, x []T, cg int, pad []T, hq, wq int) {
+// image x [cg, H, W], zero-padded by PH, PW, into pad [cg, 4, hq, wq], plane
+// p starting at pad[p*stride] (stride hq*wq: one image's planes one after
+// the other): plane (c, a, b) row i, column j holds x[c, 2i+a-PH, 2j+b-PW].
+// Pixels in the padding are not written (pad's zeros stay).
+func fillPhases[T Float](g *convGeom, x []T, cg int, pad []T, stride, hq, wq int) {
 	hw, w := g.H*g.W, g.W
 	for ci := 0; ci < cg; ci++ {
 		xc := x[ci*hw : (ci+1)*hw]
 		for a := 0; a < 2; a++ {
 			for b := 0; b < 2; b++ {
-				plane := pad[(4*ci+2*a+b)*hq*wq:][:hq*wq]
+				plane := pad[(4*ci+2*a+b)*stride:][:hq*wq]
 				j0 := 0
 				for 2*j0+b-g.PW < 0 {
 					j0++
@@ -501,7 +569,16 @@ func sparseConvInputGradDirect[T Float](tp *Tape[T], g *convGeom, a *csr, hp, wp
 // kernels, the product straight into dX). Stride-1 convolutions with
 // kernels larger than 1x1 and enough pixels run as a direct sparse
 // convolution of the padded dY instead (sparseConvInputGradDirect).
-func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], wd, dy, gx []T) {
+//
+// With fresh, gx is uninitialised and gets dX = 0 + W^T dY (see gradFresh):
+// the tall path writes it in one pass, the others clear it first.
+func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], wd, dy, gx []T, fresh bool) {
+	if t, ok := tallPlan(tp, g, s); ok && sparseConvTallInputGrad(tp, g, s, t, wd, dy, gx, fresh) {
+		return
+	}
+	if fresh {
+		clear(gx)
+	}
 	if _, _, ok := directGeom(g); ok && s.NNZ() > 0 {
 		ph, pw := g.DH*(g.KH-1)-g.PH, g.DW*(g.KW-1)-g.PW
 		hp, wp := g.OH+2*ph, g.OW+2*pw
@@ -546,8 +623,14 @@ func sparseConvInputGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], 
 
 // sparseConvWeightGrad accumulates dW only at the pattern's entries:
 // dW[o,j] += sum over images of dY[o,:] . col[j,:]. Each chunk of images sums
-// into its own partial, and partials are added in chunk order.
-func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], x, dy, gw []T) {
+// into its own partial, and partials are added in chunk order. Tall-path
+// convolutions (sparse_tall.go) read the forward's filled input tin when it
+// is not nil.
+func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T], x, tin, dy, gw []T) {
+	if t, ok := tallPlan(tp, g, s); ok {
+		sparseConvTallWeightGrad(tp, g, s, t, x, tin, dy, gw)
+		return
+	}
 	chunks, _ := convChunks(tp, g)
 	cg, og, kg := g.cg(), g.og(), g.kg()
 	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
@@ -666,7 +749,7 @@ func (tp *Tape[T]) SparseLinear(x, w, b *Var[T], s *SparseWeight[T]) *Var[T] {
 		}
 		sparseProductT(tp, &s.fwd, val, xd, rows, bd, out.data)
 	}
-	useSparse := s.choose("linear", xs, tp.threads, dense, sparse)
+	useSparse := s.choose("linear", xs, tp.threads, dense, sparse, nil, nil)
 	inputs := []*Var[T]{x, w}
 	if b != nil {
 		inputs = append(inputs, b)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -58,6 +59,14 @@ var sparseConvCases = append([]convCase{
 	convCase{2, 3, 17, 16, 5, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
 	convCase{1, 2, 18, 20, 3, 3, 3, engine.ConvOpts{PadH: 2, PadW: 1, DilationH: 2, DilationW: 2}},
 	convCase{2, 4, 16, 16, 6, 3, 2, engine.ConvOpts{PadH: 1, Groups: 2}},
+	// The training path's tall layout with several batches per chunk and a
+	// short last batch (3, 3, 1 images of 40x38; 4, 3 of the stride-2
+	// phases of 63x61, whose phase planes are 33x32), and stride-2 phases of a 5x5 kernel and of an
+	// unpadded 3x3 kernel.
+	convCase{7, 2, 40, 38, 3, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
+	convCase{7, 2, 63, 61, 3, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	convCase{3, 2, 9, 10, 3, 5, 5, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 2, PadW: 2}},
+	convCase{3, 2, 8, 9, 3, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2}},
 )...)
 
 // TestSparseConv2D checks SparseConv2D against Conv2D on the masked weight
@@ -215,4 +224,47 @@ func TestSparseMismatchPanics(t *testing.T) {
 	}()
 	tp := engine.NewTape[float32](1)
 	tp.SparseLinear(tp.Const(engine.NewTensor[float32](2, 5)), tp.Const(engine.NewTensor[float32](4, 5)), nil, s)
+}
+
+// TestSparseConv2DFreshGrad checks the input gradient SparseConv2D writes
+// into a fresh (uncleared) buffer: x is the output of an op (ReLU of
+// positive values, an identity), read by two sparse convolutions whose
+// outputs are added, so that one backward writes x's gradient fresh and the
+// other adds to it; stride 1 and stride 2 (the tall path) and a 1x1 kernel
+// (the im2col path, which accumulates into a cleared buffer), against the same
+// graph through Conv2D on the masked weights.
+func TestSparseConv2DFreshGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, tc := range []convCase{
+		{3, 3, 9, 8, 4, 3, 3, engine.ConvOpts{PadH: 1, PadW: 1}},
+		{3, 3, 9, 8, 4, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+		{3, 3, 9, 8, 4, 1, 1, engine.ConvOpts{StrideH: 2, StrideW: 2}},
+	} {
+		in := tc.inputs(rng)
+		for i := range in[0].Data() {
+			in[0].Data()[i] = math.Abs(in[0].Data()[i]) + 0.1
+		}
+		w2 := tc.inputs(rng)[1]
+		mask := randomMask(rng, tc.o, tc.c*tc.kh*tc.kw, 0.6)
+		maskInto(in[1], mask)
+		maskInto(w2, mask)
+		graph := func(sparse bool) opFn[float64] {
+			return func(tp *engine.Tape[float64], v []*engine.Var[float64]) *engine.Var[float64] {
+				x := tp.ReLU(v[0])
+				wb := tp.Input(engine.Convert[float64](w2))
+				if !sparse {
+					return tp.Add(tp.Conv2D(x, v[1], v[2], tc.opts), tp.Conv2D(x, wb, nil, tc.opts))
+				}
+				return tp.Add(tp.SparseConv2D(x, v[1], v[2], tc.opts, sparseOf(t, v[1], mask, 1, engine.KernelSparse, engine.WeightGradMasked)),
+					tp.SparseConv2D(x, wb, nil, tc.opts, sparseOf(t, wb, mask, 1, engine.KernelSparse, engine.WeightGradMasked)))
+			}
+		}
+		oRef, gRef := runOp(graph(false), in, nil, nil, 1)
+		for _, threads := range []int{1, 2} {
+			o, g := runOp(graph(true), in, nil, nil, threads)
+			name := fmt.Sprintf("%v threads %d", tc, threads)
+			expectClose(t, name+": output", o, oRef)
+			expectClose(t, name+": dx", g[0], gRef[0])
+		}
+	}
 }

@@ -676,3 +676,75 @@ rstore:
 
 rdone:
 	RET
+
+// func dot4AVX2(a *float32, n int, b0, b1, b2, b3 *float32, out *[4]float32)
+//
+// out[i] = sum over j < n of a[j] * bi[j] for the four vectors b0..b3 (n a
+// multiple of 16): the sampled products of one dY row with four input rows
+// (the masked weight gradient), reading a once for all four. Each sum keeps
+// two 8-lane accumulators (columns j%16 < 8 and >= 8), added at the end.
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   b0+16(FP), R8
+	MOVQ   b1+24(FP), R9
+	MOVQ   b2+32(FP), R10
+	MOVQ   b3+40(FP), R11
+	MOVQ   out+48(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	SHRQ   $4, CX
+	JZ     dot4done
+
+dot4loop:
+	VMOVUPS     0(SI), Y8
+	VMOVUPS     32(SI), Y9
+	VFMADD231PS 0(R8), Y8, Y0
+	VFMADD231PS 32(R8), Y9, Y1
+	VFMADD231PS 0(R9), Y8, Y2
+	VFMADD231PS 32(R9), Y9, Y3
+	VFMADD231PS 0(R10), Y8, Y4
+	VFMADD231PS 32(R10), Y9, Y5
+	VFMADD231PS 0(R11), Y8, Y6
+	VFMADD231PS 32(R11), Y9, Y7
+	ADDQ        $64, SI
+	ADDQ        $64, R8
+	ADDQ        $64, R9
+	ADDQ        $64, R10
+	ADDQ        $64, R11
+	DECQ        CX
+	JNZ         dot4loop
+
+dot4done:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, 0(DI)
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	MOVSS        X2, 4(DI)
+	VADDPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS       X5, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	MOVSS        X4, 8(DI)
+	VADDPS       Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X7
+	VADDPS       X7, X6, X6
+	VHADDPS      X6, X6, X6
+	VHADDPS      X6, X6, X6
+	MOVSS        X6, 12(DI)
+	VZEROUPPER
+	RET

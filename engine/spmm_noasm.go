@@ -22,6 +22,10 @@ func dotAVX2(a *float32, b *float32, n int) float32 {
 	panic("engine: no AVX2 kernels in this build")
 }
 
+func dot4AVX2(a *float32, n int, b0, b1, b2, b3 *float32, out *[4]float32) {
+	panic("engine: no AVX2 kernels in this build")
+}
+
 func spmmTile64EpAVX2(c *float32, val *float32, col *int32, nnz int, b *float32, ldb int, bias *float32, res *float32, relu int) {
 	panic("engine: no AVX2 kernels in this build")
 }

@@ -120,6 +120,23 @@ func (tp *Tape[T]) Reset() {
 	tp.resets++
 }
 
+// scratchMark and releaseSince bracket work whose tape allocations are all
+// scratch (a kernel calibration's repetitions): releaseSince(mark) returns
+// every tensor allocated since scratchMark to the pool, so that the next
+// repetition reuses them instead of allocating (and page-faulting) fresh
+// memory. Nothing allocated in between may be used afterwards.
+func (tp *Tape[T]) scratchMark() int { return len(tp.owned) }
+
+func (tp *Tape[T]) releaseSince(mark int) {
+	for _, t := range tp.owned[mark:] {
+		n := cap(t.data)
+		tp.free[n] = append(tp.free[n], t)
+		tp.freeElems += n
+	}
+	clear(tp.owned[mark:])
+	tp.owned = tp.owned[:mark]
+}
+
 // poolBound bounds the tape's free pool in multiples of its largest step
 // (see Reset).
 const poolBound = 4

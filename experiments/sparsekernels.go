@@ -80,9 +80,13 @@ func (t *trainer) prepareSparseKernels(me int) (*sparseEpoch, error) {
 		if p.Mask == nil || !slices.Contains(p.Mask, 0) {
 			continue
 		}
-		// The weight gradient stays dense: the runner hands methods the
-		// dense gradient (Tensor.G), and clipping reads it.
-		if err := p.PrepareSparse(policy, engine.WeightGradDense); err != nil {
+		// The weight gradient is computed at the mask's kept entries only
+		// (the pruned ones stay zero): a MaskFixer reads no gradient at
+		// pruned positions, clipping zeroes them before it measures the
+		// norm, and ApplyMasks zeroes the pruned weights and their optimiser
+		// state after every step, so a pruned position's gradient never
+		// reaches a weight or a metric.
+		if err := p.PrepareSparse(policy, engine.WeightGradMasked); err != nil {
 			s.clear()
 			return nil, err
 		}

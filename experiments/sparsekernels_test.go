@@ -36,12 +36,22 @@ func withoutTimings(runs []*results.Run) []*results.Run {
 // TestSparseKernelTraining runs static, C-GaP and P-GaP rows of the smoke
 // table dense-masked and with the sparse kernels forced on every layer
 // whose mask is fixed: static's record (final metrics, layers) agrees to
-// 1e-4 (its training-loss curve moves by up to 1e-3 over the 16 steps at
-// the smoke learning rate; C-GaP's and P-GaP's final metrics are logged:
-// see below), the run identity
+// staticTol (C-GaP's and P-GaP's final metrics are logged: see below), the
+// run identity
 // changes only with the option on, the runs record per-epoch wall time,
 // the sparse-kernel share and their kernel choices; and a run interrupted
 // at a checkpoint and resumed gives the uninterrupted run bit for bit.
+// staticTol is the relative agreement required of the static row's final
+// metrics between dense-masked and sparse-kernel training. Over the smoke
+// run's 16 SGD steps float32 summation order alone moves the final test
+// loss by a few 1e-4: the same dense-masked run gives 2.269334 with
+// OpenBLAS and 2.268201 with gonum's BLAS (5.0e-4 apart); the sparse
+// kernels (forward, input gradient and the masked weight gradient, all in
+// another order than the BLAS) gave 2.269513 (1.8e-4 from OpenBLAS). The
+// step-level agreement to 1e-4 is models/bench's
+// TestSparseTrainingMatchesDense.
+const staticTol = 1e-3
+
 func TestSparseKernelTraining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
@@ -82,7 +92,7 @@ func TestSparseKernelTraining(t *testing.T) {
 				t.Logf("%s: final %s dense-masked %v, sparse kernels %v", d.Row, k, v, w)
 				continue
 			}
-			if math.Abs(w-v) > 1e-4*max(1, math.Abs(v)) {
+			if math.Abs(w-v) > staticTol*max(1, math.Abs(v)) {
 				t.Errorf("%s: final %s dense-masked %v, sparse kernels %v", d.Row, k, v, w)
 			}
 		}
@@ -121,7 +131,7 @@ func TestSparseKernelTraining(t *testing.T) {
 		}
 	}
 	if diff := cmp.Diff(withoutTimings(dense[static:static+1]), withoutTimings(sparse[static:static+1]), ignoreTimes, cmpopts.EquateEmpty(),
-		cmpopts.EquateApprox(0, 1e-4), cmpopts.IgnoreFields(results.Run{}, "Curves")); diff != "" {
+		cmpopts.EquateApprox(staticTol, 0), cmpopts.IgnoreFields(results.Run{}, "Curves")); diff != "" {
 		t.Errorf("sparse-kernel runs differ from dense-masked beyond timings and final metrics:\n%s", diff)
 	}
 

@@ -78,15 +78,11 @@ func benchStep(args []string, stdout, stderr io.Writer) error {
 		return usagef("-sparsity %g: want [0, 1)", *sparsity)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *batch < 1 || *steps < 1 || *threads < 1 || *warmup < 0 {
 		return usagef("-batch, -steps and -threads must be >= 1 and -warmup >= 0")
@@ -158,15 +154,11 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	if *batch < 0 || *threads < 1 || *reps < 1 || *sparsity < 0 || *sparsity > 1 || *seeds < 0 {
 		return usagef("-batch and -seeds must be >= 0, -threads and -reps >= 1, -sparsity in [0, 1]")
@@ -433,4 +425,21 @@ func loadCheckpointModel(path, model string, cfg models.Config) (models.Model, f
 		return m, 0, nil
 	}
 	return m, 1 - kept/total, nil
+}
+
+// startCPUProfile starts a CPU profile (pprof) written to path; the returned
+// function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -38,6 +38,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
 	keep := fs.Bool("keep-checkpoints", false, "keep the run's checkpoint folder once it finishes (gap clean removes it)")
+	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP) with the sparse kernels: auto (calibrated per layer) or sparse; part of the run's identity (default: off)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	params := kvFlag{}
 	fs.Var(params, "param", "method hyper-parameter key=value (repeatable)")
 	if err := parse(fs, args); err != nil {
@@ -64,6 +66,12 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *threads < 1 {
 		return usagef("-threads %d: expected a count >= 1", *threads)
+	}
+	switch *sparseKernels {
+	case "", "auto", "sparse":
+		p.SparseKernels = *sparseKernels
+	default:
+		return usagef("-sparse-kernels %q: expected auto or sparse", *sparseKernels)
 	}
 	reg := methods.Default()
 	if _, err := reg.New(*method, params); err != nil {
@@ -94,6 +102,13 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	env := experiments.Env{Dir: filepath.Join(*resultsDir, t.Name), Threads: *threads, Log: log, Registry: reg,
 		Data: &experiments.DataCache{}, Progress: prog.update, Branches: processBranches(stderr), Commit: commit, KeepCheckpoints: *keep}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	r, err := experiments.Execute(ctx, specs[0], env)
 	prog.finish()
 	if err != nil {
