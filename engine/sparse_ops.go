@@ -640,6 +640,11 @@ func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T],
 	if !g.direct() {
 		cols = tp.AllocUninit(chunks, kg*ohw).data
 	}
+	// Entry k reads row col[k] of the image (1x1) or of its im2col.
+	offs := make([]int32, nnz)
+	for k, j := range s.fwd.col {
+		offs[k] = j * int32(ohw)
+	}
 	chunkedFor(chunks, g.N, func(c, lo, hi int) {
 		p := part[c*nnz : (c+1)*nnz]
 		for n := lo; n < hi; n++ {
@@ -651,11 +656,7 @@ func sparseConvWeightGrad[T Float](tp *Tape[T], g *convGeom, s *SparseWeight[T],
 					src = col
 				}
 				for r := gi * og; r < (gi+1)*og; r++ {
-					dr := dy[(n*g.O+r)*ohw : (n*g.O+r+1)*ohw]
-					for k := s.fwd.ptr[r]; k < s.fwd.ptr[r+1]; k++ {
-						j := int(s.fwd.col[k])
-						p[k] += dot(dr, src[j*ohw:(j+1)*ohw])
-					}
+					sampledDots(dy[(n*g.O+r)*ohw:(n*g.O+r+1)*ohw], src, offs, 0, p, int(s.fwd.ptr[r]), int(s.fwd.ptr[r+1]))
 				}
 			}
 		}
