@@ -38,6 +38,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "-epochs", "-3"}, "-epochs"},
 		{[]string{"train", "-threads", "-4"}, "-threads"},
 		{[]string{"train", "-threads", "0"}, "-threads"},
+		{[]string{"train", "-sparse-kernels", "csr"}, "expected auto or sparse"},
 		{[]string{"reproduce", "-jobs", "-3"}, "-jobs"},
 		{[]string{"train", "-method", "cgap", "-param", "rounds=4611686018427387904"}, "rounds"},
 		{[]string{"train", "-method", "pgap", "-param", "rounds=4611686018427387904"}, "rounds"},
