@@ -4,8 +4,12 @@ import "sync"
 
 // GemmParallel is Gemm split over up to threads goroutines, each calling the
 // single-threaded kernel on a block of C's rows (or, when C has few rows, of its
-// columns). Each element of C is computed by exactly one call with the same
-// k-order whatever the split, so results are deterministic; with OpenBLAS the
+// columns). Each element of C is computed by exactly one call, and the split
+// depends only on the shape and threads, so results are deterministic for a
+// given thread count. They may differ in the last bits between thread
+// counts: a BLAS can pick its kernel (and so the order of each element's
+// sums) by the block's size, as OpenBLAS does (the training runs record
+// their threads in the run's identity for this reason). With OpenBLAS the
 // library must run single-threaded (the package sets it so at start, see
 // SetThreads) or the goroutines oversubscribe the cores.
 func GemmParallel[T Float](threads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
