@@ -52,6 +52,10 @@ type Checkpoint struct {
 	// KernelChoices are the kernel choices of sparse-kernel training so far
 	// (nil without Profile.SparseKernels).
 	KernelChoices []KernelRecord
+	// BranchKernelChoices are the choices P-GaP's branches made (Stage set
+	// to the branch), gathered at each merge for the run's record; they
+	// fix no later choice.
+	BranchKernelChoices []KernelRecord
 }
 
 // SaveCheckpoint writes c to path atomically (package atomicfile).

@@ -255,6 +255,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	id := spec.ID()
 	states := make([]map[string][]float32, plan.kappa)
 	var branchEval []results.Point // each branch's final evaluation, for the record
+	var branchKernels []KernelRecord
 	var flops, wall float64
 	for b := 0; b < plan.kappa; b++ {
 		path := env.stagePath(id, branchID(r, b))
@@ -266,6 +267,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 			return fmt.Errorf("p-gap: %s is missing or unfinished", path)
 		}
 		states[b] = c.State
+		branchKernels = append(branchKernels, newKernelChoices(cur.KernelChoices, c.KernelChoices, branchID(r, b))...)
 		for _, pt := range c.Curves {
 			if pt.Epoch == c.Epoch && len(pt.Metric) > 5 && pt.Metric[:5] == "test_" {
 				pt.Metric = fmt.Sprintf("branch%d_%s", b, pt.Metric[5:])
@@ -325,6 +327,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	ge := plan.w + (r+1)*plan.T
 	t.step = int64(ge) * int64(t.stepsPerEpoch)
 	t.curves = append(t.curves, branchEval...)
+	t.branchKernels = append(t.branchKernels, branchKernels...)
 	if err := t.recordUnpruned(ctx, unpruned, weights, ge); err != nil {
 		return fmt.Errorf("p-gap merge round %d: %w", r, err)
 	}

@@ -32,6 +32,9 @@ type KernelRecord struct {
 	Sparse              bool
 	// Epoch is the run's epoch in which the choice was made.
 	Epoch int
+	// Stage is the P-GaP branch that made the choice ("branch-R-B"), empty
+	// for the run's own stages.
+	Stage string `json:",omitempty"`
 }
 
 func (k KernelRecord) key() string {
@@ -172,10 +175,28 @@ func writeKernelRecord(env Env, spec RunSpec, t *trainer) error {
 		Policy  string         `json:"policy"`
 		Machine string         `json:"machine"`
 		Choices []KernelRecord `json:"choices"`
-	}{spec.ID(), spec.Profile.SparseKernels, results.Machine(), t.kernels}
+	}{spec.ID(), spec.Profile.SparseKernels, results.Machine(), slices.Concat(t.kernels, t.branchKernels)}
 	return atomicfile.Write(path, func(w io.Writer) error {
 		e := json.NewEncoder(w)
 		e.SetIndent("", "  ")
 		return e.Encode(rec)
 	})
+}
+
+// newKernelChoices returns the choices of after that before does not hold
+// (by layer, op, input and threads), with Stage set to stage: what a P-GaP
+// branch, started from a checkpoint with the choices before, chose itself.
+func newKernelChoices(before, after []KernelRecord, stage string) []KernelRecord {
+	known := map[string]bool{}
+	for _, k := range before {
+		known[k.key()] = true
+	}
+	var out []KernelRecord
+	for _, k := range after {
+		if !known[k.key()] {
+			k.Stage = stage
+			out = append(out, k)
+		}
+	}
+	return out
 }

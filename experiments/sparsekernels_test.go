@@ -33,14 +33,6 @@ func withoutTimings(runs []*results.Run) []*results.Run {
 	return out
 }
 
-// TestSparseKernelTraining runs static, C-GaP and P-GaP rows of the smoke
-// table dense-masked and with the sparse kernels forced on every layer
-// whose mask is fixed: static's record (final metrics, layers) agrees to
-// staticTol (C-GaP's and P-GaP's final metrics are logged: see below), the
-// run identity
-// changes only with the option on, the runs record per-epoch wall time,
-// the sparse-kernel share and their kernel choices; and a run interrupted
-// at a checkpoint and resumed gives the uninterrupted run bit for bit.
 // staticTol is the relative agreement required of the static row's final
 // metrics between dense-masked and sparse-kernel training. Over the smoke
 // run's 16 SGD steps float32 summation order alone moves the final test
@@ -52,6 +44,14 @@ func withoutTimings(runs []*results.Run) []*results.Run {
 // TestSparseTrainingMatchesDense.
 const staticTol = 1e-3
 
+// TestSparseKernelTraining runs static, C-GaP and P-GaP rows of the smoke
+// table dense-masked and with the sparse kernels forced on every layer
+// whose mask is fixed: static's record (final metrics, layers) agrees to
+// staticTol (C-GaP's and P-GaP's final metrics are logged: see below), the
+// run identity changes only with the option on, the runs record per-epoch
+// wall time, the sparse-kernel share and their kernel choices (P-GaP's
+// branches' too); and a run interrupted at a checkpoint and resumed gives
+// the uninterrupted run bit for bit.
 func TestSparseKernelTraining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: BLAS-independent whole-table test, run in the OpenBLAS pass of make test")
@@ -119,6 +119,18 @@ func TestSparseKernelTraining(t *testing.T) {
 		}
 		if err := json.Unmarshal(b, &rec); err != nil || len(rec.Choices) == 0 || !rec.Choices[0].Sparse {
 			t.Fatalf("%s: kernel choices %v: %s", d.Row, err, b)
+		}
+		if strings.Contains(d.Row, "pgap") {
+			// The branches' own choices are in the record, by branch.
+			branches := 0
+			for _, c := range rec.Choices {
+				if strings.HasPrefix(c.Stage, "branch-0-") {
+					branches++
+				}
+			}
+			if branches == 0 {
+				t.Errorf("%s: no branch kernel choices recorded: %s", d.Row, b)
+			}
 		}
 		if strings.Contains(d.Row, "cgap") {
 			// The C-GaP partition grown to dense stays on the dense kernels:

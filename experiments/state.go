@@ -118,7 +118,8 @@ func (t *trainer) checkpoint(id, stage string, epoch int, initRNG []byte) (*Chec
 		Curves: append([]results.Point(nil), t.curves...), MaskChanges: append([]results.MaskChange(nil), t.maskChanges...),
 		LastMasks:  copyMasks(t.lastMasks),
 		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads, PhaseStart: t.phaseStart,
-		KernelChoices: append([]KernelRecord(nil), t.kernels...),
+		KernelChoices:       append([]KernelRecord(nil), t.kernels...),
+		BranchKernelChoices: append([]KernelRecord(nil), t.branchKernels...),
 	}, nil
 }
 
@@ -201,6 +202,7 @@ func (t *trainer) restoreProgress(c *Checkpoint) error {
 	t.trainFLOPs = c.TrainFLOPs
 	t.wall = secondsToDuration(c.WallSeconds)
 	t.kernels = append([]KernelRecord(nil), c.KernelChoices...)
+	t.branchKernels = append([]KernelRecord(nil), c.BranchKernelChoices...)
 	t.roundOf = map[int]int{}
 	for _, mc := range c.MaskChanges {
 		if mc.Round+1 > t.roundOf[mc.Partition] {

@@ -55,6 +55,9 @@ type trainer struct {
 	// (Profile.SparseKernels), checkpointed: a resumed run reuses them and
 	// so computes the same bits.
 	kernels []KernelRecord
+	// branchKernels are P-GaP branches' kernel choices (see
+	// Checkpoint.BranchKernelChoices).
+	branchKernels []KernelRecord
 }
 
 // clock places a method's epochs in the run: the method's epoch e is the

@@ -31,12 +31,33 @@ func needCluster(t *testing.T) *Client {
 }
 
 // resultsDir is a results folder the jobs (root, on this node) can write.
+// Its cleanup first waits (up to 30 s) for the queue to empty: a task's
+// status file says done before its job has exited, and a job still writing
+// its log would make the folder's removal fail ("directory not empty").
 func resultsDir(t *testing.T) string {
 	d := t.TempDir()
 	if err := os.Chmod(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { waitQueueEmpty(t, 30*time.Second) })
 	return d
+}
+
+// waitQueueEmpty polls squeue until it lists no job (the test cluster runs
+// only the tests' jobs), or logs what is left after limit.
+func waitQueueEmpty(t *testing.T, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		out, err := exec.Command("squeue", "-h", "-o", "%i %T").CombinedOutput()
+		if err == nil && strings.TrimSpace(string(out)) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("jobs still queued after %v: %v %s", limit, err, out)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitSettled polls Status until no task is pending or running.
