@@ -130,20 +130,16 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 		wm = maskedWeight(tp, s, wd)
 		val = tp.AllocUninit(s.NNZ()).data
 		csrValues(&s.fwd, wd, val)
-		calDense = func() {
-			m := tp.scratchMark()
-			dense()
-			backward(false, out.data, gx, gw, false)
-			tin = nil
-			tp.releaseSince(m)
+		cal := func(useSparse bool, fwd func()) func() {
+			return func() {
+				m := tp.scratchMark()
+				fwd()
+				backward(useSparse, out.data, gx, gw, false)
+				tin = nil
+				tp.releaseSince(m)
+			}
 		}
-		calSparse = func() {
-			m := tp.scratchMark()
-			sparse()
-			backward(true, out.data, gx, gw, false)
-			tin = nil
-			tp.releaseSince(m)
-		}
+		calDense, calSparse = cal(false, dense), cal(true, sparse)
 	}
 	useSparse := s.choose("conv", xs, tp.threads, dense, sparse, calDense, calSparse)
 	return tp.Op(out, func(ov *Var[T]) {
