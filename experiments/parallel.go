@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gap-harness/gap/internal/atomicfile"
@@ -254,7 +255,7 @@ func runBranch(ctx context.Context, spec RunSpec, env Env, newMethod func() (met
 func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (methods.Parallel, error), cur *Checkpoint, plan pgapPlan, r int) error {
 	id := spec.ID()
 	states := make([]map[string][]float32, plan.kappa)
-	var branchEval []results.Point // each branch's final evaluation, for the record
+	var branchEval []results.Point // each branch's final evaluation and epoch timings, for the record
 	var branchKernels []KernelRecord
 	var flops, wall float64
 	for b := 0; b < plan.kappa; b++ {
@@ -269,8 +270,13 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 		states[b] = c.State
 		branchKernels = append(branchKernels, newKernelChoices(cur.KernelChoices, c.KernelChoices, branchID(r, b))...)
 		for _, pt := range c.Curves {
-			if pt.Epoch == c.Epoch && len(pt.Metric) > 5 && pt.Metric[:5] == "test_" {
+			switch {
+			case pt.Epoch == c.Epoch && strings.HasPrefix(pt.Metric, "test_"):
 				pt.Metric = fmt.Sprintf("branch%d_%s", b, pt.Metric[5:])
+				branchEval = append(branchEval, pt)
+			case pt.Epoch > cur.Epoch && sparseKernelCurve(pt.Metric):
+				// The branch's own epochs' times (sparse-kernel training).
+				pt.Metric = fmt.Sprintf("branch%d_%s", b, pt.Metric)
 				branchEval = append(branchEval, pt)
 			}
 		}

@@ -149,6 +149,12 @@ func (t *trainer) finishSparseKernels(s *sparseEpoch, epoch int, wall, cpu time.
 	return nil
 }
 
+// sparseKernelCurve reports whether a curve's metric is one of the timings
+// finishSparseKernels records for every epoch.
+func sparseKernelCurve(metric string) bool {
+	return metric == "epoch_wall_s" || metric == "epoch_cpu_s" || metric == "sparse_kernel_share"
+}
+
 // processCPU is the process's user+system CPU time so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage

@@ -14,6 +14,17 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
+// branchPrefix is the "branchN_" prefix of a P-GaP branch's curve, or "".
+func branchPrefix(metric string) string {
+	if !strings.HasPrefix(metric, "branch") {
+		return ""
+	}
+	if i := strings.IndexByte(metric, '_'); i > 0 {
+		return metric[:i+1]
+	}
+	return ""
+}
+
 // withoutTimings drops the sparse-kernel timing curves, which differ
 // between executions like the wall time.
 func withoutTimings(runs []*results.Run) []*results.Run {
@@ -22,7 +33,7 @@ func withoutTimings(runs []*results.Run) []*results.Run {
 		c := *r
 		c.Curves = nil
 		for _, p := range r.Curves {
-			if p.Metric != "epoch_wall_s" && p.Metric != "epoch_cpu_s" && p.Metric != "sparse_kernel_share" {
+			if !sparseKernelCurve(strings.TrimPrefix(p.Metric, branchPrefix(p.Metric))) {
 				c.Curves = append(c.Curves, p)
 			}
 		}
@@ -130,6 +141,16 @@ func TestSparseKernelTraining(t *testing.T) {
 			}
 			if branches == 0 {
 				t.Errorf("%s: no branch kernel choices recorded: %s", d.Row, b)
+			}
+			// And the branches' epoch timings, by branch.
+			timed := 0
+			for _, p := range s.Curves {
+				if p.Metric == "branch0_epoch_wall_s" || p.Metric == "branch0_sparse_kernel_share" {
+					timed++
+				}
+			}
+			if timed < 2 {
+				t.Errorf("%s: %d branch-0 timing points, want its epoch wall time and sparse-kernel share", d.Row, timed)
 			}
 		}
 		if strings.Contains(d.Row, "cgap") {
