@@ -103,3 +103,7 @@ func (m *IPFP) EpochEnd(ctx *Context) error {
 	PruneActiveBy(ctx, keeps, Magnitude, nil)
 	return nil
 }
+
+// MasksFixedDuring is true: every cycle's prune happens in EpochEnd, by
+// magnitude.
+func (*IPFP) MasksFixedDuring(int) bool { return true }

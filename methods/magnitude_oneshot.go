@@ -39,3 +39,6 @@ func (m *MagnitudeOneshot) Init(ctx *Context) error {
 	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }
+
+// MasksFixedDuring is true: the mask never changes after Init.
+func (*MagnitudeOneshot) MasksFixedDuring(int) bool { return true }

@@ -182,7 +182,8 @@ type AfterStepper interface {
 // MaskFixer is implemented by the methods whose masks change only between
 // epochs (in Init, BranchInit and EpochEnd), never in Update or AfterStep,
 // and that read no gradient at pruned positions during such an epoch:
-// static, C-GaP, P-GaP. A runner may then run the epoch's sparse layers
+// static, C-GaP, P-GaP, SNIP, one-shot magnitude, prune-from-pretrained
+// (one-shot and iterative). A runner may then run the epoch's sparse layers
 // through sparse kernels prepared once per epoch, with the weight gradient
 // computed at the kept entries only (the pruned entries of Tensor.G stay
 // zero). A layer whose mask is all ones (GaP's grown partition, a dense

@@ -71,3 +71,8 @@ func (m *PFP) EpochEnd(ctx *Context) error {
 	PruneToKeeps(ctx, keeps, nil)
 	return nil
 }
+
+// MasksFixedDuring is true: the one prune happens in EpochEnd, by
+// magnitude (the dense epochs before it have all-ones masks, which stay on
+// the dense kernels).
+func (*PFP) MasksFixedDuring(int) bool { return true }

@@ -56,3 +56,7 @@ func (s *SNIP) Init(ctx *Context) error {
 	PruneToKeepsBy(ctx, keeps, TopScores(Saliency), nil)
 	return nil
 }
+
+// MasksFixedDuring is true: SNIP reads its one batch of gradients in Init,
+// and the masks never change after it.
+func (*SNIP) MasksFixedDuring(int) bool { return true }

@@ -27,7 +27,7 @@ func cmdReproduce(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	rows := fs.String("rows", "", "comma-separated row keys to run (default: all)")
 	keep := fs.Bool("keep-checkpoints", false, "keep finished runs' checkpoint folders (gap clean removes them)")
-	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP) with the sparse kernels: auto (calibrated per layer) or sparse; part of the runs' identity (default: off)")
+	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP, SNIP, one-shot magnitude, prune-from-pretrained) with the sparse kernels: auto (calibrated per layer) or sparse; part of the runs' identity (default: off)")
 	saveModels := fs.Bool("save-models", false, "save each finished run's final model (weights, masks) to <results>/<table>/models/<id>.safetensors, for gap bench infer -run/-table")
 	executor := fs.String("executor", "local", "where the runs run: local (this machine) or slurm (job arrays; see gap list executors)")
 	var sf slurmFlags

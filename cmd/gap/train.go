@@ -38,7 +38,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	resultsDir := fs.String("results", "results/runs", "results folder")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads")
 	keep := fs.Bool("keep-checkpoints", false, "keep the run's checkpoint folder once it finishes (gap clean removes it)")
-	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP) with the sparse kernels: auto (calibrated per layer) or sparse; part of the run's identity (default: off)")
+	sparseKernels := fs.String("sparse-kernels", "", "train the layers whose masks stay fixed through an epoch (static, C-GaP, P-GaP, SNIP, one-shot magnitude, prune-from-pretrained) with the sparse kernels: auto (calibrated per layer) or sparse; part of the run's identity (default: off)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	params := kvFlag{}
 	fs.Var(params, "param", "method hyper-parameter key=value (repeatable)")
