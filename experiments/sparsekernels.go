@@ -37,8 +37,11 @@ type KernelRecord struct {
 	Stage string `json:",omitempty"`
 }
 
+// key identifies a choice: the layer, op, input shape, threads and the
+// layer's sparsity (a layer whose sparsity changes between epochs, as in
+// iterative pruning, is calibrated again at each new sparsity).
 func (k KernelRecord) key() string {
-	return fmt.Sprintf("%s %s %v t%d", k.Layer, k.Op, k.Input, k.Threads)
+	return fmt.Sprintf("%s %s %v t%d s%.6f", k.Layer, k.Op, k.Input, k.Threads, k.Sparsity)
 }
 
 // sparseEpoch is one epoch's sparse-kernel state: the layers prepared and
@@ -63,8 +66,8 @@ func (s *sparseEpoch) clear() {
 // training and the method keeps masks fixed through its epoch me, the sparse
 // pattern of every prunable layer whose mask has zeros (all-ones masks,
 // GaP's grown partition and dense layers, stay on the dense kernels), with
-// the choices recorded so far fixed. It returns nil when nothing runs
-// sparse.
+// the choices recorded so far at the layer's sparsity fixed. It returns nil
+// when nothing runs sparse.
 func (t *trainer) prepareSparseKernels(me int) (*sparseEpoch, error) {
 	pol := t.spec.Profile.SparseKernels
 	if pol == "" {
@@ -93,8 +96,9 @@ func (t *trainer) prepareSparseKernels(me int) (*sparseEpoch, error) {
 			s.clear()
 			return nil, err
 		}
+		sp := fmt.Sprintf("%.6f", p.Sparse.Sparsity())
 		for _, k := range t.kernels {
-			if k.Layer == p.Name {
+			if k.Layer == p.Name && fmt.Sprintf("%.6f", k.Sparsity) == sp {
 				p.Sparse.SetChoice(k.Op, k.Input, k.Threads, k.Sparse)
 			}
 		}
