@@ -2,8 +2,10 @@ package experiments
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -209,4 +211,53 @@ func newKernelChoices(before, after []KernelRecord, stage string) []KernelRecord
 		}
 	}
 	return out
+}
+
+// replayKernelChoices loads, for a run that starts fresh with the sparse
+// kernels, the kernel choices an earlier execution of the same run recorded
+// (KernelsPath): the re-execution then takes the same kernels, and so gives
+// the same bits, where a new calibration (timings) might choose otherwise.
+// Only choices the file lacks are calibrated. A P-GaP branch's recorded
+// choices are replayed as the run's own (the branches start from the run's
+// checkpoints), so the new record lists them without their Stage.
+func (t *trainer) replayKernelChoices(env Env) error {
+	if t.spec.Profile.SparseKernels == "" {
+		return nil
+	}
+	path := KernelsPath(env.Dir, t.spec.ID())
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kernel choices: %w", err)
+	}
+	var rec struct {
+		Run     string
+		Choices []KernelRecord
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return fmt.Errorf("kernel choices %s: %w", path, err)
+	}
+	if rec.Run != t.spec.ID() {
+		return fmt.Errorf("kernel choices %s: field run is %q, expected this run's id %q", path, rec.Run, t.spec.ID())
+	}
+	known := map[string]bool{}
+	for _, k := range t.kernels {
+		known[k.key()] = true
+	}
+	n := 0
+	for i, k := range rec.Choices {
+		if k.Layer == "" || k.Op == "" || len(k.Input) == 0 || k.Threads < 1 {
+			return fmt.Errorf("kernel choices %s: choice %d: want a layer, an op, an input shape and threads >= 1, got %+v", path, i, k)
+		}
+		k.Stage = ""
+		if !known[k.key()] {
+			known[k.key()] = true
+			t.kernels = append(t.kernels, k)
+			n++
+		}
+	}
+	env.log().Info("replaying recorded kernel choices", "run", t.spec.ID(), "choices", n, "file", path)
+	return nil
 }

@@ -198,3 +198,85 @@ func TestSparseKernelTraining(t *testing.T) {
 		t.Fatalf("resumed sparse-kernel run differs from the uninterrupted one (-want +got):\n%s", diff)
 	}
 }
+
+// TestKernelChoiceReplay checks that a run executed again from scratch with
+// the sparse kernels takes the kernel choices its earlier execution recorded
+// (each recorded choice is flipped before the second execution, and the
+// second record must hold the flipped ones), and that a malformed record
+// is an error naming the file and the field.
+func TestKernelChoiceReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: BLAS-independent whole-run test, run in the OpenBLAS pass of make test")
+	}
+	plan := testPlan(t, "static/0.9/erk")
+	plan.Profile.SparseKernels = "auto"
+	dir := t.TempDir()
+	first, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableDir := filepath.Join(dir, "imagenet")
+	path := KernelsPath(tableDir, first[0].ID)
+	read := func() (rec struct {
+		Run     string         `json:"run"`
+		Policy  string         `json:"policy"`
+		Machine string         `json:"machine"`
+		Choices []KernelRecord `json:"choices"`
+	}) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	rec := read()
+	if len(rec.Choices) == 0 {
+		t.Fatal("no kernel choices recorded")
+	}
+	want := map[string]bool{}
+	for i := range rec.Choices {
+		rec.Choices[i].Sparse = !rec.Choices[i].Sparse
+		want[rec.Choices[i].key()] = rec.Choices[i].Sparse
+	}
+	write := func(v any) {
+		t.Helper()
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(rec)
+	if err := os.Remove(filepath.Join(tableDir, first[0].ID+results.Ext)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	for _, c := range got.Choices {
+		if w, ok := want[c.key()]; !ok || w != c.Sparse {
+			t.Errorf("re-execution chose %v for %s (recorded, flipped: %v, %v)", c.Sparse, c.key(), w, ok)
+		}
+	}
+	if len(got.Choices) != len(want) {
+		t.Errorf("re-execution recorded %d choices, the replayed record %d", len(got.Choices), len(want))
+	}
+
+	// A record of another run is refused with the file and the field named.
+	got.Run = "0123456789abcdef"
+	write(got)
+	if err := os.Remove(filepath.Join(tableDir, first[0].ID+results.Ext)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "field run") {
+		t.Fatalf("a record of another run: %v", err)
+	}
+}

@@ -145,6 +145,9 @@ func runStage(ctx context.Context, spec RunSpec, env Env, st stage, needTrainer 
 		if err := t.initMethod(initRNG); err != nil {
 			return nil, nil, err
 		}
+		if err := t.replayKernelChoices(env); err != nil {
+			return nil, nil, err
+		}
 	}
 	save := func(epoch int) (*Checkpoint, error) {
 		c, err := t.checkpoint(id, st.id, epoch, initRNG)
