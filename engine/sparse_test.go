@@ -67,6 +67,9 @@ var sparseConvCases = append([]convCase{
 	convCase{7, 2, 63, 61, 3, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 	convCase{3, 2, 9, 10, 3, 5, 5, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 2, PadW: 2}},
 	convCase{3, 2, 8, 9, 3, 3, 3, engine.ConvOpts{StrideH: 2, StrideW: 2}},
+	// Even kernels on the stride-2 phases: 2x2 unpadded (patchify), 4x4 padded by 1.
+	convCase{2, 3, 8, 7, 4, 2, 2, engine.ConvOpts{StrideH: 2, StrideW: 2}},
+	convCase{2, 3, 9, 8, 4, 4, 4, engine.ConvOpts{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 )...)
 
 // TestSparseConv2D checks SparseConv2D against Conv2D on the masked weight
