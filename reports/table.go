@@ -156,7 +156,7 @@ func writeSpeedupNote(b *strings.Builder, spec TableSpec, runs []*results.Run) {
 	case lo < hi:
 		load = "1-minute load " + fixed(lo, 1) + "–" + fixed(hi, 1)
 	}
-	fmt.Fprintf(b, "Inference speed-up, measured: each run's final model with its own masks, forward passes in evaluation mode (batch norm folded, epilogues fused, on both sides) through the dense kernels over the sparse kernels where the per-layer calibration chose them, as a ratio of process CPU time per forward (median), at batch 1 and 64 (`gap bench infer -table`); mean over the seeds measured, \"—\" where none was. Measured on %s with %s (%s); timings are noisy and are kept out of the runs' records.\n\n",
+	fmt.Fprintf(b, "Inference speed-up, measured: each run's final model with its own masks, forward passes in evaluation mode (batch norm folded, epilogues fused, on both sides) through the dense kernels over the sparse kernels where the per-layer calibration chose them (all dense where those choices together lost to the dense model in a whole-model check), as a ratio of process CPU time per forward (median), at batch 1 and 64 (`gap bench infer -table`); mean over the seeds measured, \"—\" where none was. Measured on %s with %s (%s); timings are noisy and are kept out of the runs' records.\n\n",
 		escape(strings.Join(machines, ", ")), strings.Join(threads, ", "), load)
 }
 

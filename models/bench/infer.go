@@ -67,12 +67,36 @@ type InferResult struct {
 	// every choice.
 	SparseLayers, PreparedLayers int
 	Choices                      []engine.KernelChoice
+	// WholeModelDense is true when, under KernelAuto, the per-layer choices
+	// together were slower than the dense model in the whole-model check
+	// (wholeModelCheckReps alternating forwards), so every layer was set to
+	// the dense kernels.
+	WholeModelDense bool
+}
+
+// wholeModelCheckReps is the number of alternating whole-model forwards of
+// the check that follows the per-layer calibration under KernelAuto.
+const wholeModelCheckReps = 3
+
+// chosenSlower reports whether the per-layer choices lost to the dense
+// model in the whole-model check: the median of their forward times is
+// above the dense forwards' median.
+func chosenSlower(dense, chosen []float64) bool { return median(chosen) > median(dense) }
+
+// forceDense sets every choice made so far on the patterns to the dense
+// kernels (the whole-model fallback).
+func forceDense(prepared []*engine.SparseWeight[float32]) {
+	for _, s := range prepared {
+		for _, ch := range s.Choices() {
+			s.SetChoice(ch.Op, ch.Input, ch.Threads, false)
+		}
+	}
 }
 
 // String is the result's RESULT line.
 func (r InferResult) String() string {
-	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s fold=%v dense_s=%.4f sparse_s=%.4f speedup=%.2f dense_cpu_s=%.4f sparse_cpu_s=%.4f cpu_speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e fold_rel_diff=%.1e",
-		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.Folded, r.DenseSec, r.SparseSec, r.Speedup, r.DenseCPU, r.SparseCPU, r.CPUSpeedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff, r.FoldRelDiff)
+	return fmt.Sprintf("RESULT infer model=%s sparsity=%.2f batch=%d threads=%d policy=%s fold=%v dense_s=%.4f sparse_s=%.4f speedup=%.2f dense_cpu_s=%.4f sparse_cpu_s=%.4f cpu_speedup=%.2f sparse_layers=%d/%d max_rel_diff=%.1e fold_rel_diff=%.1e whole_model_dense=%v",
+		r.Model, r.Sparsity, r.Batch, r.Threads, r.Policy, r.Folded, r.DenseSec, r.SparseSec, r.Speedup, r.DenseCPU, r.SparseCPU, r.CPUSpeedup, r.SparseLayers, r.PreparedLayers, r.MaxRelDiff, r.FoldRelDiff, r.WholeModelDense)
 }
 
 // UniformMasks gives every prunable weight that is not FirstOrLast a random
@@ -186,6 +210,29 @@ func Infer(c InferConfig) (InferResult, error) {
 		}
 	}
 	sparseOut := slices.Clone(forward()) // warm-up and calibration
+	wholeDense := false
+	if c.Policy == engine.KernelAuto {
+		// The whole-model check: each layer's choice was faster alone, but
+		// together (fixed costs outside the products, layers whose timings
+		// were within noise, e.g. at batch 1) they can lose to the dense
+		// model; then every layer goes dense.
+		var d, ch []float64
+		for i := 0; i < wholeModelCheckReps; i++ {
+			_ = setSparse(false)
+			t0 := time.Now()
+			forward()
+			d = append(d, time.Since(t0).Seconds())
+			restore()
+			t0 = time.Now()
+			forward()
+			ch = append(ch, time.Since(t0).Seconds())
+		}
+		if chosenSlower(d, ch) {
+			forceDense(prepared)
+			wholeDense = true
+			sparseOut = slices.Clone(forward())
+		}
+	}
 	if err := setSparse(false); err != nil {
 		return InferResult{}, err
 	}
@@ -205,7 +252,8 @@ func Infer(c InferConfig) (InferResult, error) {
 	}
 	restore()
 	r := InferResult{Model: m.Name(), Sparsity: c.Sparsity, Batch: c.Batch, Threads: c.Threads, Reps: c.Reps, Policy: c.Policy,
-		DenseSec: median(dts), SparseSec: median(sts), PreparedLayers: len(masked), Folded: folded, FoldRelDiff: foldRel}
+		DenseSec: median(dts), SparseSec: median(sts), PreparedLayers: len(masked), Folded: folded, FoldRelDiff: foldRel,
+		WholeModelDense: wholeDense}
 	for _, p := range masked {
 		r.Choices = append(r.Choices, p.Sparse.Choices()...)
 	}
