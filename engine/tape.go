@@ -105,13 +105,7 @@ func (tp *Tape[T]) Reset() {
 		tp.nodes[i] = nil
 	}
 	tp.nodes = tp.nodes[:0]
-	for _, t := range tp.owned {
-		n := cap(t.data)
-		tp.free[n] = append(tp.free[n], t)
-		tp.freeElems += n
-	}
-	clear(tp.owned)
-	tp.owned = tp.owned[:0]
+	tp.releaseSince(0)
 	tp.peakElems = max(tp.peakElems, tp.stepElems)
 	if tp.freeElems > poolBound*tp.peakElems {
 		tp.trimPool()

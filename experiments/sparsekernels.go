@@ -196,8 +196,9 @@ func writeKernelRecord(env Env, spec RunSpec, t *trainer) error {
 }
 
 // newKernelChoices returns the choices of after that before does not hold
-// (by layer, op, input and threads), with Stage set to stage: what a P-GaP
-// branch, started from a checkpoint with the choices before, chose itself.
+// (by key), with Stage set to stage: what a P-GaP branch, started from a
+// checkpoint with the choices before, chose itself, or what a replayed
+// record adds to a run's choices.
 func newKernelChoices(before, after []KernelRecord, stage string) []KernelRecord {
 	known := map[string]bool{}
 	for _, k := range before {
@@ -242,22 +243,13 @@ func (t *trainer) replayKernelChoices(env Env) error {
 	if rec.Run != t.spec.ID() {
 		return fmt.Errorf("kernel choices %s: field run is %q, expected this run's id %q", path, rec.Run, t.spec.ID())
 	}
-	known := map[string]bool{}
-	for _, k := range t.kernels {
-		known[k.key()] = true
-	}
-	n := 0
 	for i, k := range rec.Choices {
 		if k.Layer == "" || k.Op == "" || len(k.Input) == 0 || k.Threads < 1 {
 			return fmt.Errorf("kernel choices %s: choice %d: want a layer, an op, an input shape and threads >= 1, got %+v", path, i, k)
 		}
-		k.Stage = ""
-		if !known[k.key()] {
-			known[k.key()] = true
-			t.kernels = append(t.kernels, k)
-			n++
-		}
 	}
-	env.log().Info("replaying recorded kernel choices", "run", t.spec.ID(), "choices", n, "file", path)
+	add := newKernelChoices(t.kernels, rec.Choices, "")
+	t.kernels = append(t.kernels, add...)
+	env.log().Info("replaying recorded kernel choices", "run", t.spec.ID(), "choices", len(add), "file", path)
 	return nil
 }
