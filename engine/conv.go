@@ -322,13 +322,18 @@ func convBackward[T Float](tp *Tape[T], g *convGeom, x, w, dy, gx, gw, gb []T) {
 }
 
 // transposedConv returns, for a stride-1 convolution that is not a plain 1x1
-// product, the geometry of the convolution of one image's dY [og,OH,OW] that
-// yields dX [cg,H,W], and the filters W'[g][c][o][kh][kw] =
-// W[g*og+o][c][KH-1-kh][KW-1-kw] it uses; nil filters otherwise.
+// product and whose output is no smaller than its input (a "same"
+// convolution such as 3x3 with padding 1), the geometry of the convolution of
+// one image's dY [og,OH,OW] that yields dX [cg,H,W], and the filters
+// W'[g][c][o][kh][kw] = W[g*og+o][c][KH-1-kh][KW-1-kw] it uses; nil filters
+// otherwise. For a convolution that shrinks the image (LeNet's unpadded 5x5)
+// the transposed form would unfold and multiply H*W/(OH*OW) times the columns
+// of the gemm-and-col2im form, mostly padding (measured on LeNet-5's conv2,
+// 14x14 -> 10x10: 3x the time), so that form is used there.
 func transposedConv[T Float](tp *Tape[T], g *convGeom, w []T) (convGeom, []T) {
 	tg := convGeom{N: 1, C: g.og(), H: g.OH, W: g.OW, O: g.cg(), KH: g.KH, KW: g.KW, SH: 1, SW: 1,
 		PH: g.DH*(g.KH-1) - g.PH, PW: g.DW*(g.KW-1) - g.PW, DH: g.DH, DW: g.DW, G: 1, OH: g.H, OW: g.W}
-	if g.SH != 1 || g.SW != 1 || g.direct() || tg.PH < 0 || tg.PW < 0 {
+	if g.SH != 1 || g.SW != 1 || g.direct() || tg.PH < 0 || tg.PW < 0 || g.H*g.W > g.OH*g.OW {
 		return tg, nil
 	}
 	cg, og, kk := g.cg(), g.og(), g.KH*g.KW

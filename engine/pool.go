@@ -58,6 +58,15 @@ func (tp *Tape[T]) MaxPool2D(x *Var[T], o PoolOpts) *Var[T] {
 	tp.ParallelFor(g.planes, max(1, 4096/max(hw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp, op := xd[p*hw:(p+1)*hw], od[p*ohw:(p+1)*ohw]
+			if g.is2x2() {
+				for oh := 0; oh < g.OH; oh++ {
+					r0, r1, orow := xp[2*oh*g.W:(2*oh+1)*g.W], xp[(2*oh+1)*g.W:(2*oh+2)*g.W], op[oh*g.OW:(oh+1)*g.OW]
+					for ow := range orow {
+						orow[ow] = max2x2(r0, r1, ow).v
+					}
+				}
+				continue
+			}
 			for oh := 0; oh < g.OH; oh++ {
 				for ow := 0; ow < g.OW; ow++ {
 					op[oh*g.OW+ow] = xp[maxIndex(&g, xp, oh, ow)]
@@ -74,6 +83,17 @@ func (tp *Tape[T]) MaxPool2D(x *Var[T], o PoolOpts) *Var[T] {
 		tp.ParallelFor(g.planes, max(1, 4096/max(hw, 1)), func(lo, hi int) {
 			for p := lo; p < hi; p++ {
 				xp, gp, dp := xd[p*hw:(p+1)*hw], gd[p*hw:(p+1)*hw], dy[p*ohw:(p+1)*ohw]
+				if g.is2x2() {
+					for oh := 0; oh < g.OH; oh++ {
+						r0, r1, drow := xp[2*oh*g.W:(2*oh+1)*g.W], xp[(2*oh+1)*g.W:(2*oh+2)*g.W], dp[oh*g.OW:(oh+1)*g.OW]
+						base := 2 * oh * g.W
+						for ow, d := range drow {
+							m := max2x2(r0, r1, ow)
+							gp[base+m.row*g.W+2*ow+m.col] += d
+						}
+					}
+					continue
+				}
 				for oh := 0; oh < g.OH; oh++ {
 					for ow := 0; ow < g.OW; ow++ {
 						gp[maxIndex(&g, xp, oh, ow)] += dp[oh*g.OW+ow]
@@ -82,6 +102,37 @@ func (tp *Tape[T]) MaxPool2D(x *Var[T], o PoolOpts) *Var[T] {
 			}
 		})
 	}, x)
+}
+
+// is2x2 reports the commonest pooling, 2x2 windows at stride 2 without
+// padding (LeNet's), which has a path of its own: every window lies inside
+// the image.
+func (g *poolGeom) is2x2() bool {
+	return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
+}
+
+// argmax2 is the first maximum of a 2x2 window: its value and its row and
+// column in the window.
+type argmax2[T Float] struct {
+	v        T
+	row, col int
+}
+
+// max2x2 returns the first maximum, in row-major order, of the window
+// r0[2ow:2ow+2], r1[2ow:2ow+2]: the same element maxIndex picks.
+func max2x2[T Float](r0, r1 []T, ow int) argmax2[T] {
+	a, b := r0[2*ow:2*ow+2:2*ow+2], r1[2*ow:2*ow+2:2*ow+2]
+	m := argmax2[T]{v: a[0]}
+	if a[1] > m.v {
+		m = argmax2[T]{v: a[1], col: 1}
+	}
+	if b[0] > m.v {
+		m = argmax2[T]{v: b[0], row: 1}
+	}
+	if b[1] > m.v {
+		m = argmax2[T]{v: b[1], row: 1, col: 1}
+	}
+	return m
 }
 
 // maxIndex returns the index in plane xp of the first maximum of window (oh, ow).
@@ -113,6 +164,15 @@ func (tp *Tape[T]) AvgPool2D(x *Var[T], o PoolOpts) *Var[T] {
 	tp.ParallelFor(g.planes, max(1, 4096/max(hw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp, op := xd[p*hw:(p+1)*hw], od[p*ohw:(p+1)*ohw]
+			if g.is2x2() {
+				for oh := 0; oh < g.OH; oh++ {
+					r0, r1, orow := xp[2*oh*g.W:(2*oh+1)*g.W], xp[(2*oh+1)*g.W:(2*oh+2)*g.W], op[oh*g.OW:(oh+1)*g.OW]
+					for ow := range orow {
+						orow[ow] = max2x2(r0, r1, ow).v
+					}
+				}
+				continue
+			}
 			for oh := 0; oh < g.OH; oh++ {
 				for ow := 0; ow < g.OW; ow++ {
 					h0, h1, w0, w1 := g.window(oh, ow)

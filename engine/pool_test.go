@@ -214,3 +214,61 @@ func TestMaxPool2DInference(t *testing.T) {
 	}()
 	tp.MaxPool2DInference(x, engine.PoolOpts{KH: 2, KW: 2})
 }
+
+// TestMaxPool2DTies checks which element of a window gets the gradient when
+// the maximum is tied: the first in row-major order, for the 2x2 stride-2
+// path and the general one alike. Inputs from {0, 1, 2} tie often; the
+// reference is a direct loop.
+func TestMaxPool2DTies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, o := range []engine.PoolOpts{{KH: 2, KW: 2}, {KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, {KH: 2, KW: 3, StrideH: 1, StrideW: 2}} {
+		const n, c, h, w = 2, 3, 7, 6
+		xd := make([]float64, n*c*h*w)
+		for i := range xd {
+			xd[i] = float64(rng.IntN(3))
+		}
+		tp := engine.NewTape[float32](2)
+		x := engine.NewParam("x", engine.Convert[float32](engine.FromSlice(xd, n, c, h, w)))
+		out := tp.MaxPool2D(x, o)
+		dy := make([]float64, out.Value.Len())
+		for i := range dy {
+			dy[i] = float64(i + 1)
+		}
+		if err := tp.Backward(weighted(tp, out, dy)); err != nil {
+			t.Fatal(err)
+		}
+		sh, sw := o.StrideH, o.StrideW
+		if sh == 0 {
+			sh, sw = o.KH, o.KW
+		}
+		os := out.Value.Shape()
+		want := make([]float64, len(xd))
+		for p := 0; p < n*c; p++ {
+			for i := 0; i < os[2]; i++ {
+				for j := 0; j < os[3]; j++ {
+					best, bv := -1, 0.0
+					for a := i*sh - o.PadH; a < i*sh-o.PadH+o.KH; a++ {
+						for b := j*sw - o.PadW; b < j*sw-o.PadW+o.KW; b++ {
+							if a < 0 || a >= h || b < 0 || b >= w {
+								continue
+							}
+							if v := xd[p*h*w+a*w+b]; best < 0 || v > bv {
+								best, bv = p*h*w+a*w+b, v
+							}
+						}
+					}
+					k := (p*os[2]+i)*os[3] + j
+					if got := float64(out.Value.Data()[k]); got != bv {
+						t.Fatalf("%+v: out[%d] = %v, want %v", o, k, got, bv)
+					}
+					want[best] += dy[k]
+				}
+			}
+		}
+		for i, g := range x.Grad.Data() {
+			if float64(g) != want[i] {
+				t.Fatalf("%+v: dx[%d] = %v, want %v (the first maximum of a tied window gets the gradient)", o, i, g, want[i])
+			}
+		}
+	}
+}
