@@ -118,14 +118,22 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 	// Each repetition returns its scratch to the tape's pool (the next one
 	// reuses it, as the training steps will): allocating fresh memory every
 	// time would charge page faults to the kernel that allocates more.
+	// The scratch gradients are loose and go back to the pool once the
+	// choice is made, for the rest of the step to reuse (held to the end of
+	// the step they added one activation-sized buffer per calibrated layer:
+	// ResNet-50's peak RSS was 1,794 MB under auto against 1,332 MB with the
+	// sparse kernels forced).
 	var calDense, calSparse func()
+	var scratch []*Tensor[T]
 	if s.Policy == KernelAuto && tp.NeedsGrad(inputs...) && !s.chosen("conv", xs, tp.threads) {
 		var gx, gw []T
 		if x.requiresGrad {
-			gx = tp.Alloc(x.Value.Len()).data
+			t := tp.allocLoose(x.Value.Len())
+			scratch, gx = append(scratch, t), t.data
 		}
 		if w.requiresGrad {
-			gw = tp.Alloc(w.Value.Len()).data
+			t := tp.allocLoose(w.Value.Len())
+			scratch, gw = append(scratch, t), t.data
 		}
 		wm = maskedWeight(tp, s, wd)
 		val = tp.AllocUninit(s.NNZ()).data
@@ -142,6 +150,9 @@ func (tp *Tape[T]) SparseConv2D(x, w, b *Var[T], o ConvOpts, s *SparseWeight[T])
 		calDense, calSparse = cal(false, dense), cal(true, sparse)
 	}
 	useSparse := s.choose("conv", xs, tp.threads, dense, sparse, calDense, calSparse)
+	for _, t := range scratch {
+		tp.release(t)
+	}
 	return tp.Op(out, func(ov *Var[T]) {
 		var gx, gw, gb []T
 		// The tall input gradient writes every element of dX in one pass, so
