@@ -67,6 +67,7 @@ func im2colGeoms() map[string]convGeom {
 		"lenet5-conv2":        mk(6, 14, 14, 5, 1, 0, 1),
 		"lenet5-conv2-dx":     mk(16, 10, 10, 5, 1, 4, 1),
 		"stem-7x7s2":          mk(3, 56, 56, 7, 2, 3, 1),
+		"resnet50-stem":       mk(3, 224, 224, 7, 2, 3, 1),
 		"odd-5x5s3p1":         mk(3, 17, 13, 5, 3, 1, 1),
 		"dilated-3x3d2":       mk(4, 11, 9, 3, 1, 2, 2),
 		"dilated-3x3s2d2":     mk(4, 12, 10, 3, 2, 1, 2),
@@ -74,7 +75,17 @@ func im2colGeoms() map[string]convGeom {
 		"2x2s2":               mk(2, 8, 7, 2, 2, 0, 1),
 		"big-pad-3x3s2p2":     mk(2, 5, 6, 3, 2, 2, 1),
 		"kernel-wider-than-x": mk(2, 3, 3, 5, 1, 2, 1),
+		"3x3s2p1-odd":         mk(3, 7, 9, 3, 2, 1, 1),
+		"1x1s2-odd":           mk(2, 7, 5, 1, 2, 0, 1),
+		"5x5s2p2-odd":         mk(2, 9, 11, 5, 2, 2, 1),
+		"3x3s2p1-1px":         mk(2, 1, 1, 3, 2, 1, 1),
+		"5x5s2p3":             mk(2, 6, 6, 5, 2, 3, 1),
 	}
+	// Rectangular: the stride-2 path's rows and columns differ.
+	r := mk(2, 9, 6, 3, 2, 1, 1)
+	r.KW, r.PW = 1, 0
+	r.OW = (r.W-1)/2 + 1
+	gs["3x1s2-rect"] = r
 	return gs
 }
 
@@ -126,7 +137,7 @@ func nan() float64 {
 // BenchmarkIm2col times im2col on the benchmark models' geometries (one
 // image); ns/op over the col size gives ns per element.
 func BenchmarkIm2col(b *testing.B) {
-	for _, name := range []string{"resnet20-3x3s1", "resnet20-3x3s2", "resnet20-1x1s2", "lenet5-conv1", "lenet5-conv2", "lenet5-conv2-dx"} {
+	for _, name := range []string{"resnet20-3x3s1", "resnet20-3x3s2", "resnet20-1x1s2", "resnet50-stem", "lenet5-conv1", "lenet5-conv2", "lenet5-conv2-dx"} {
 		g := im2colGeoms()[name]
 		x := make([]float32, g.C*g.H*g.W)
 		col := make([]float32, g.C*g.KH*g.KW*g.OH*g.OW)
