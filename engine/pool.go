@@ -164,15 +164,6 @@ func (tp *Tape[T]) AvgPool2D(x *Var[T], o PoolOpts) *Var[T] {
 	tp.ParallelFor(g.planes, max(1, 4096/max(hw, 1)), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp, op := xd[p*hw:(p+1)*hw], od[p*ohw:(p+1)*ohw]
-			if g.is2x2() {
-				for oh := 0; oh < g.OH; oh++ {
-					r0, r1, orow := xp[2*oh*g.W:(2*oh+1)*g.W], xp[(2*oh+1)*g.W:(2*oh+2)*g.W], op[oh*g.OW:(oh+1)*g.OW]
-					for ow := range orow {
-						orow[ow] = max2x2(r0, r1, ow).v
-					}
-				}
-				continue
-			}
 			for oh := 0; oh < g.OH; oh++ {
 				for ow := 0; ow < g.OW; ow++ {
 					h0, h1, w0, w1 := g.window(oh, ow)
