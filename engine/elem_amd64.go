@@ -2,6 +2,10 @@
 
 package engine
 
+// asmKernels reports whether the engine's assembly kernels are built in
+// (see Build).
+const asmKernels = true
+
 // AVX2 kernels of the batch-norm and ReLU passes (elem_amd64.s): bit for bit
 // the pure-Go loops they replace, run where haveAVX2 holds.
 

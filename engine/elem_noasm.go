@@ -2,6 +2,10 @@
 
 package engine
 
+// asmKernels reports whether the engine's assembly kernels are built in
+// (see Build).
+const asmKernels = false
+
 func normSumsAVX2(x *float32, n int, k float64, acc *[8]float64) {
 	panic("engine: no AVX2 kernels in this build")
 }

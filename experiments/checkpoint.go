@@ -46,6 +46,10 @@ type Checkpoint struct {
 	// Threads is the kernels' thread count: results are bit-identical only
 	// for the same count, so a run resumes only with it.
 	Threads int
+	// Build is the engine build that wrote it (engine.Build; "" in
+	// checkpoints from before it was recorded): a run resumes only with the
+	// same build, for the same reason.
+	Build string
 	// PhaseStart is the step at which the current optimiser (and warm-up)
 	// started.
 	PhaseStart int64

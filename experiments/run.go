@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/internal/atomicfile"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
@@ -95,7 +96,7 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	env.Threads = spec.Threads
 	id := spec.ID()
 	if _, err := os.Stat(env.ResultPath(id)); err == nil {
-		return results.Read(env.ResultPath(id)) // finished: read back, not retrained
+		return ReadFinished(env.ResultPath(id)) // finished: read back, not retrained
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -132,6 +133,7 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 	}
 	run.Started, run.Finished = started, time.Now()
 	run.StampCommit(env.Commit, env.Repo)
+	run.Build = engine.Build()
 	if _, err := results.Write(env.Dir, run); err != nil {
 		return nil, err
 	}
@@ -141,6 +143,32 @@ func Execute(ctx context.Context, spec RunSpec, env Env) (*results.Run, error) {
 		}
 	}
 	return run, nil
+}
+
+// ReadFinished reads back a finished run for reuse. A run computed by
+// another engine build (another BLAS, or without the assembly kernels) is
+// refused: its numbers differ from what this binary would compute for the
+// same id in the last bits, and a table that mixed the two could not be
+// reproduced by either build. Runs from before the build was recorded are
+// read as they are.
+func ReadFinished(path string) (*results.Run, error) {
+	r, err := results.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameBuild(path, "finished run "+r.ID, r.Build); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// sameBuild checks that build (recorded in the file at path, "" when not
+// recorded) is this binary's engine build.
+func sameBuild(path, what, build string) error {
+	if build == "" || build == engine.Build() {
+		return nil
+	}
+	return fmt.Errorf("%s: %s was computed by the %q engine build and this binary is the %q build; their float32 results differ, so a table must not mix them: use another results folder (-results), or the binary of that build (make BLAS=openblas|gonum; go build -tags noasm for +noasm)", path, what, build, engine.Build())
 }
 
 // result assembles the finished run's record.

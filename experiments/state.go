@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/methods"
 	"github.com/gap-harness/gap/results"
 )
@@ -117,7 +118,7 @@ func (t *trainer) checkpoint(id, stage string, epoch int, initRNG []byte) (*Chec
 		RNG: rng, InitRNG: initRNG, Targets: copyTargets(t.mctx.Targets),
 		Curves: append([]results.Point(nil), t.curves...), MaskChanges: append([]results.MaskChange(nil), t.maskChanges...),
 		LastMasks:  copyMasks(t.lastMasks),
-		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads, PhaseStart: t.phaseStart,
+		TrainFLOPs: t.trainFLOPs, WallSeconds: t.wall.Seconds(), Threads: t.threads, Build: engine.Build(), PhaseStart: t.phaseStart,
 		KernelChoices:       append([]KernelRecord(nil), t.kernels...),
 		BranchKernelChoices: append([]KernelRecord(nil), t.branchKernels...),
 	}, nil
@@ -139,6 +140,9 @@ func copyTargets(m map[string]float64) map[string]float64 {
 func (t *trainer) restore(c *Checkpoint) error {
 	if c.Threads != 0 && c.Threads != t.threads {
 		return fmt.Errorf("checkpoint of run %s was written with %d threads, this process uses %d: results are bit-identical only for the same thread count (run with the same -jobs on the same machine, or delete the checkpoint)", c.RunID, c.Threads, t.threads)
+	}
+	if err := sameBuild("checkpoint", "run "+c.RunID+" (stage "+c.Stage+")", c.Build); err != nil {
+		return err
 	}
 	if err := t.restoreModel(c); err != nil {
 		return err

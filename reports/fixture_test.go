@@ -55,7 +55,7 @@ func fixtureRuns() []*results.Run {
 				TrainFLOPs: 1e15 * (1 - 0.6*d.sparsity) * (1 + 0.01*float64(s)), DenseTrainFLOPs: 1e15,
 				InferFLOPs: 4e7 * (1 - d.sparsity), DenseInferFLOPs: 4e7,
 				WallSeconds: 100 + float64(10*di+s),
-				Commit:      "0123456789abcdef", Machine: "Test CPU, 2 cores, linux/amd64", GoVersion: "go1.26.8",
+				Commit:      "0123456789abcdef", Machine: "Test CPU, 2 cores, linux/amd64", GoVersion: "go1.26.8", Build: "openblas",
 				Started: t0.Add(time.Duration(di) * time.Hour), Finished: t0.Add(time.Duration(di)*time.Hour + 100*time.Second),
 			}
 			for e := 0; e < epochs; e++ {
@@ -89,6 +89,9 @@ func fixtureRuns() []*results.Run {
 					}
 				}
 				r.Phases = append(r.Phases, results.Phase{Name: "finetune", Partition: -1, StartEpoch: 12, EndEpoch: 14})
+			}
+			if di == 0 && s == 1 {
+				r.Build = "" // a run from before the build was recorded
 			}
 			runs = append(runs, r)
 		}

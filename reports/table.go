@@ -197,11 +197,33 @@ func writeProvenance(b *strings.Builder, spec TableSpec, runs []*results.Run) {
 	item(b, "Commits", codes(uniq(runs, func(r *results.Run) string { return r.Commit })))
 	item(b, "Machines", uniq(runs, func(r *results.Run) string { return r.Machine }))
 	item(b, "Go", uniq(runs, func(r *results.Run) string { return r.GoVersion }))
+	// The engine build (BLAS, assembly kernels): runs of another build give
+	// other last bits, so a reader reproducing the table needs it.
+	builds := uniq(runs, func(r *results.Run) string { return r.Build })
+	if n := countIf(runs, func(r *results.Run) bool { return r.Build == "" }); n > 0 && len(builds) > 0 {
+		s := "s"
+		if n == 1 {
+			s = ""
+		}
+		builds = append(builds, fmt.Sprintf("not recorded in %d run%s", n, s))
+	}
+	item(b, "Engine build", builds)
 	var wall float64
 	for _, r := range runs {
 		wall += r.WallSeconds
 	}
 	fmt.Fprintf(b, "- Total wall time: %s s\n", fixed(wall, 0))
+}
+
+// countIf counts the runs for which f holds.
+func countIf(runs []*results.Run, f func(*results.Run) bool) int {
+	n := 0
+	for _, r := range runs {
+		if f(r) {
+			n++
+		}
+	}
+	return n
 }
 
 func item(b *strings.Builder, label string, vals []string) {

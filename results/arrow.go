@@ -112,6 +112,7 @@ func rows(r *Run) []row {
 	text("commit", r.Commit)
 	text("machine", r.Machine)
 	text("go_version", r.GoVersion)
+	text("build", r.Build)
 	tm("started", r.Started)
 	tm("finished", r.Finished)
 
@@ -347,6 +348,8 @@ func decodeMeta(c *cols, i int, name string, r *Run) error {
 		r.Machine = txt
 	case "go_version":
 		r.GoVersion = txt
+	case "build":
+		r.Build = txt
 	case "sparsity":
 		r.Sparsity = val
 	case "train_flops":

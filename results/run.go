@@ -74,6 +74,7 @@ type Run struct {
 	Commit          string             // source commit (see GitCommit)
 	Machine         string             // machine description (see Machine)
 	GoVersion       string             // runtime.Version()
+	Build           string             // the engine build that computed it (engine.Build: "openblas", "gonum", "gonum+noasm"); "" in runs from before it was recorded
 	Started         time.Time          // start of training
 	Finished        time.Time          // end of training
 }

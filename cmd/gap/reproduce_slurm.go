@@ -193,7 +193,9 @@ func reproduceSlurm(ctx context.Context, plan experiments.Plan, resultsRoot stri
 	}
 	out := make([]*results.Run, 0, len(runs))
 	for _, r := range runs {
-		run, err := results.Read(r.Result)
+		// The tasks are this binary (or its copy); a result left in the
+		// folder by another engine build is refused, as in a local run.
+		run, err := experiments.ReadFinished(r.Result)
 		if err != nil {
 			return nil, false, fmt.Errorf("run %s (%s): %w", r.ID, r.Spec.Row.Key(), err)
 		}
