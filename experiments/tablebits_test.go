@@ -5,17 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
-	"os"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
+	"github.com/gap-harness/gap/internal/goldenhash"
 	"github.com/gap-harness/gap/results"
 )
 
@@ -42,14 +42,7 @@ func TestTableRunBits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: whole-table runs, in the OpenBLAS pass of make test")
 	}
-	golden := map[string]string{}
-	if b, err := os.ReadFile(tableBitsFile); err == nil {
-		if err := json.Unmarshal(b, &golden); err != nil {
-			t.Fatalf("%s: %v", tableBitsFile, err)
-		}
-	} else if !*updateTableBits {
-		t.Fatalf("%s: %v", tableBitsFile, err)
-	}
+	golden := goldenhash.Load(t, tableBitsFile, *updateTableBits)
 	cases := []struct {
 		table string
 		rows  []string
@@ -82,30 +75,10 @@ func TestTableRunBits(t *testing.T) {
 			if blas.Impl == "openblas" {
 				key += "/cpu=" + cpu
 			}
-			got := runHash(r)
-			if *updateTableBits {
-				golden[key] = got
-				continue
-			}
-			want, ok := golden[key]
-			if !ok {
-				t.Logf("%s: no recorded hash for this configuration, skipped", key)
-				continue
-			}
-			if got != want {
-				t.Errorf("%s: the run's numbers changed: hash %s, recorded %s (final %v)", key, got[:16], want[:16], r.Final)
-			}
+			golden.Check(t, key, runHash(r), fmt.Sprintf("the run's numbers (final %v)", r.Final))
 		}
 	}
-	if *updateTableBits {
-		b, err := json.MarshalIndent(golden, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(tableBitsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	golden.Save(t)
 }
 
 // runHash is a SHA-256 over everything of a run's record that its settings
@@ -116,7 +89,7 @@ func runHash(r *results.Run) string {
 	f := func(v float64) { _ = binary.Write(h, binary.LittleEndian, math.Float64bits(v)) }
 	s := func(v string) { fmt.Fprintf(h, "%d:%s", len(v), v) }
 	i := func(v int64) { _ = binary.Write(h, binary.LittleEndian, v) }
-	for _, k := range sortedFinalKeys(r.Final) {
+	for _, k := range slices.Sorted(maps.Keys(r.Final)) {
 		s(k)
 		f(r.Final[k])
 	}
@@ -142,13 +115,4 @@ func runHash(r *results.Run) string {
 	f(r.TrainFLOPs)
 	f(r.InferFLOPs)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func sortedFinalKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,13 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/gap-harness/gap/engine"
 	"github.com/gap-harness/gap/engine/blas"
 	"github.com/gap-harness/gap/engine/optim"
+	"github.com/gap-harness/gap/internal/goldenhash"
 	"github.com/gap-harness/gap/models"
 )
 
@@ -162,14 +161,7 @@ func runBits(t *testing.T, c bitsCase) string {
 // convolutions that shrink the image (its unpadded conv2) moved from the
 // transposed convolution to gemm-and-col2im; no table report uses LeNet-5.
 func TestTrainingBits(t *testing.T) {
-	golden := map[string]string{}
-	if b, err := os.ReadFile(bitsFile); err == nil {
-		if err := json.Unmarshal(b, &golden); err != nil {
-			t.Fatalf("%s: %v", bitsFile, err)
-		}
-	} else if !*updateBits {
-		t.Fatalf("%s: %v", bitsFile, err)
-	}
+	golden := goldenhash.Load(t, bitsFile, *updateBits)
 	for _, c := range bitsCases() {
 		key := fmt.Sprintf("%s/threads=%d/blas=%s%s", c.name, c.threads, blas.Impl, bitsVariant)
 		if blas.Impl == "openblas" {
@@ -177,32 +169,9 @@ func TestTrainingBits(t *testing.T) {
 			// pinned per CPU model (a machine without a recorded hash skips).
 			key += "/cpu=" + cpuModel()
 		}
-		got := runBits(t, c)
-		if *updateBits {
-			golden[key] = got
-			continue
-		}
-		want, ok := golden[key]
-		if !ok {
-			t.Logf("%s: no recorded hash for this build, skipped", key)
-			continue
-		}
-		if got != want {
-			t.Errorf("%s: training bits changed: hash %s, recorded %s", key, got[:16], want[:16])
-		}
+		golden.Check(t, key, runBits(t, c), "training bits")
 	}
-	if *updateBits {
-		b, err := json.MarshalIndent(golden, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(bitsFile), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bitsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	golden.Save(t)
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo ("unknown" where
