@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-// naiveIm2col is im2col written from its definition, one element at a time.
-func naiveIm2col(g *convGeom, x []float32, cch int, col []float32) {
+// eachTap calls fn for every entry of im2col's col matrix, from its
+// definition: the entry's index in col and the index of the input element it
+// holds in x [cch,H,W] (-1 in the padding).
+func eachTap(g *convGeom, cch int, fn func(ci, xi int)) {
 	ohw := g.OH * g.OW
 	for c := 0; c < cch; c++ {
 		for kh := 0; kh < g.KH; kh++ {
@@ -16,11 +18,11 @@ func naiveIm2col(g *convGeom, x []float32, cch int, col []float32) {
 				for oh := 0; oh < g.OH; oh++ {
 					for ow := 0; ow < g.OW; ow++ {
 						ih, iw := oh*g.SH-g.PH+kh*g.DH, ow*g.SW-g.PW+kw*g.DW
-						v := float32(0)
+						xi := -1
 						if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
-							v = x[(c*g.H+ih)*g.W+iw]
+							xi = (c*g.H+ih)*g.W + iw
 						}
-						col[r*ohw+oh*g.OW+ow] = v
+						fn(r*ohw+oh*g.OW+ow, xi)
 					}
 				}
 			}
@@ -28,24 +30,23 @@ func naiveIm2col(g *convGeom, x []float32, cch int, col []float32) {
 	}
 }
 
+// naiveIm2col is im2col written from its definition, one element at a time.
+func naiveIm2col(g *convGeom, x []float32, cch int, col []float32) {
+	eachTap(g, cch, func(ci, xi int) {
+		col[ci] = 0
+		if xi >= 0 {
+			col[ci] = x[xi]
+		}
+	})
+}
+
 // naiveCol2im is col2im written from its definition.
 func naiveCol2im(g *convGeom, col []float32, cch int, x []float32) {
-	ohw := g.OH * g.OW
-	for c := 0; c < cch; c++ {
-		for kh := 0; kh < g.KH; kh++ {
-			for kw := 0; kw < g.KW; kw++ {
-				r := (c*g.KH+kh)*g.KW + kw
-				for oh := 0; oh < g.OH; oh++ {
-					for ow := 0; ow < g.OW; ow++ {
-						ih, iw := oh*g.SH-g.PH+kh*g.DH, ow*g.SW-g.PW+kw*g.DW
-						if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
-							x[(c*g.H+ih)*g.W+iw] += col[r*ohw+oh*g.OW+ow]
-						}
-					}
-				}
-			}
+	eachTap(g, cch, func(ci, xi int) {
+		if xi >= 0 {
+			x[xi] += col[ci]
 		}
-	}
+	})
 }
 
 // im2colGeoms are the geometries the tests and benchmarks cover: the
