@@ -47,8 +47,8 @@ type Checkpoint struct {
 	// for the same count, so a run resumes only with it.
 	Threads int
 	// Build is the engine build that wrote it (engine.Build; "" in
-	// checkpoints from before it was recorded): a run resumes only with the
-	// same build, for the same reason.
+	// checkpoints from before it was recorded): only the same build reads
+	// it (LoadCheckpoint), for the same reason.
 	Build string
 	// PhaseStart is the step at which the current optimiser (and warm-up)
 	// started.
@@ -68,7 +68,8 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return gob.NewEncoder(w).Encode(c) })
 }
 
-// LoadCheckpoint reads a checkpoint; it returns (nil, nil) when path does not exist.
+// LoadCheckpoint reads a checkpoint; it returns (nil, nil) when path does not
+// exist, and an error for one written by another engine build (see Build).
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -84,6 +85,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	}
 	if c.Version != checkpointVersion {
 		return nil, fmt.Errorf("checkpoint %s: version %d, this build reads version %d (delete it to restart the run)", path, c.Version, checkpointVersion)
+	}
+	// Every checkpoint is read here, whether a stage resumes from it or the
+	// next stage starts from it: one written by another engine build would
+	// mix two builds' arithmetic in one run.
+	if err := sameBuild(path, "checkpoint of run "+c.RunID+" (stage "+c.Stage+")", c.Build); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

@@ -141,9 +141,6 @@ func (t *trainer) restore(c *Checkpoint) error {
 	if c.Threads != 0 && c.Threads != t.threads {
 		return fmt.Errorf("checkpoint of run %s was written with %d threads, this process uses %d: results are bit-identical only for the same thread count (run with the same -jobs on the same machine, or delete the checkpoint)", c.RunID, c.Threads, t.threads)
 	}
-	if err := sameBuild("checkpoint", "run "+c.RunID+" (stage "+c.Stage+")", c.Build); err != nil {
-		return err
-	}
 	if err := t.restoreModel(c); err != nil {
 		return err
 	}
