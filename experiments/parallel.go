@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -358,7 +359,7 @@ func mergeRound(ctx context.Context, spec RunSpec, env Env, newMethod func() (me
 	t.recordEval(ge, ev)
 	if env.Progress != nil {
 		env.Progress(Progress{ID: id, Row: spec.Row.Key(), Seed: spec.Seed, Stage: fmt.Sprintf("merge %d", r),
-			Epoch: ge, Epochs: plan.total, Loss: ev["test_loss"], Metric: t.headline(ev), Elapsed: t.wall})
+			Epoch: ge, Epochs: plan.total, Loss: math.NaN(), Metric: t.headline(ev), Elapsed: t.wall})
 	}
 	c, err := t.checkpoint(id, roundID(r+1), ge, cur.InitRNG)
 	if err != nil {

@@ -59,6 +59,9 @@ type Progress struct {
 	Stage        string
 	Epoch        int // epochs finished
 	Epochs       int
+	// Loss is the epoch's mean training loss, NaN for an epoch that trained
+	// nothing (a P-GaP merge); Metric is the headline metric, negative when
+	// there is none.
 	Loss, Metric float64
 	Elapsed      time.Duration
 }

@@ -29,7 +29,7 @@ func cmdBranch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := logger(stderr)
 	progress := func(p experiments.Progress) {
-		log.Info("epoch", "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", fmt.Sprintf("%.4f", p.Loss))
+		log.Info("epoch", "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", lossText(p.Loss))
 	}
 	return experiments.RunBranch(ctx, *dir, *id, *round, *branch, *threads, experiments.Env{Log: log, Progress: progress})
 }

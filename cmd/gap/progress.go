@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -101,8 +102,8 @@ func (p *progress) update(e experiments.Progress) {
 		metric = "-"
 	}
 	if p.tty {
-		line := fmt.Sprintf("\r[%3.0f%% eta %s] %s seed %d %s epoch %d/%d loss %.4f %s %s",
-			100*float64(done)/float64(max(1, p.total)), eta, e.Row, e.Seed, e.Stage, e.Epoch, e.Epochs, e.Loss, p.metric, metric)
+		line := fmt.Sprintf("\r[%3.0f%% eta %s] %s seed %d %s epoch %d/%d loss %s %s %s",
+			100*float64(done)/float64(max(1, p.total)), eta, e.Row, e.Seed, e.Stage, e.Epoch, e.Epochs, lossText(e.Loss), p.metric, metric)
 		pad := p.lastLine - len(line)
 		p.lastLine = len(line)
 		if pad > 0 {
@@ -112,11 +113,20 @@ func (p *progress) update(e experiments.Progress) {
 		return
 	}
 	p.log.Info("epoch", "row", e.Row, "seed", e.Seed, "stage", e.Stage, "epoch", e.Epoch, "of", e.Epochs,
-		"loss", fmt.Sprintf("%.4f", e.Loss), p.metric, metric, "table_done", fmt.Sprintf("%.0f%%", 100*float64(done)/float64(max(1, p.total))), "eta", eta)
+		"loss", lossText(e.Loss), p.metric, metric, "table_done", fmt.Sprintf("%.0f%%", 100*float64(done)/float64(max(1, p.total))), "eta", eta)
 }
 
 func (p *progress) finish() {
 	if p.tty && p.lastLine > 0 {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// lossText prints an epoch's training loss, "-" for an epoch that trained
+// nothing (a P-GaP merge reports NaN).
+func lossText(l float64) string {
+	if math.IsNaN(l) {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", l)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +103,29 @@ func TestProgressReachesFullShare(t *testing.T) {
 		if !strings.Contains(last, "table_done=100%") {
 			t.Fatalf("-seeds %s: last progress line %q, want table_done=100%%\n%s", seeds, last, errOut)
 		}
+	}
+}
+
+// TestProgressMergeHasNoLoss checks that an epoch that trained nothing (a
+// P-GaP merge reports a NaN loss) prints its loss as "-", not as 0 or NaN,
+// and a real loss with four decimals.
+func TestProgressMergeHasNoLoss(t *testing.T) {
+	tab, err := experiments.LookupTable("imagenet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tab.Profile("smoke")
+	specs, _ := (experiments.Plan{Table: tab, Profile: p, Seeds: 1, Rows: []string{"pgap/0.8/global"}}).Specs()
+	var buf bytes.Buffer
+	prog, err := newProgress(&buf, specs, methods.Default(), slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := specs[0].ID()
+	prog.update(experiments.Progress{ID: id, Row: "pgap", Stage: "merge 0", Epoch: 2, Epochs: 5, Loss: math.NaN(), Metric: 40})
+	prog.update(experiments.Progress{ID: id, Row: "pgap", Stage: "round 1 branch 0", Epoch: 3, Epochs: 5, Loss: 1.25, Metric: 41})
+	out := buf.String()
+	if !strings.Contains(out, "loss=- ") || !strings.Contains(out, "loss=1.2500 ") || strings.Contains(out, "NaN") {
+		t.Errorf("want loss=- for the merge and loss=1.2500 after it:\n%s", out)
 	}
 }

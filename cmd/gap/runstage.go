@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
@@ -43,7 +42,7 @@ func cmdRunStage(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	log := logger(stderr)
 	progress := func(p experiments.Progress) {
-		log.Info("epoch", "run", p.ID, "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", fmt.Sprintf("%.4f", p.Loss))
+		log.Info("epoch", "run", p.ID, "row", p.Row, "seed", p.Seed, "stage", p.Stage, "epoch", p.Epoch, "of", p.Epochs, "loss", lossText(p.Loss))
 	}
 	dir := filepath.Join(*resultsDir, *table)
 	// One data cache for every run of a packed task: the data set loads once.
