@@ -54,11 +54,11 @@ type BranchRunner func(ctx context.Context, dir, id string, round, branch, threa
 
 // Progress is one epoch's report.
 type Progress struct {
-	ID, Row      string
-	Seed         int64
-	Stage        string
-	Epoch        int // epochs finished
-	Epochs       int
+	ID, Row string
+	Seed    int64
+	Stage   string
+	Epoch   int // epochs finished
+	Epochs  int
 	// Loss is the epoch's mean training loss, NaN for an epoch that trained
 	// nothing (a P-GaP merge); Metric is the headline metric, negative when
 	// there is none.
