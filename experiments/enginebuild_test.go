@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,6 +46,21 @@ func TestRunsRecordTheirBuild(t *testing.T) {
 	_, err = RunPlan(context.Background(), plan, Options{ResultsDir: dir, Jobs: 1})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"otherblas+noasm"`) || !strings.Contains(err.Error(), engine.Build()) {
 		t.Fatalf("a finished run of another build: got %v, want an error naming %s and both builds", err, path)
+	}
+	// With a row still to train beside it, the folder is refused before
+	// anything trains: no run of this build joins the other build's.
+	two := plan
+	two.Rows = []string{"static/0.9/uniform", "gmp/0.9/uniform"}
+	for _, s := range two.ExecutedSpecs(1) {
+		if s.Row.Key() == "gmp/0.9/uniform" {
+			_, err = RunPlan(context.Background(), two, Options{ResultsDir: dir, Jobs: 1})
+			if err == nil || !strings.Contains(err.Error(), `"otherblas+noasm"`) {
+				t.Fatalf("a folder with a run of another build and a row to train: got %v", err)
+			}
+			if _, serr := os.Stat(filepath.Join(dir, "imagenet", s.ID()+results.Ext)); serr == nil {
+				t.Fatalf("row %s was trained into a folder of another build", s.Row.Key())
+			}
+		}
 	}
 	// Not recorded (a run from before the field): reused.
 	back.Build = ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -157,6 +158,17 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 		KeepCheckpoints: opt.KeepCheckpoints, SaveModels: opt.SaveModels, OnCheckpoint: opt.OnCheckpoint, Suites: opt.Suites}
 	if env.Registry == nil {
 		env.Registry = methods.Default()
+	}
+	// A folder holding runs of another engine build is refused before any
+	// run starts: refused only when a worker reached such a run, a run
+	// trained meanwhile by this build would already be in the folder.
+	for _, s := range specs {
+		path := env.ResultPath(s.ID())
+		if _, err := os.Stat(path); err == nil {
+			if _, err := ReadFinished(path); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
