@@ -159,20 +159,23 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	if env.Registry == nil {
 		env.Registry = methods.Default()
 	}
-	// A folder holding runs of another engine build is refused before any
-	// run starts: refused only when a worker reached such a run, a run
-	// trained meanwhile by this build would already be in the folder.
-	for _, s := range specs {
+	// Finished runs are read here, once, and not dispatched. A folder
+	// holding runs of another engine build is so refused before any run
+	// starts: refused only when a worker reached such a run, a run trained
+	// meanwhile by this build would already be in the folder.
+	out := make([]*results.Run, len(specs))
+	for i, s := range specs {
 		path := env.ResultPath(s.ID())
 		if _, err := os.Stat(path); err == nil {
-			if _, err := ReadFinished(path); err != nil {
+			r, err := ReadFinished(path)
+			if err != nil {
 				return nil, err
 			}
+			out[i] = r
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := make([]*results.Run, len(specs))
 	errs := make([]error, len(specs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -193,6 +196,9 @@ func RunPlan(ctx context.Context, plan Plan, opt Options) ([]*results.Run, error
 	}
 dispatch:
 	for i := range specs {
+		if out[i] != nil {
+			continue // finished
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():
